@@ -1,0 +1,153 @@
+"""Hunyuan dense decoder (the 0.5B language model of the release).
+
+Non-obvious points (reference: transformers 5.23.0 `HunYuanVLDenseV1Attention`, `HunYuanVLTextModel`):
+- Grouped-query attention (16 query heads over 8 key/value heads, head dim 128), no biases.
+- QK-norm: a per-head RMSNorm on queries and keys applied *after* the rotary embedding, so the KV
+  cache stores normalised keys.
+- RMSNorm computes in float32 and casts back before the weight multiply.
+- SwiGLU MLP: down(silu(gate(x)) * up(x)). Input and output embeddings are tied.
+- Attention masks are boolean (B, 1, Lq, Lk). A query row with no visible key (left padding) is
+  allowed to see itself, so no NaN reaches real tokens.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hyocr.config import HyocrConfig
+from hyocr.model.rope import apply_rope
+
+__all__ = ["RMSNorm", "KVCache", "DecoderAttention", "DecoderMLP", "DecoderLayer", "Decoder"]
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * xf.to(dtype)
+
+
+class KVCache:
+    """Pre-allocated keys and values for every layer: (B, Hkv, capacity, head_dim) each.
+
+    All sequences of a batch write at the same index (prompts are left padded to one length), so
+    one integer `length` says how much is filled.
+    """
+
+    def __init__(self, cfg: HyocrConfig, batch: int, capacity: int, dtype: torch.dtype, device: torch.device):
+        shape = (batch, cfg.lm_kv_heads, capacity, cfg.lm_head_dim)
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.lm_layers)]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.lm_layers)]
+        self.capacity = capacity
+        self.length = 0
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        start, end = self.length, self.length + k.shape[2]
+        if end > self.capacity:
+            raise ValueError(f"KV cache overflow: {end} > capacity {self.capacity}")
+        self.k[layer][:, :, start:end] = k.to(self.k[layer].dtype)
+        self.v[layer][:, :, start:end] = v.to(self.v[layer].dtype)
+        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only the given batch rows (finished sequences leave the batch)."""
+        self.k = [t[rows] for t in self.k]
+        self.v = [t[rows] for t in self.v]
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.k + self.v)
+
+
+class DecoderAttention(nn.Module):
+    def __init__(self, cfg: HyocrConfig, layer: int):
+        super().__init__()
+        self.layer = layer
+        self.heads, self.kv_heads, self.head_dim = cfg.lm_heads, cfg.lm_kv_heads, cfg.lm_head_dim
+        h = cfg.lm_hidden
+        self.q_proj = nn.Linear(h, self.heads * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(h, self.kv_heads * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(h, self.kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(self.heads * self.head_dim, h, bias=False)
+        self.query_layernorm = RMSNorm(self.head_dim, cfg.lm_eps)
+        self.key_layernorm = RMSNorm(self.head_dim, cfg.lm_eps)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        mask: torch.Tensor | None,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
+        # x: (B, L, hidden); cos/sin: (B, L, head_dim); mask: (B, 1, L, Lk) bool or None for causal
+        b, length, _ = x.shape
+        q = self.q_proj(x).view(b, length, self.heads, self.head_dim).transpose(1, 2)  # (B, H, L, hd)
+        k = self.k_proj(x).view(b, length, self.kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, L, hd)
+        v = self.v_proj(x).view(b, length, self.kv_heads, self.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, k, cos, sin)
+        q, k = self.query_layernorm(q), self.key_layernorm(k)
+        if cache is not None:
+            k, v = cache.update(self.layer, k, v)
+        rep = self.heads // self.kv_heads
+        if rep > 1:  # GQA: each kv head serves `rep` query heads
+            k = k.repeat_interleave(rep, dim=1)
+            v = v.repeat_interleave(rep, dim=1)
+        if mask is None:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=length > 1)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        out = out.transpose(1, 2).reshape(b, length, self.heads * self.head_dim)
+        return self.o_proj(out)
+
+
+class DecoderMLP(nn.Module):
+    def __init__(self, cfg: HyocrConfig):
+        super().__init__()
+        self.gate_proj = nn.Linear(cfg.lm_hidden, cfg.lm_mlp, bias=False)
+        self.up_proj = nn.Linear(cfg.lm_hidden, cfg.lm_mlp, bias=False)
+        self.down_proj = nn.Linear(cfg.lm_mlp, cfg.lm_hidden, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: HyocrConfig, layer: int):
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.lm_hidden, cfg.lm_eps)
+        self.self_attn = DecoderAttention(cfg, layer)
+        self.post_attention_layernorm = RMSNorm(cfg.lm_hidden, cfg.lm_eps)
+        self.mlp = DecoderMLP(cfg)
+
+    def forward(self, x, cos, sin, mask, cache=None):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, cache)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Decoder(nn.Module):
+    """Token embeddings (B, L, hidden) -> final normed hidden states (B, L, hidden)."""
+
+    def __init__(self, cfg: HyocrConfig):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg.lm_vocab, cfg.lm_hidden)
+        self.layers = nn.ModuleList([DecoderLayer(cfg, i) for i in range(cfg.lm_layers)])
+        self.norm = RMSNorm(cfg.lm_hidden, cfg.lm_eps)
+        self.gradient_checkpointing = False
+
+    def forward(self, x, cos, sin, mask, cache: KVCache | None = None) -> torch.Tensor:
+        for layer in self.layers:
+            if self.gradient_checkpointing and self.training:
+                x = torch.utils.checkpoint.checkpoint(layer, x, cos, sin, mask, use_reentrant=False)
+            else:
+                x = layer(x, cos, sin, mask, cache)
+        if cache is not None:
+            cache.length += x.shape[1]
+        return self.norm(x)

@@ -1,0 +1,117 @@
+"""Native-resolution vision tower (SigLIP-v2 derived ViT of the release).
+
+Non-obvious points:
+- Any resolution and aspect ratio: the learned position table is a square grid of
+  `vit_pos_edge`^2 entries (128^2 = (2048/16)^2 for the release, plus one unused leading entry),
+  bilinearly interpolated (align_corners=False, in float32) to each image's (h, w) patch grid.
+- Images are packed into one token sequence (`pixel_values` is (N patches, 3*16*16) for all
+  images together, in raster order per image). Attention is bidirectional and confined to one image:
+  we run attention per image, which is exactly the block-diagonal mask without materialising it.
+- Pre-LayerNorm blocks with biased q/k/v/o projections and an exact-GELU MLP.
+Reference: transformers 5.23.0 `HunYuanVLVisionPatchEmbed`, `HunYuanVLVisionAttention`, `HunYuanVLVisionBlock`.
+Tensor names follow the release (`vit.embeddings.*`, `vit.layers.N.self_attn.*`, `mlp.dense_h_to_4h`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hyocr.config import HyocrConfig
+
+__all__ = ["PatchEmbedding", "VisionAttention", "VisionMLP", "VisionBlock", "VisionTower"]
+
+
+class PatchEmbedding(nn.Module):
+    def __init__(self, cfg: HyocrConfig):
+        super().__init__()
+        self.patch = cfg.vit_patch
+        self.edge = cfg.vit_pos_edge
+        self.patch_embedding = nn.Conv2d(3, cfg.vit_hidden, kernel_size=cfg.vit_patch, stride=cfg.vit_patch)
+        self.position_embedding = nn.Embedding(cfg.vit_pos_edge**2 + 1, cfg.vit_hidden)
+
+    def interpolated_positions(self, h: int, w: int) -> torch.Tensor:
+        """(h*w, hidden) positions for an h x w patch grid."""
+        d = self.position_embedding.weight.shape[1]
+        grid = self.position_embedding.weight[1:].reshape(1, self.edge, self.edge, d).permute(0, 3, 1, 2).float()
+        grid = F.interpolate(grid, size=(h, w), mode="bilinear", align_corners=False)  # (1, d, h, w)
+        return grid.permute(0, 2, 3, 1).reshape(h * w, d)
+
+    def forward(self, pixel_values: torch.Tensor, grid_hw: list[tuple[int, int]]) -> torch.Tensor:
+        # pixel_values: (N, 3*p*p) -> (N, 3, p, p) -> conv -> (N, hidden)
+        n = pixel_values.shape[0]
+        weight = self.patch_embedding.weight
+        x = pixel_values.reshape(n, 3, self.patch, self.patch).to(weight.dtype)
+        x = self.patch_embedding(x).reshape(n, -1)
+        pos = torch.cat([self.interpolated_positions(h, w) for h, w in grid_hw], dim=0).to(x.dtype)
+        return x + pos  # (N, hidden)
+
+
+class VisionAttention(nn.Module):
+    def __init__(self, cfg: HyocrConfig):
+        super().__init__()
+        d = cfg.vit_hidden
+        self.heads = cfg.vit_heads
+        self.head_dim = d // cfg.vit_heads
+        self.q_proj = nn.Linear(d, d)
+        self.k_proj = nn.Linear(d, d)
+        self.v_proj = nn.Linear(d, d)
+        self.o_proj = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+        # x: (N, d) for all images packed; attention runs within each image's run of `lengths`.
+        n, d = x.shape
+        q = self.q_proj(x).view(n, self.heads, self.head_dim).transpose(0, 1)  # (H, N, hd)
+        k = self.k_proj(x).view(n, self.heads, self.head_dim).transpose(0, 1)
+        v = self.v_proj(x).view(n, self.heads, self.head_dim).transpose(0, 1)
+        outs = []
+        for qi, ki, vi in zip(q.split(lengths, 1), k.split(lengths, 1), v.split(lengths, 1), strict=True):
+            outs.append(F.scaled_dot_product_attention(qi[None], ki[None], vi[None])[0])  # (H, n_i, hd)
+        out = torch.cat(outs, dim=1).transpose(0, 1).reshape(n, d)
+        return self.o_proj(out)
+
+
+class VisionMLP(nn.Module):
+    def __init__(self, cfg: HyocrConfig):
+        super().__init__()
+        self.dense_h_to_4h = nn.Linear(cfg.vit_hidden, cfg.vit_mlp)
+        self.dense_4h_to_h = nn.Linear(cfg.vit_mlp, cfg.vit_hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense_4h_to_h(F.gelu(self.dense_h_to_4h(x)))
+
+
+class VisionBlock(nn.Module):
+    def __init__(self, cfg: HyocrConfig):
+        super().__init__()
+        self.input_layernorm = nn.LayerNorm(cfg.vit_hidden, eps=cfg.vit_eps)
+        self.self_attn = VisionAttention(cfg)
+        self.post_attention_layernorm = nn.LayerNorm(cfg.vit_hidden, eps=cfg.vit_eps)
+        self.mlp = VisionMLP(cfg)
+
+    def forward(self, x: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), lengths)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class VisionTower(nn.Module):
+    """pixel_values (N, 3*p*p) + per-image patch grids -> patch features (N, vit_hidden)."""
+
+    def __init__(self, cfg: HyocrConfig):
+        super().__init__()
+        self.embeddings = PatchEmbedding(cfg)
+        self.layers = nn.ModuleList([VisionBlock(cfg) for _ in range(cfg.vit_layers)])
+        self.gradient_checkpointing = False
+
+    def forward(self, pixel_values: torch.Tensor, grid_hw: list[tuple[int, int]]) -> torch.Tensor:
+        lengths = [h * w for h, w in grid_hw]
+        if sum(lengths) != pixel_values.shape[0]:
+            raise ValueError(f"grid_hw describes {sum(lengths)} patches but pixel_values has {pixel_values.shape[0]}")
+        x = self.embeddings(pixel_values, grid_hw)
+        for layer in self.layers:
+            if self.gradient_checkpointing and self.training:
+                x = torch.utils.checkpoint.checkpoint(layer, x, lengths, use_reentrant=False)
+            else:
+                x = layer(x, lengths)
+        return x
