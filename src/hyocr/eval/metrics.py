@@ -67,6 +67,8 @@ __all__ = [
     "ned",
     "cer",
     "wer",
+    "WordScores",
+    "word_prf",
     "polygon_iou",
     "box_iou",
     "SpottingScores",
@@ -201,6 +203,33 @@ def wer(pred: Any, gt: Any, norm: TextNorm | None = None, clip: bool = True) -> 
     return _error_rate(normalize_text(pred, norm).split(), normalize_text(gt, norm).split(), clip)
 
 
+@dataclass
+class WordScores:
+    """Bag-of-words P/R/F1: words matched as a multiset, order ignored; counts for micro-averaging."""
+
+    precision: float
+    recall: float
+    f1: float
+    tp: int
+    n_pred: int
+    n_gt: int
+
+
+def word_prf(pred: Any, gt: Any, norm: TextNorm | None = None) -> WordScores:
+    """Word-level P/R/F1 of whitespace-separated words (multiset intersection).
+
+    >>> round(word_prf("a b b c", "a b d").f1, 4)
+    0.5714
+    """
+    from collections import Counter
+
+    pw, gw = Counter(normalize_text(pred, norm).split()), Counter(normalize_text(gt, norm).split())
+    tp = sum((pw & gw).values())
+    n_pred, n_gt = sum(pw.values()), sum(gw.values())
+    p, r, f = prf(tp, n_pred, n_gt)
+    return WordScores(p, r, f, tp, n_pred, n_gt)
+
+
 # ---------------------------------------------------------------------------------------------
 # geometry
 
@@ -297,24 +326,56 @@ def _clip(subject: Polygon, clipper: Polygon) -> Polygon:
     return out
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """A polygon prepared once for many IoUs: convex CCW points, area, bounding box, rectangle flag."""
+
+    poly: tuple[tuple[float, float], ...]
+    area: float
+    bbox: tuple[float, float, float, float]
+    is_rect: bool
+
+
+_EMPTY_SHAPE = _Shape((), 0.0, (0.0, 0.0, 0.0, 0.0), False)
+
+
+def _shape(geom: Any) -> _Shape:
+    p = _prepare(to_polygon(geom))
+    if not p:
+        return _EMPTY_SHAPE
+    area = abs(_signed_area(p))
+    if not (area > 0) or not math.isfinite(area):
+        return _EMPTY_SHAPE
+    xs, ys = [q[0] for q in p], [q[1] for q in p]
+    bbox = (min(xs), min(ys), max(xs), max(ys))
+    is_rect = len(p) == 4 and abs((bbox[2] - bbox[0]) * (bbox[3] - bbox[1]) - area) <= 1e-9 * max(area, 1.0)
+    return _Shape(tuple(p), area, bbox, is_rect)
+
+
+def _shape_iou(a: _Shape, b: _Shape) -> float:
+    if a.area <= 0 or b.area <= 0:
+        return 0.0
+    ax1, ay1, ax2, ay2 = a.bbox
+    bx1, by1, bx2, by2 = b.bbox
+    if ax2 <= bx1 or bx2 <= ax1 or ay2 <= by1 or by2 <= ay1:
+        return 0.0  # bounding boxes apart: no need to clip
+    if a.is_rect and b.is_rect:
+        return box_iou(a.bbox, b.bbox)
+    inter_poly = _clip(list(a.poly), list(b.poly))
+    inter = abs(_signed_area(inter_poly)) if len(inter_poly) >= 3 else 0.0
+    union = a.area + b.area - inter
+    if not (union > 0) or not math.isfinite(inter):
+        return 0.0
+    return min(max(inter / union, 0.0), 1.0)
+
+
 def polygon_iou(a: Any, b: Any) -> float:
     """IoU of two polygons/boxes (see `to_polygon` for accepted forms); 0 for zero-area input.
 
     >>> polygon_iou((0, 0, 2, 2), (1, 0, 3, 2))
     0.3333333333333333
     """
-    pa, pb = _prepare(to_polygon(a)), _prepare(to_polygon(b))
-    if not pa or not pb:
-        return 0.0
-    area_a, area_b = abs(_signed_area(pa)), abs(_signed_area(pb))
-    if area_a <= 0 or area_b <= 0:
-        return 0.0
-    inter_poly = _clip(pa, pb)
-    inter = abs(_signed_area(inter_poly)) if len(inter_poly) >= 3 else 0.0
-    union = area_a + area_b - inter
-    if not (union > 0) or not math.isfinite(inter):
-        return 0.0
-    return min(max(inter / union, 0.0), 1.0)
+    return _shape_iou(_shape(a), _shape(b))
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -339,19 +400,19 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
 # spotting
 
 
-def _as_spots(items: Any) -> list[tuple[str, Polygon]]:
+def _as_spots(items: Any) -> list[tuple[str, _Shape]]:
     """Accept SpotItem, dicts with text + poly|box|points|quad, or (text, geometry) pairs."""
     if isinstance(items, str):
         items = parse_spotting(items).items
     out = []
     for it in items or []:
         if isinstance(it, SpotItem):
-            out.append((it.text, to_polygon(it.quad)))
+            out.append((it.text, _shape(it.quad)))
         elif isinstance(it, dict):
             geom = next((it[k] for k in ("poly", "box", "points", "quad") if k in it), [])
-            out.append((_as_text(it.get("text")), to_polygon(geom)))
+            out.append((_as_text(it.get("text")), _shape(geom)))
         elif isinstance(it, list | tuple) and len(it) == 2:
-            out.append((_as_text(it[0]), to_polygon(it[1])))
+            out.append((_as_text(it[0]), _shape(it[1])))
     return out
 
 
@@ -398,7 +459,7 @@ def spotting_prf(
     P, G = _as_spots(pred), _as_spots(gt)
     pt = [normalize_text(t, norm) for t, _ in P]
     gtx = [normalize_text(t, norm) for t, _ in G]
-    ious = [(polygon_iou(pp, gp), i, j) for i, (_, pp) in enumerate(P) for j, (_, gp) in enumerate(G)]
+    ious = [(_shape_iou(pp, gp), i, j) for i, (_, pp) in enumerate(P) for j, (_, gp) in enumerate(G)]
     ious = [x for x in ious if x[0] >= iou_threshold]
     exact = _greedy_pairs([x for x in ious if pt[x[1]] == gtx[x[2]]])
     soft = _greedy_pairs(ious)
@@ -424,7 +485,7 @@ def spotting_reward(pred: Any, gt: Any, iou_threshold: float = 0.5, norm: TextNo
     for ptxt, ppoly in P:
         best, best_j = -1.0, -1
         for j in free:
-            iou = polygon_iou(ppoly, G[j][1])
+            iou = _shape_iou(ppoly, G[j][1])
             if iou > best:
                 best, best_j = iou, j
         if best_j >= 0 and best >= iou_threshold:
@@ -727,7 +788,9 @@ def ocrbench_correct(pred: Any, answers: Any) -> float:
 # documents (OmniDocBench manner)
 
 _LATEX_SPACING_RE = re.compile(r"\\(?:,|;|:|!|quad|qquad|enspace|thinspace|medspace|thickspace)(?![a-zA-Z])")
-_LATEX_STYLE_RE = re.compile(r"\\(?:displaystyle|textstyle|scriptstyle|left|right|big|Big|bigg|Bigg)(?![a-zA-Z])")
+_LATEX_STYLE_RE = re.compile(
+    r"\\(?:displaystyle|textstyle|scriptstyle|left|right|big|Big|bigg|Bigg)(?![a-zA-Z])"
+)
 
 
 def normalize_latex(s: Any) -> str:
@@ -781,7 +844,9 @@ def document_score(pred_md: Any, gt_md: Any) -> DocumentScore:
     gf = [normalize_latex(b.text) for b in G.of_kind("formula")]
     formula = _matched_mean(pf, gf, lambda a, b: 1.0 - _ned_seq(a, b))
     parts = [1.0 - text_ned] + [x for x in (table, formula) if x is not None]
-    return DocumentScore(text_ned, table, formula, sum(parts) / len(parts), (len(pt), len(gt_)), (len(pf), len(gf)))
+    return DocumentScore(
+        text_ned, table, formula, sum(parts) / len(parts), (len(pt), len(gt_)), (len(pf), len(gf))
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -507,11 +507,15 @@ def _parse_markdown_into(text: str, out: MarkdownParse) -> None:
     def flush() -> None:
         if para:
             raw = "\n".join(para)
-            out.blocks.append(MarkdownBlock("paragraph", _strip_inline(" ".join(x.strip() for x in para)), raw))
+            out.blocks.append(
+                MarkdownBlock("paragraph", _strip_inline(" ".join(x.strip() for x in para)), raw)
+            )
             para.clear()
         if items:
             out.blocks.append(
-                MarkdownBlock("list", "\n".join(items), "\n".join(items), items=[_strip_inline(i) for i in items])
+                MarkdownBlock(
+                    "list", "\n".join(items), "\n".join(items), items=[_strip_inline(i) for i in items]
+                )
             )
             items.clear()
 
