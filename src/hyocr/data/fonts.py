@@ -1,0 +1,381 @@
+"""Fonts by script, found at run time among the system's Debian font packages.
+
+Non-obvious choices:
+- The catalogue below names font *files* (relative to /usr/share/fonts) and the Debian package that
+  installs them. Nothing is downloaded: a family the caller needs but the machine lacks raises
+  `FontMissingError` with one line naming the package to `apt-get install`.
+- Collections (.ttc, e.g. Noto Sans CJK) are resolved by face *name*, not by a hard-coded index, so
+  a repacked collection with another face order still gives the right regional glyph variants.
+- No tofu: `Font.covers(text)` checks every non-space, non-format code point against the face's cmap
+  (read once with fontTools and cached). Shaping-only glyphs (Arabic joining forms, Indic conjuncts)
+  are not in the cmap and need not be: HarfBuzz (Pillow's raqm layout) derives them from base
+  characters, which must be present.
+- Styles are coarse tags used by renderers: sans, serif, mono (receipts, code), hand (handwriting-like),
+  display (ads, scenes), bold.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import os
+import unicodedata
+from dataclasses import dataclass, field
+
+from PIL import ImageFont
+
+__all__ = [
+    "FONT_ROOTS",
+    "Font",
+    "FontMissingError",
+    "FontSpec",
+    "SCRIPTS",
+    "covers",
+    "fonts_for",
+    "pick_font",
+    "pil_font",
+]
+
+FONT_ROOTS = ("/usr/share/fonts", "/usr/local/share/fonts")
+
+# script tags used across the data engine (ISO 15924-like, lower case)
+SCRIPTS = (
+    "latn",
+    "cyrl",
+    "grek",
+    "arab",
+    "hebr",
+    "deva",
+    "beng",
+    "taml",
+    "thai",
+    "hans",
+    "hant",
+    "jpan",
+    "kore",
+)
+
+
+class FontMissingError(RuntimeError):
+    """A font family the data engine needs is not installed; the message names the Debian package."""
+
+
+@dataclass(frozen=True)
+class FontSpec:
+    """One catalogue entry: a font file pattern, the faces inside, and what it is good for."""
+
+    pattern: str  # glob relative to a font root
+    package: str  # Debian package that installs it
+    scripts: tuple[str, ...]
+    styles: tuple[str, ...]
+    face: str | None = None  # face name inside a .ttc collection
+    weight: float = 1.0  # relative sampling weight within a (script, style) pool
+
+
+_LAT = ("latn", "cyrl", "grek")
+_NOTO = "fonts-noto-core"
+_CJK = "fonts-noto-cjk"
+
+CATALOGUE: tuple[FontSpec, ...] = (
+    # --- Latin / Cyrillic / Greek
+    FontSpec("truetype/noto/NotoSans-Regular.ttf", _NOTO, _LAT, ("sans",), weight=2),
+    FontSpec("truetype/noto/NotoSans-Bold.ttf", _NOTO, _LAT, ("sans", "bold")),
+    FontSpec("truetype/noto/NotoSans-Condensed.ttf", _NOTO, _LAT, ("sans", "narrow")),
+    FontSpec("truetype/noto/NotoSans-SemiCondensedMedium.ttf", _NOTO, _LAT, ("sans", "narrow")),
+    FontSpec("truetype/noto/NotoSans-Light.ttf", _NOTO, _LAT, ("sans",)),
+    FontSpec("truetype/noto/NotoSerif-Regular.ttf", _NOTO, _LAT, ("serif",), weight=2),
+    FontSpec("truetype/noto/NotoSerif-Bold.ttf", _NOTO, _LAT, ("serif", "bold")),
+    FontSpec("truetype/noto/NotoSerif-Italic.ttf", _NOTO, _LAT, ("serif",)),
+    FontSpec("truetype/noto/NotoSansMono-Regular.ttf", _NOTO, _LAT, ("mono",)),
+    FontSpec("truetype/noto/NotoSansMono-Bold.ttf", _NOTO, _LAT, ("mono", "bold")),
+    FontSpec("truetype/noto/NotoSansMono-Condensed.ttf", _NOTO, _LAT, ("mono", "narrow")),
+    FontSpec("truetype/dejavu/DejaVuSans.ttf", "fonts-dejavu-core", _LAT, ("sans",)),
+    FontSpec("truetype/dejavu/DejaVuSans-Bold.ttf", "fonts-dejavu-core", _LAT, ("sans", "bold")),
+    FontSpec("truetype/dejavu/DejaVuSerif.ttf", "fonts-dejavu-core", _LAT, ("serif",)),
+    FontSpec("truetype/dejavu/DejaVuSansMono.ttf", "fonts-dejavu-core", _LAT, ("mono",)),
+    FontSpec("truetype/dejavu/DejaVuSansMono-Bold.ttf", "fonts-dejavu-core", _LAT, ("mono", "bold")),
+    FontSpec(
+        "truetype/liberation2/LiberationSans-Regular.ttf", "fonts-liberation2", _LAT, ("sans",), weight=2
+    ),
+    FontSpec("truetype/liberation2/LiberationSans-Bold.ttf", "fonts-liberation2", _LAT, ("sans", "bold")),
+    FontSpec("truetype/liberation2/LiberationSerif-Regular.ttf", "fonts-liberation2", _LAT, ("serif",)),
+    FontSpec(
+        "truetype/liberation2/LiberationMono-Regular.ttf", "fonts-liberation2", _LAT, ("mono",), weight=2
+    ),
+    FontSpec("truetype/liberation2/LiberationMono-Bold.ttf", "fonts-liberation2", _LAT, ("mono", "bold")),
+    FontSpec("truetype/freefont/FreeMono.ttf", "fonts-freefont-ttf", _LAT, ("mono",)),
+    FontSpec("truetype/freefont/FreeMonoBold.ttf", "fonts-freefont-ttf", _LAT, ("mono", "bold")),
+    FontSpec("truetype/freefont/FreeSans.ttf", "fonts-freefont-ttf", _LAT, ("sans",)),
+    FontSpec("truetype/freefont/FreeSerif.ttf", "fonts-freefont-ttf", _LAT, ("serif",)),
+    FontSpec("opentype/urw-base35/NimbusMonoPS-Regular.otf", "fonts-urw-base35", ("latn", "cyrl"), ("mono",)),
+    FontSpec(
+        "opentype/urw-base35/NimbusMonoPS-Bold.otf", "fonts-urw-base35", ("latn", "cyrl"), ("mono", "bold")
+    ),
+    FontSpec("opentype/urw-base35/NimbusSans-Regular.otf", "fonts-urw-base35", ("latn", "cyrl"), ("sans",)),
+    FontSpec(
+        "opentype/urw-base35/NimbusSans-Bold.otf", "fonts-urw-base35", ("latn", "cyrl"), ("sans", "bold")
+    ),
+    FontSpec(
+        "opentype/urw-base35/NimbusSansNarrow-Regular.otf",
+        "fonts-urw-base35",
+        ("latn",),
+        ("sans", "narrow"),
+        weight=2,
+    ),
+    FontSpec(
+        "opentype/urw-base35/NimbusSansNarrow-Bold.otf",
+        "fonts-urw-base35",
+        ("latn",),
+        ("sans", "narrow", "bold"),
+    ),
+    FontSpec("opentype/urw-base35/NimbusRoman-Regular.otf", "fonts-urw-base35", ("latn", "cyrl"), ("serif",)),
+    FontSpec("opentype/urw-base35/URWGothic-Book.otf", "fonts-urw-base35", ("latn",), ("display",)),
+    FontSpec("opentype/urw-base35/URWBookman-Light.otf", "fonts-urw-base35", ("latn",), ("serif", "display")),
+    FontSpec("opentype/courier-prime/Courier Prime.otf", "fonts-courier-prime", ("latn",), ("mono",)),
+    FontSpec(
+        "opentype/courier-prime/Courier Prime Bold.otf", "fonts-courier-prime", ("latn",), ("mono", "bold")
+    ),
+    FontSpec("truetype/inconsolata/Inconsolata.otf", "fonts-inconsolata", ("latn",), ("mono", "narrow")),
+    FontSpec("truetype/anonymous-pro/Anonymous Pro.ttf", "fonts-anonymous-pro", ("latn",), ("mono",)),
+    FontSpec("truetype/jetbrains-mono/JetBrainsMono-Regular.ttf", "fonts-jetbrains-mono", _LAT, ("mono",)),
+    FontSpec(
+        "truetype/roboto/unhinted/RobotoTTF/Roboto-Regular.ttf", "fonts-roboto-unhinted", _LAT, ("sans",)
+    ),
+    FontSpec(
+        "truetype/roboto/unhinted/RobotoTTF/Roboto-Bold.ttf", "fonts-roboto-unhinted", _LAT, ("sans", "bold")
+    ),
+    FontSpec(
+        "truetype/roboto/unhinted/RobotoCondensed-Regular.ttf",
+        "fonts-roboto-unhinted",
+        _LAT,
+        ("sans", "narrow"),
+    ),
+    FontSpec("truetype/open-sans/OpenSans-Regular.ttf", "fonts-open-sans", _LAT, ("sans",)),
+    FontSpec("truetype/open-sans/OpenSans-Bold.ttf", "fonts-open-sans", _LAT, ("sans", "bold")),
+    FontSpec("truetype/lato/Lato-Regular.ttf", "fonts-lato", ("latn",), ("sans",)),
+    FontSpec("truetype/lato/Lato-Black.ttf", "fonts-lato", ("latn",), ("display", "bold")),
+    # handwriting-like
+    FontSpec("truetype/fifthhorseman/dkg.ttf", "fonts-dkg-handwriting", ("latn",), ("hand",)),
+    FontSpec("truetype/humor-sans/Humor-Sans.ttf", "fonts-humor-sans", ("latn",), ("hand",)),
+    FontSpec(
+        "opentype/dancingscript/DancingScript-Regular.otf",
+        "fonts-dancingscript",
+        ("latn",),
+        ("hand", "display"),
+    ),
+    FontSpec("opentype/comic-neue/ComicNeue-Regular.otf", "fonts-comic-neue", ("latn",), ("hand",)),
+    FontSpec(
+        "opentype/comic-neue/ComicNeue-Bold.otf", "fonts-comic-neue", ("latn",), ("hand", "display", "bold")
+    ),
+    # --- Arabic, Hebrew, Indic, Thai
+    FontSpec("truetype/noto/NotoNaskhArabic-Regular.ttf", _NOTO, ("arab",), ("serif",), weight=2),
+    FontSpec("truetype/noto/NotoNaskhArabic-Bold.ttf", _NOTO, ("arab",), ("serif", "bold")),
+    FontSpec("truetype/noto/NotoSansArabic-Regular.ttf", _NOTO, ("arab",), ("sans",), weight=2),
+    FontSpec("truetype/noto/NotoSansArabic-Bold.ttf", _NOTO, ("arab",), ("sans", "bold")),
+    FontSpec("truetype/noto/NotoKufiArabic-Regular.ttf", _NOTO, ("arab",), ("display", "sans")),
+    FontSpec("truetype/noto/NotoSansHebrew-Regular.ttf", _NOTO, ("hebr",), ("sans",), weight=2),
+    FontSpec("truetype/noto/NotoSansHebrew-Bold.ttf", _NOTO, ("hebr",), ("sans", "bold")),
+    FontSpec("truetype/noto/NotoSerifHebrew-Regular.ttf", _NOTO, ("hebr",), ("serif",)),
+    FontSpec("truetype/noto/NotoRashiHebrew-Regular.ttf", _NOTO, ("hebr",), ("hand",)),
+    # broad faces that also carry Latin digits and letters: the only choice for mixed-script lines
+    # (the Noto faces of these scripts have no Latin)
+    FontSpec("truetype/dejavu/DejaVuSans.ttf", "fonts-dejavu-core", ("arab", "hebr"), ("sans",), weight=0.5),
+    FontSpec(
+        "truetype/dejavu/DejaVuSans-Bold.ttf",
+        "fonts-dejavu-core",
+        ("arab", "hebr"),
+        ("sans", "bold"),
+        weight=0.3,
+    ),
+    FontSpec(
+        "truetype/freefont/FreeSans.ttf",
+        "fonts-freefont-ttf",
+        ("hebr", "deva", "beng"),
+        ("sans",),
+        weight=0.5,
+    ),
+    FontSpec(
+        "truetype/freefont/FreeSerif.ttf",
+        "fonts-freefont-ttf",
+        ("arab", "hebr", "thai", "deva", "beng", "taml"),
+        ("serif",),
+        weight=0.5,
+    ),
+    FontSpec("truetype/noto/NotoSansDevanagari-Regular.ttf", _NOTO, ("deva",), ("sans",), weight=2),
+    FontSpec("truetype/noto/NotoSansDevanagari-Bold.ttf", _NOTO, ("deva",), ("sans", "bold")),
+    FontSpec("truetype/noto/NotoSerifDevanagari-Regular.ttf", _NOTO, ("deva",), ("serif",)),
+    FontSpec("truetype/noto/NotoSansBengali-Regular.ttf", _NOTO, ("beng",), ("sans",)),
+    FontSpec("truetype/noto/NotoSerifBengali-Regular.ttf", _NOTO, ("beng",), ("serif",)),
+    FontSpec("truetype/noto/NotoSansTamil-Regular.ttf", _NOTO, ("taml",), ("sans",)),
+    FontSpec("truetype/noto/NotoSerifTamil-Regular.ttf", _NOTO, ("taml",), ("serif",)),
+    FontSpec("truetype/noto/NotoSansThai-Regular.ttf", _NOTO, ("thai",), ("sans",), weight=2),
+    FontSpec("truetype/noto/NotoSansThai-Bold.ttf", _NOTO, ("thai",), ("sans", "bold")),
+    FontSpec("truetype/noto/NotoSerifThai-Regular.ttf", _NOTO, ("thai",), ("serif",)),
+    FontSpec("truetype/noto/NotoLoopedThai-Regular.ttf", _NOTO, ("thai",), ("sans", "display")),
+    # --- CJK (regional variants selected by face name)
+    FontSpec(
+        "opentype/noto/NotoSansCJK-Regular.ttc", _CJK, ("hans",), ("sans",), face="Noto Sans CJK SC", weight=2
+    ),
+    FontSpec(
+        "opentype/noto/NotoSansCJK-Bold.ttc", _CJK, ("hans",), ("sans", "bold"), face="Noto Sans CJK SC"
+    ),
+    FontSpec("opentype/noto/NotoSerifCJK-Regular.ttc", _CJK, ("hans",), ("serif",), face="Noto Serif CJK SC"),
+    FontSpec(
+        "opentype/noto/NotoSansCJK-Regular.ttc", _CJK, ("hans",), ("mono",), face="Noto Sans Mono CJK SC"
+    ),
+    FontSpec(
+        "opentype/noto/NotoSansCJK-Regular.ttc", _CJK, ("hant",), ("sans",), face="Noto Sans CJK TC", weight=2
+    ),
+    FontSpec(
+        "opentype/noto/NotoSansCJK-Bold.ttc", _CJK, ("hant",), ("sans", "bold"), face="Noto Sans CJK TC"
+    ),
+    FontSpec("opentype/noto/NotoSerifCJK-Regular.ttc", _CJK, ("hant",), ("serif",), face="Noto Serif CJK TC"),
+    FontSpec(
+        "opentype/noto/NotoSansCJK-Regular.ttc", _CJK, ("hant",), ("mono",), face="Noto Sans Mono CJK TC"
+    ),
+    FontSpec(
+        "opentype/noto/NotoSansCJK-Regular.ttc", _CJK, ("jpan",), ("sans",), face="Noto Sans CJK JP", weight=2
+    ),
+    FontSpec(
+        "opentype/noto/NotoSansCJK-Bold.ttc", _CJK, ("jpan",), ("sans", "bold"), face="Noto Sans CJK JP"
+    ),
+    FontSpec("opentype/noto/NotoSerifCJK-Regular.ttc", _CJK, ("jpan",), ("serif",), face="Noto Serif CJK JP"),
+    FontSpec(
+        "opentype/noto/NotoSansCJK-Regular.ttc", _CJK, ("jpan",), ("mono",), face="Noto Sans Mono CJK JP"
+    ),
+    FontSpec(
+        "opentype/noto/NotoSansCJK-Regular.ttc", _CJK, ("kore",), ("sans",), face="Noto Sans CJK KR", weight=2
+    ),
+    FontSpec(
+        "opentype/noto/NotoSansCJK-Bold.ttc", _CJK, ("kore",), ("sans", "bold"), face="Noto Sans CJK KR"
+    ),
+    FontSpec("opentype/noto/NotoSerifCJK-Regular.ttc", _CJK, ("kore",), ("serif",), face="Noto Serif CJK KR"),
+    FontSpec(
+        "opentype/noto/NotoSansCJK-Regular.ttc", _CJK, ("kore",), ("mono",), face="Noto Sans Mono CJK KR"
+    ),
+    FontSpec("truetype/klee/KleeOne-Regular.ttf", "fonts-klee", ("jpan",), ("hand",)),
+    FontSpec("truetype/kiloji/kiloji.ttf", "fonts-kiloji", ("jpan",), ("hand",)),
+    FontSpec("truetype/arphic/ukai.ttc", "fonts-arphic-ukai", ("hant",), ("hand",), face="AR PL UKai TW"),
+    FontSpec("truetype/arphic/ukai.ttc", "fonts-arphic-ukai", ("hans",), ("hand",), face="AR PL UKai CN"),
+)
+
+
+@dataclass(frozen=True)
+class Font:
+    """A concrete face on disk: path + index inside a collection."""
+
+    path: str
+    index: int
+    package: str
+    styles: tuple[str, ...] = field(default=())
+    weight: float = 1.0
+
+    @property
+    def name(self) -> str:
+        base = os.path.basename(self.path)
+        return base if self.index == 0 else f"{base}#{self.index}"
+
+    def covers(self, text: str) -> bool:
+        """True when every visible character of `text` has a glyph in this face."""
+        return covers(self, text)
+
+    def pil(self, size: int) -> ImageFont.FreeTypeFont:
+        return pil_font(self.path, self.index, size)
+
+
+def _find(pattern: str) -> str | None:
+    for root in FONT_ROOTS:
+        hits = sorted(glob.glob(os.path.join(root, pattern)))
+        if hits:
+            return hits[0]
+    return None
+
+
+@functools.cache
+def _face_index(path: str, face: str | None) -> int:
+    if face is None or not path.lower().endswith((".ttc", ".otc")):
+        return 0
+    from fontTools.ttLib import TTCollection
+
+    coll = TTCollection(path, lazy=True)
+    names = [f["name"].getDebugName(4) or "" for f in coll.fonts]
+    full = [f["name"].getDebugName(1) or "" for f in coll.fonts]
+    for i, (n4, n1) in enumerate(zip(names, full, strict=True)):
+        if face in (n1, n4) or n1.startswith(face) and n1[len(face) :].strip() in ("", "Regular", "Bold"):
+            return i
+    raise FontMissingError(f"face '{face}' not found in {path} (faces: {', '.join(full)})")
+
+
+@functools.cache
+def _codepoints(path: str, index: int) -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(path, fontNumber=index, lazy=True)
+    cmap = font.getBestCmap() or {}
+    return frozenset(cmap)
+
+
+def _visible(ch: str) -> bool:
+    return not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc", "Zs")
+
+
+def covers(font: Font, text: str) -> bool:
+    """True when every visible code point of `text` is in the font's cmap (no tofu)."""
+    cps = _codepoints(font.path, font.index)
+    return all(ord(ch) in cps for ch in text if _visible(ch))
+
+
+def missing_glyphs(font: Font, text: str) -> list[str]:
+    cps = _codepoints(font.path, font.index)
+    return sorted({ch for ch in text if _visible(ch) and ord(ch) not in cps})
+
+
+@functools.lru_cache(maxsize=1024)
+def pil_font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
+    """A cached Pillow font with the raqm layout (shaping + bidi)."""
+    return ImageFont.truetype(path, size=max(4, int(size)), index=index, layout_engine=ImageFont.Layout.RAQM)
+
+
+@functools.cache
+def fonts_for(script: str, style: str | None = None) -> tuple[Font, ...]:
+    """All installed faces for `script` (optionally with a style tag).
+
+    Raises FontMissingError naming the Debian package when none is installed.
+    """
+    if script not in SCRIPTS:
+        raise ValueError(f"unknown script '{script}' (known: {', '.join(SCRIPTS)})")
+    specs = [s for s in CATALOGUE if script in s.scripts and (style is None or style in s.styles)]
+    if not specs:
+        raise ValueError(f"no catalogued font for script '{script}' with style '{style}'")
+    found: list[Font] = []
+    for spec in specs:
+        path = _find(spec.pattern)
+        if path is None:
+            continue
+        found.append(Font(path, _face_index(path, spec.face), spec.package, spec.styles, spec.weight))
+    if not found:
+        pkgs = sorted({s.package for s in specs})
+        raise FontMissingError(
+            f"no font for script '{script}'{f' style {style!r}' if style else ''} is installed: "
+            f"apt-get install {' '.join(pkgs)}"
+        )
+    return tuple(found)
+
+
+def pick_font(rng, script: str, style: str | None = None, text: str | None = None) -> Font:
+    """Pick a face for `script`/`style` at random (by weight) that covers `text`.
+
+    Falls back to any style of the script when no face of that style covers the text; raises
+    FontMissingError when no installed face covers it at all.
+    """
+    for pool_style in (style, None) if style else (None,):
+        try:
+            pool = fonts_for(script, pool_style)
+        except ValueError:
+            continue
+        if text is not None:
+            pool = tuple(f for f in pool if covers(f, text))
+        if pool:
+            weights = [f.weight for f in pool]
+            return rng.choices(pool, weights=weights, k=1)[0]
+    raise FontMissingError(f"no installed font for script '{script}' covers the text {text!r:.40}")
