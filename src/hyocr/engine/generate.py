@@ -1,0 +1,345 @@
+"""Generation: batched prompts with images, KV cache, greedy or sampled decoding, streaming.
+
+How a batch runs:
+1. Each request's images are validated, resized (smart_resize) and patchified; its prompt is laid
+   out with the right number of image placeholders (processing/template.py).
+2. Prompts are left padded to one length; all images of the batch go through the vision tower in
+   one packed pass (attention stays within each image) and replace their placeholders.
+3. One prefill fills a pre-allocated KV cache; then one token per active row per step. A finished
+   row (stop id or length) leaves the batch, so short answers don't pay for long ones.
+
+Decoding rules of the release (DESIGN.md §2): greedy by default, empty system prompt, up to 16384
+new tokens. Repetition: the release cuts outputs of 8000+ characters whose tail repeats 10+ times
+back to one copy; we do the same and report it as `repetition_cut=True` on the result, never
+silently. Optionally (`stop_on_repetition`, default on, as in the 1.5 release) decoding stops early
+once the generated ids end in a unit repeated `repetition_stop_repeats` times.
+Sampling: temperature, then top-k, then top-p (nucleus), as in vLLM/HF; a seed makes it repeatable.
+Per-token log-probabilities (of the model's unmodified distribution) are returned for confidences.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from hyocr.errors import PixelBudgetError
+from hyocr.model.decoder import KVCache
+from hyocr.model.vlm import HunyuanOCRModel
+from hyocr.processing.image import load_image, preprocess
+from hyocr.processing.template import PromptBuilder
+from hyocr.processing.tokenizer import HyTokenizer
+
+__all__ = ["SamplingParams", "Request", "Generation", "Engine", "cut_tail_repetition", "tail_repeat_unit"]
+
+
+@dataclass
+class SamplingParams:
+    max_new_tokens: int = 16384
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    top_k: int = 0  # 0 = off
+    repetition_penalty: float = 1.0  # 1.0 = off; applied to tokens already generated
+    stop_ids: tuple[int, ...] = ()  # in addition to the tokenizer's eos
+    ignore_eos: bool = False  # run to max_new_tokens (benchmarks, parity tests), as vLLM's option
+    seed: int | None = None
+    cut_repetition: bool = True  # the release's cut-back of long repeated tails
+    stop_on_repetition: bool = True
+    repetition_stop_repeats: int = 32
+    repetition_stop_min_tokens: int = 256
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        if self.temperature < 0:
+            raise ValueError("temperature must be >= 0")
+        if not 0 < self.top_p <= 1:
+            raise ValueError("top_p must be in (0, 1]")
+        if self.top_k < 0:
+            raise ValueError("top_k must be >= 0")
+
+
+@dataclass
+class Request:
+    instruction: str
+    images: Sequence = ()  # paths, bytes, PIL images or arrays
+    system: str = ""
+
+
+@dataclass
+class Generation:
+    text: str
+    token_ids: list[int]
+    finish_reason: str  # "stop" | "length" | "repetition"
+    logprobs: list[float] = field(default_factory=list)
+    repetition_cut: bool = False
+    prompt_tokens: int = 0
+    image_sizes: list[dict] = field(default_factory=list)  # original and resized (w, h) per image
+    seconds: float = 0.0
+
+
+@dataclass
+class _Prepared:
+    ids: list[int]
+    pixel_values: list  # np arrays (n_i, 3*p*p)
+    grids: list[tuple[int, int]]
+    image_sizes: list[dict]
+
+
+def tail_repeat_unit(seq: Sequence, min_repeats: int, max_unit: int = 2048) -> int:
+    """Smallest unit length u such that seq ends with the same u items repeated >= min_repeats times (0 if none)."""
+    n = len(seq)
+    for u in range(1, min(max_unit, n // min_repeats) + 1):
+        unit = seq[n - u :]
+        if all(seq[n - (r + 1) * u : n - r * u] == unit for r in range(1, min_repeats)):
+            return u
+    return 0
+
+
+def cut_tail_repetition(text: str, min_chars: int = 8000, min_repeats: int = 10) -> tuple[str, bool]:
+    """The release's post-processing: a long text ending in a unit repeated >= min_repeats times keeps one copy."""
+    if len(text) < min_chars:
+        return text, False
+    u = tail_repeat_unit(text, min_repeats, max_unit=len(text) // min_repeats)
+    if not u:
+        return text, False
+    unit = text[-u:]
+    end = len(text)
+    while end - 2 * u >= 0 and text[end - 2 * u : end - u] == unit:
+        end -= u
+    return text[:end], True
+
+
+class Engine:
+    """A model, its tokenizer and prompt layout, ready to generate.
+
+    Example:
+        >>> engine = Engine.from_dir("path/to/model")                       # doctest: +SKIP
+        >>> engine.generate([Request("Extract the text in the image.", ["page.png"])])[0].text  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: HunyuanOCRModel,
+        tokenizer: HyTokenizer,
+        prompts: PromptBuilder | None = None,
+        *,
+        autocast: bool | None = None,
+        max_pixels: int | None = None,
+        min_pixels: int | None = None,
+        max_vision_tokens: int | None = None,
+    ):
+        self.model = model.eval()
+        self.cfg = model.cfg
+        self.tok = tokenizer
+        self.prompts = prompts or PromptBuilder(tokenizer)
+        self.device = next(model.parameters()).device
+        dtype = next(model.parameters()).dtype
+        # bf16 autocast by default: AMX on CPU, tensor cores on CUDA; off when weights are already bf16
+        self.autocast = (dtype == torch.float32) if autocast is None else autocast
+        self.max_pixels = max_pixels or self.cfg.max_pixels
+        self.min_pixels = min(min_pixels or self.cfg.min_pixels, self.max_pixels)
+        self.max_vision_tokens = max_vision_tokens
+        self.stop_ids = {tokenizer.eos_id, self.cfg.eos_id}
+
+    @classmethod
+    def from_dir(
+        cls,
+        model_dir: str | Path,
+        *,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        **kw,
+    ) -> Engine:
+        from hyocr.model.weights import load_model
+
+        model = load_model(model_dir, dtype=dtype, device=device)
+        tok = HyTokenizer.from_dir(model_dir)
+        return cls(model, tok, PromptBuilder.from_dir(model_dir, tok), **kw)
+
+    # ---- preparation ---------------------------------------------------------------------------
+    def prepare(self, request: Request) -> _Prepared:
+        pixel_values, grids, counts, sizes = [], [], [], []
+        for k, src in enumerate(request.images):
+            name = src if isinstance(src, (str, Path)) else f"image {k}"
+            img = load_image(src, name=str(name))
+            p = preprocess(
+                img,
+                patch=self.cfg.vit_patch,
+                merge=self.cfg.merge,
+                min_pixels=self.min_pixels,
+                max_pixels=self.max_pixels,
+            )
+            pixel_values.append(p.pixel_values)
+            grids.append(p.grid_hw)
+            counts.append(self.cfg.image_tokens(*p.resized_hw))
+            sizes.append({"width": img.width, "height": img.height, "resized_width": p.resized_hw[1], "resized_height": p.resized_hw[0]})
+        if self.max_vision_tokens is not None and sum(counts) > self.max_vision_tokens:
+            raise PixelBudgetError(
+                f"images need {sum(counts)} vision tokens, over the budget of {self.max_vision_tokens} (lower max_pixels)"
+            )
+        ids = self.prompts.prompt(request.instruction, counts, request.system).ids
+        return _Prepared(ids, pixel_values, grids, sizes)
+
+    def _ctx(self):
+        if not self.autocast:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    # ---- the decoding loop -------------------------------------------------------------------
+    @torch.no_grad()
+    def _run(self, batch: list[_Prepared], params: SamplingParams) -> Iterator[tuple[int, int, float, str | None]]:
+        """Yields (row, token, logprob, finish_reason or None) as tokens are produced."""
+        model, dev = self.model, self.device
+        b = len(batch)
+        length = max(len(p.ids) for p in batch)
+        input_ids = torch.full((b, length), self.tok.pad_id, dtype=torch.long)
+        attn = torch.zeros((b, length), dtype=torch.long)
+        for r, p in enumerate(batch):
+            input_ids[r, length - len(p.ids) :] = torch.tensor(p.ids)
+            attn[r, length - len(p.ids) :] = 1
+        input_ids, attn = input_ids.to(dev), attn.to(dev)
+        capacity = length + params.max_new_tokens
+        if capacity > self.cfg.max_position:
+            capacity = self.cfg.max_position
+            if length >= capacity:
+                raise PixelBudgetError(f"prompt of {length} tokens exceeds the model's context of {self.cfg.max_position}")
+        gen = torch.Generator(device="cpu")
+        gen.manual_seed(params.seed if params.seed is not None else torch.seed() % (2**63))
+        stop = set(params.stop_ids) if params.ignore_eos else set(self.stop_ids) | set(params.stop_ids)
+        with self._ctx():
+            grids = [p.grids for p in batch]
+            flat = [g for p in batch for g in p.grids]
+            embeds = None
+            if flat:
+                pv = torch.cat([torch.from_numpy(a) for p in batch for a in p.pixel_values]).to(dev)
+                embeds = model.encode_images(pv, flat)
+            cache_dtype = torch.bfloat16 if self.autocast else next(model.parameters()).dtype
+            cache = KVCache(self.cfg, b, capacity, cache_dtype, dev)
+            logits, positions = model.prefill(input_ids, attn, embeds, grids, cache)
+            key_mask = None if bool(attn.all()) else torch.cat(
+                [attn, torch.ones((b, capacity - length), dtype=attn.dtype, device=dev)], dim=1
+            )
+            rows = list(range(b))  # original row of each active batch position
+            generated: list[list[int]] = [[] for _ in range(b)]
+            step = 0
+            while True:
+                next_tokens, logps = self._sample(logits.float(), [generated[r] for r in rows], params, gen)
+                keep = []
+                for i, r in enumerate(rows):
+                    t = int(next_tokens[i])
+                    generated[r].append(t)
+                    reason = None
+                    if t in stop:
+                        reason = "stop"
+                    elif len(generated[r]) >= params.max_new_tokens or cache.length + 1 >= capacity:
+                        reason = "length"
+                    elif params.stop_on_repetition and self._repeating(generated[r], params):
+                        reason = "repetition"
+                    yield r, t, float(logps[i]), reason
+                    if reason is None:
+                        keep.append(i)
+                if not keep:
+                    return
+                if len(keep) != len(rows):
+                    idx = torch.tensor(keep, device=dev)
+                    cache.select(idx)
+                    positions = positions[idx]
+                    next_tokens = next_tokens[idx]
+                    if key_mask is not None:
+                        key_mask = key_mask[idx]
+                    rows = [rows[i] for i in keep]
+                km = None if key_mask is None else key_mask[:, : cache.length + 1]
+                logits = model.decode(next_tokens.to(dev), positions, km, cache)
+                positions = positions + 1
+                step += 1
+
+    @staticmethod
+    def _repeating(ids: list[int], params: SamplingParams) -> bool:
+        n = len(ids)
+        if n < params.repetition_stop_min_tokens or n % 16:
+            return False
+        return tail_repeat_unit(ids, params.repetition_stop_repeats, max_unit=n // params.repetition_stop_repeats) > 0
+
+    @staticmethod
+    def _sample(logits: torch.Tensor, history: list[list[int]], params: SamplingParams, gen: torch.Generator):
+        logp_model = torch.log_softmax(logits, dim=-1)
+        scores = logits.clone()
+        if params.repetition_penalty != 1.0:
+            for i, h in enumerate(history):
+                if h:
+                    idx = torch.tensor(sorted(set(h)), device=scores.device)
+                    vals = scores[i, idx]
+                    scores[i, idx] = torch.where(vals > 0, vals / params.repetition_penalty, vals * params.repetition_penalty)
+        if params.temperature == 0:
+            tokens = scores.argmax(-1)
+        else:
+            scores = scores / params.temperature
+            if params.top_k:
+                kth = torch.topk(scores, min(params.top_k, scores.shape[-1]), dim=-1).values[:, -1:]
+                scores = scores.masked_fill(scores < kth, float("-inf"))
+            if params.top_p < 1.0:
+                sorted_scores, order = scores.sort(dim=-1, descending=True)
+                probs = sorted_scores.softmax(-1)
+                drop = probs.cumsum(-1) - probs > params.top_p  # keep the smallest set reaching top_p
+                sorted_scores = sorted_scores.masked_fill(drop, float("-inf"))
+                scores = torch.full_like(scores, float("-inf")).scatter(-1, order, sorted_scores)
+            probs = scores.softmax(-1).cpu()
+            tokens = torch.multinomial(probs, 1, generator=gen).squeeze(-1).to(scores.device)
+        return tokens, logp_model.gather(-1, tokens[:, None]).squeeze(-1)
+
+    # ---- public API --------------------------------------------------------------------------
+    def _finish(self, p: _Prepared, ids: list[int], logps: list[float], reason: str, params, t0: float) -> Generation:
+        body = ids[:-1] if reason == "stop" else ids
+        text = self.tok.decode(body)
+        cut = False
+        if params.cut_repetition:
+            text, cut = cut_tail_repetition(text)
+        return Generation(text, body, reason, logps[: len(body)], cut or reason == "repetition", len(p.ids), p.image_sizes, time.perf_counter() - t0)
+
+    def generate(self, requests: Sequence[Request], params: SamplingParams | None = None) -> list[Generation]:
+        """Run a batch; results in the order of `requests`."""
+        params = params or SamplingParams()
+        t0 = time.perf_counter()
+        batch = [self.prepare(r) for r in requests]
+        ids: list[list[int]] = [[] for _ in batch]
+        logps: list[list[float]] = [[] for _ in batch]
+        reasons: list[str] = ["length"] * len(batch)
+        for r, t, lp, reason in self._run(batch, params):
+            ids[r].append(t)
+            logps[r].append(lp)
+            if reason:
+                reasons[r] = reason
+        return [self._finish(p, ids[i], logps[i], reasons[i], params, t0) for i, p in enumerate(batch)]
+
+    def stream(
+        self, request: Request, params: SamplingParams | None = None, on_done: Callable[[Generation], None] | None = None
+    ) -> Iterator[str]:
+        """Yield text pieces as they are decoded; their concatenation equals the final text
+        (unless a repetition cut-back shortens it, which `on_done` receives flagged)."""
+        params = params or SamplingParams()
+        t0 = time.perf_counter()
+        p = self.prepare(request)
+        ids: list[int] = []
+        logps: list[float] = []
+        emitted = ""
+        reason = "length"
+        for _, t, lp, why in self._run([p], params):
+            ids.append(t)
+            logps.append(lp)
+            if why:
+                reason = why
+            body = ids[:-1] if why == "stop" else ids
+            text = self.tok.decode(body)
+            if text.endswith("\ufffd") and why is None:  # an incomplete UTF-8 sequence: wait for the rest
+                continue
+            if text.startswith(emitted) and len(text) > len(emitted):
+                yield text[len(emitted) :]
+                emitted = text
+        result = self._finish(p, ids, logps, reason, params, t0)
+        if on_done is not None:
+            on_done(result)
