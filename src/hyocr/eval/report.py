@@ -103,9 +103,10 @@ def summarize(
             if vals:
                 means[name] = sum(vals) / len(vals)
         summary = CategorySummary(cat, len(idx), means)
-        if cat == "kie":
+        kie = [i for i in idx if gts[i].get("task") == "kie" and isinstance(gts[i].get("fields"), dict)]
+        if kie and cat != "all":
             summary.sroie = M.sroie_f1(
-                [preds[i].get("fields") or {} for i in idx], [gts[i]["fields"] for i in idx]
+                [preds[i].get("fields") or {} for i in kie], [gts[i]["fields"] for i in kie]
             )
         out.append(summary)
     return out
