@@ -117,3 +117,13 @@ def test_hyocr_engine_errors_are_one_clear_line(folder: Path, tmp_path: Path, ca
 def test_unknown_task_is_one_line(folder: Path, tmp_path: Path):
     with pytest.raises(ValueError, match="unknown task 'nope'"):
         run_eval(folder, tmp_path / "o", TesseractEngine(), task="nope", progress=False)
+
+
+def test_batched_run_gives_the_same_predictions(folder: Path, tmp_path: Path):
+    engine = TesseractEngine()
+    run_eval(folder, tmp_path / "one", engine, progress=False)
+    run_eval(folder, tmp_path / "two", engine, batch_size=2, progress=False)
+    one = load_predictions(tmp_path / "one" / "predictions.jsonl")
+    two = load_predictions(tmp_path / "two" / "predictions.jsonl")
+    assert one.keys() == two.keys()
+    assert {k: v.get("text") for k, v in one.items()} == {k: v.get("text") for k, v in two.items()}
