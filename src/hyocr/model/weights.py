@@ -160,14 +160,17 @@ def load_weights(model: HunyuanOCRModel, model_dir: str | Path, dtype: torch.dty
             for k in h.keys():
                 shapes[k] = tuple(h.get_slice(k).get_shape())
                 where[k] = i
-    except (OSError, ValueError, RuntimeError) as exc:
-        if isinstance(exc, ModelLoadError):
-            raise
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # safetensors raises its own SafetensorError, not an OSError
         raise ModelLoadError(f"{model_dir}: cannot read weights ({str(exc).splitlines()[0]})") from None
     mapping = check_release_tensors(shapes, model.cfg)
     state = {}
     for name, ours in mapping.items():
-        t = handles[where[name]].get_tensor(name)
+        try:
+            t = handles[where[name]].get_tensor(name)
+        except Exception as exc:
+            raise ModelLoadError(f"{model_dir}: cannot read tensor '{name}' ({str(exc).splitlines()[0]})") from None
         state[ours] = t.to(dtype) if dtype is not None else t
     model.load_state_dict(state, strict=True, assign=True)
 

@@ -54,7 +54,7 @@ def _check_size(width: int, height: int, name: str, max_input_pixels: int) -> No
         raise InputError(f"{name}: image has no pixels ({width}x{height})")
     if width * height > max_input_pixels:
         raise PixelBudgetError(
-            f"{name}: image is {width}x{height} = {width * height:,} pixels, over the limit of {max_input_pixels:,}"
+            f"{name}: image is too large: {width}x{height} = {width * height:,} pixels, over the limit of {max_input_pixels:,}"
         )
 
 
@@ -94,15 +94,16 @@ def load_image(src, *, name: str | None = None, max_input_pixels: int = MAX_INPU
         raise InputError(f"{label}: file is empty")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # our own limit (max_input_pixels) replaces Pillow's warning; its hard error still applies
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             _check_size(img.width, img.height, label, max_input_pixels)
             img.load()
             img = ImageOps.exif_transpose(img)
     except (PixelBudgetError, InputError):
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PixelBudgetError(f"{label}: image is too large (decompression bomb guard)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PixelBudgetError(f"{label}: image is too large: {str(exc).splitlines()[0]}") from None
     except UnidentifiedImageError:
         raise InputError(f"{label}: not an image file (or an unsupported format)") from None
     except (OSError, SyntaxError, ValueError) as exc:

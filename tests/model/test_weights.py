@@ -1,0 +1,132 @@
+"""The release's tensor names at the full 1B shapes, on meta tensors (no memory), and checkpoint errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from hyocr.config import get_preset, load_config
+from hyocr.errors import ModelLoadError
+from hyocr.model.weights import (
+    check_release_tensors,
+    expected_shapes,
+    from_release_name,
+    load_model,
+    save_model,
+    to_release_name,
+)
+
+RELEASE_SAMPLES = {
+    "vit.embeddings.patch_embedding.weight": (1152, 3, 16, 16),
+    "vit.embeddings.position_embedding.weight": (128 * 128 + 1, 1152),
+    "vit.layers.26.self_attn.q_proj.bias": (1152,),
+    "vit.layers.0.mlp.dense_h_to_4h.weight": (4304, 1152),
+    "vit.layers.0.input_layernorm.weight": (1152,),
+    "vit.perceive.proj.0.weight": (2304, 1152, 2, 2),
+    "vit.perceive.proj.2.weight": (4608, 2304, 1, 1),
+    "vit.perceive.mlp.weight": (1024, 4608),
+    "vit.perceive.image_newline": (4608,),
+    "vit.perceive.image_sep": (1024,),
+    "vit.perceive.after_rms.weight": (1024,),
+    "model.embed_tokens.weight": (120818, 1024),
+    "model.layers.23.self_attn.k_proj.weight": (8 * 128, 1024),
+    "model.layers.23.self_attn.query_layernorm.weight": (128,),
+    "model.layers.0.mlp.gate_proj.weight": (3584, 1024),
+    "model.norm.weight": (1024,),
+}
+
+
+@pytest.fixture(scope="module")
+def release_shapes():
+    return {to_release_name(k): v for k, v in expected_shapes(get_preset("hunyuanocr-1b")).items()}
+
+
+def test_1b_names_and_shapes_are_the_release_ones(release_shapes):
+    for name, shape in RELEASE_SAMPLES.items():
+        assert release_shapes[name] == shape, name
+    n = sum(torch.Size(s).numel() for s in release_shapes.values())
+    assert 990e6 < n < 1.0e9  # "~996M parameters"
+    assert n == get_preset("hunyuanocr-1b").num_parameters()
+
+
+def test_mapping_round_trips_both_directions(release_shapes):
+    mapping = check_release_tensors(release_shapes, get_preset("hunyuanocr-1b"))
+    assert len(mapping) == len(release_shapes)
+    for release, ours in mapping.items():
+        assert to_release_name(ours) == release
+        assert from_release_name(release) == ours
+
+
+def test_transformers_in_memory_names_map_too():
+    assert from_release_name("model.language_model.layers.3.mlp.up_proj.weight") == "decoder.layers.3.mlp.up_proj.weight"
+    assert from_release_name("model.vision_tower.layers.2.layer_norm1.bias") == "vision.layers.2.input_layernorm.bias"
+    assert from_release_name("model.vision_tower.layers.2.mlp.fc2.weight") == "vision.layers.2.mlp.dense_4h_to_h.weight"
+    assert from_release_name("model.vision_tower.patch_merger.proj_conv.weight") == "connector.proj.0.weight"
+    assert from_release_name("model.vision_tower.patch_merger.image_begin") == "connector.image_begin"
+
+
+def test_tied_lm_head_is_accepted(release_shapes):
+    shapes = dict(release_shapes, **{"lm_head.weight": (120818, 1024)})
+    check_release_tensors(shapes, get_preset("hunyuanocr-1b"))
+
+
+def test_unknown_tensor_is_a_clear_error(release_shapes):
+    shapes = dict(release_shapes, **{"vit.layers.27.self_attn.q_proj.weight": (1152, 1152)})
+    with pytest.raises(ModelLoadError, match="does not know: vit.layers.27.self_attn.q_proj.weight"):
+        check_release_tensors(shapes, get_preset("hunyuanocr-1b"))
+    with pytest.raises(ModelLoadError, match="unknown tensor 'foo.bar'"):
+        from_release_name("foo.bar")
+
+
+def test_missing_tensor_is_a_clear_error(release_shapes):
+    shapes = dict(release_shapes)
+    del shapes["model.layers.5.mlp.down_proj.weight"]
+    with pytest.raises(ModelLoadError, match="missing 1 tensors: model.layers.5.mlp.down_proj.weight"):
+        check_release_tensors(shapes, get_preset("hunyuanocr-1b"))
+
+
+def test_config_that_does_not_match_weights(random_model, tmp_path):
+    save_model(random_model, tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg["intermediate_size"] = 96
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="config does not match weights"):
+        load_model(tmp_path)
+
+
+def test_sharded_save_and_bf16_load(random_model, tmp_path):
+    save_model(random_model, tmp_path, max_shard_bytes=100_000)
+    shards = sorted(p.name for p in tmp_path.glob("model-*.safetensors"))
+    assert len(shards) > 1 and (tmp_path / "model.safetensors.index.json").is_file()
+    m = load_model(tmp_path, dtype=torch.bfloat16)
+    assert next(m.parameters()).dtype == torch.bfloat16
+    ref = random_model.state_dict()
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, ref[k].to(torch.bfloat16)), k
+    assert load_config(tmp_path) == random_model.cfg
+
+
+def test_missing_shard_and_bad_directories(random_model, tmp_path):
+    save_model(random_model, tmp_path, max_shard_bytes=100_000)
+    next(tmp_path.glob("model-00002-*.safetensors")).unlink()
+    with pytest.raises(ModelLoadError, match="missing"):
+        load_model(tmp_path)
+    with pytest.raises(ModelLoadError, match="model directory not found"):
+        load_model(tmp_path / "nope")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelLoadError, match="no config.json"):
+        load_model(empty)
+    (empty / "config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="not valid JSON"):
+        load_model(empty)
+
+
+def test_truncated_weights_file(random_model, tmp_path):
+    save_model(random_model, tmp_path)
+    f = tmp_path / "model.safetensors"
+    f.write_bytes(f.read_bytes()[:1000])
+    with pytest.raises(ModelLoadError, match="cannot read weights"):
+        load_model(tmp_path)
