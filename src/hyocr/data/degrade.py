@@ -285,7 +285,7 @@ def _fold_shading(rng, arr: np.ndarray, warp: Warp) -> np.ndarray:
     out = arr
     for cx, cy, nx, ny, _amp, sigma in warp.folds:
         s = (sx - cx) * nx + (sy - cy) * ny
-        prof = np.exp(-((s / (sigma * 0.8)) ** 2)) * np.sign(s) * rng.uniform(12, 40)
+        prof = np.exp(-((s / (sigma * 1.5)) ** 2)) * np.sign(s) * rng.uniform(5, 18)
         prof = np.asarray(Image.fromarray(prof.astype(np.float32)).resize((w, h), Image.BILINEAR))
         out = out + prof[..., None]
     return out

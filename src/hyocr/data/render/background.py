@@ -34,7 +34,7 @@ def paper(rng, w: int, h: int, tint: tuple[int, int, int] | None = None, grain: 
     """Off-white paper with soft blotches and grain."""
     base = np.array(tint or (rng.randint(236, 255), rng.randint(234, 253), rng.randint(226, 250)), np.float32)
     blot = (lowfreq_noise(rng, w, h, 5) - 0.5) * rng.uniform(4, 14)
-    grain_f = _np_rng(rng).normal(0, grain * rng.uniform(0.3, 1.0), (h, w)).astype(np.float32)
+    grain_f = _np_rng(rng).standard_normal((h, w), dtype=np.float32) * (grain * rng.uniform(0.3, 1.0))
     arr = base[None, None, :] + (blot + grain_f)[..., None]
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 

@@ -1,0 +1,264 @@
+"""Document pages: titles, headings, paragraphs, lists, tables, formulas in 1–3 columns, with
+running headers and footers that are drawn but left out of the Markdown target.
+
+The Markdown follows DESIGN.md §2: body in reading order (columns in order: left to right, or right
+to left for RTL languages), `#`/`##` headings, `- `/`1. ` lists, tables as HTML, display formulas
+as `$$\\n...\\n$$`, blocks separated by a blank line. A paragraph that continues into the next
+column is one paragraph in the Markdown. Bullets are drawn (and spotted) as printed: "•", "-" or
+"1."; the Markdown uses its own list syntax.
+
+Characters the body face lacks are dropped from a sampled string before it is laid out (rather
+than re-sampling), so the text drawn and the text in the target are the same string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import ImageDraw
+
+from hyocr.data.fonts import Font, pick_font
+from hyocr.data.render.background import paper
+from hyocr.data.render.base import Render, TextLine, box_quad, draw_line, wrap_text
+from hyocr.data.render.formula import sample_formula
+from hyocr.data.render.table import draw_table, make_table, table_html
+from hyocr.data.text import language, text_source
+
+__all__ = ["render_document"]
+
+
+def keep_covered(text: str, font: Font) -> str:
+    out = "".join(ch for ch in text if ch.isspace() or font.covers(ch))
+    return " ".join(out.split()) if " " in out else out.strip()
+
+
+@dataclass
+class _Col:
+    x0: float
+    x1: float
+    y: float
+    y_end: float
+
+
+def render_document(rng, lang: str = "en", width: int | None = None) -> Render:
+    """A page of a multi-column document.
+
+    Example:
+        >>> import random
+        >>> page = render_document(random.Random(0), "en")
+        >>> print(page.markdown[:200])
+    """
+    L = language(lang)
+    src = text_source(lang)
+    W = width or rng.randint(800, 1024)
+    H = int(W * rng.uniform(1.25, 1.45))
+    img = paper(rng, W, H)
+    d = ImageDraw.Draw(img)
+    ink = (rng.randint(0, 50),) * 3
+    body_face = pick_font(rng, L.script, rng.choice(["serif", "sans"]))
+    head_face = pick_font(rng, L.script, "bold")
+    bs = rng.randint(13, 19)
+    body = body_face.pil(bs)
+    asc, desc = body.getmetrics()
+    lh = (asc + desc) * rng.uniform(1.1, 1.45)
+    m = int(W * rng.uniform(0.05, 0.09))
+    rtl = L.rtl
+    sep = " " if L.spaces else ""
+    lines: list[TextLine] = []
+    blocks_md: list[str] = []
+
+    def text(make, face: Font) -> str:
+        for _ in range(5):
+            s = keep_covered(make(rng), face)
+            if s:
+                return s
+        return "0"
+
+    def put(
+        col: _Col,
+        s: str,
+        face: Font,
+        size: int,
+        role: str,
+        indent: float = 0.0,
+        center: bool = False,
+        block: int = 0,
+    ) -> None:
+        f = face.pil(size)
+        lw = f.getlength(s, direction="rtl" if rtl else None)
+        if center:
+            x = (col.x0 + col.x1 - lw) / 2
+        elif rtl:
+            x = col.x1 - indent - lw
+        else:
+            x = col.x0 + indent
+        q = draw_line(d, (x, col.y), s, f, ink, rtl=rtl)
+        lines.append(TextLine(s, q, role, lang, block))
+
+    # header and footer (drawn, not in the Markdown)
+    hs = max(10, bs - 3)
+    hf = body_face.pil(hs)
+    top = m * 0.5
+    if rng.random() < 0.85:
+        ht = text(lambda g: src.phrase(g, 40), body_face)
+        col = _Col(m, W - m, top, H)
+        put(col, ht, body_face, hs, "header", center=rng.random() < 0.3)
+        if rng.random() < 0.6:
+            d.line((m, top + hs * 1.6, W - m, top + hs * 1.6), fill=ink, width=1)
+    page_no = str(rng.randint(1, 400))
+    footer = rng.choice([page_no, f"- {page_no} -", f"Page {page_no}", page_no])
+    if not body_face.covers(footer):
+        footer = page_no if body_face.covers(page_no) else ""
+    fy = H - m * 0.5 - hf.getmetrics()[0]
+    if footer:
+        put(_Col(m, W - m, fy, H), footer, body_face, hs, "footer", center=rng.random() < 0.7)
+
+    y_top = m + hs * 2.2
+    y_bot = fy - lh
+    # title (spans all columns)
+    block = 0
+    if rng.random() < 0.7:
+        ts = int(bs * rng.uniform(1.5, 2.1))
+        tf = head_face.pil(ts)
+        title = text(lambda g: src.phrase(g, 50), head_face)
+        tl = wrap_text(title, tf, W - 2 * m, L.spaces, rtl)[:2]
+        col = _Col(m, W - m, y_top, y_bot)
+        center = rng.random() < 0.6
+        for t in tl:
+            put(col, t, head_face, ts, "title", center=center, block=block)
+            col.y += ts * 1.35
+        blocks_md.append("# " + sep.join(tl))
+        y_top = col.y + lh * 0.6
+        block += 1
+    ncol = rng.choices([1, 2, 3], weights=[5, 4, 1])[0]
+    gap = W * 0.04
+    cw = (W - 2 * m - gap * (ncol - 1)) / ncol
+    cols = [_Col(m + i * (cw + gap), m + i * (cw + gap) + cw, y_top, y_bot) for i in range(ncol)]
+    if rtl:
+        cols.reverse()
+    ci = 0
+
+    def room(h: float) -> bool:
+        return cols[ci].y + h <= cols[ci].y_end
+
+    def next_col() -> bool:
+        nonlocal ci
+        ci += 1
+        return ci < len(cols)
+
+    n_blocks = 0
+    while ci < len(cols) and n_blocks < 40:
+        n_blocks += 1
+        col = cols[ci]
+        kind = rng.choices(
+            ["heading", "para", "list", "table", "formula"], weights=[2, 8, 2, 1.2 if cw > 400 else 0.3, 1]
+        )[0]
+        if kind == "heading":
+            hsz = int(bs * rng.uniform(1.15, 1.4))
+            s = text(lambda g: src.phrase(g, 40), head_face)
+            hl = wrap_text(s, head_face.pil(hsz), cw, L.spaces, rtl)[:2]
+            need = hsz * 1.4 * len(hl) + lh
+            if not room(need):
+                if not next_col():
+                    break
+                col = cols[ci]
+            col.y += lh * 0.4
+            for t in hl:
+                put(col, t, head_face, hsz, "heading", block=block)
+                col.y += hsz * 1.4
+            blocks_md.append("## " + sep.join(hl))
+            block += 1
+        elif kind == "para":
+            s = text(lambda g: src.paragraph(g, rng.randint(150, 700)), body_face)
+            indent = bs * 2 if (not L.spaces and rng.random() < 0.7) else 0
+            wl = wrap_text(s, body, cw - indent, L.spaces, rtl)
+            done: list[str] = []
+            for i, t in enumerate(wl):
+                if not room(lh):
+                    if not next_col():
+                        break
+                    col = cols[ci]
+                put(col, t, body_face, bs, "body", indent=indent if i == 0 else 0, block=block)
+                col.y += lh
+                done.append(t)
+            if done:
+                blocks_md.append(sep.join(done))
+                block += 1
+            if ci >= len(cols):
+                break
+            col.y += lh * 0.5
+        elif kind == "list":
+            ordered = rng.random() < 0.4
+            bullet = rng.choice(["•", "-", "▪"]) if not ordered else None
+            items_md: list[str] = []
+            for k in range(rng.randint(2, 5)):
+                s = text(lambda g: src.sentence(g, rng.randint(20, 120)), body_face)
+                mark = f"{k + 1}." if ordered else bullet
+                if mark and not body_face.covers(mark):
+                    mark = "-" if body_face.covers("-") else ""
+                ind = bs * 1.6
+                wl = wrap_text(s, body, cw - ind, L.spaces, rtl)
+                if not room(lh * len(wl)):
+                    break
+                for i, t in enumerate(wl):
+                    drawn = f"{mark} {t}" if (i == 0 and mark) else t
+                    put(col, drawn, body_face, bs, "list", indent=0 if i == 0 else ind, block=block)
+                    col.y += lh
+                items_md.append(("1. " if ordered else "- ").replace("1", str(k + 1)) + sep.join(wl))
+            if items_md:
+                blocks_md.append("\n".join(items_md))
+                block += 1
+            elif not next_col():
+                break
+            col.y += lh * 0.5
+        elif kind == "table":
+            spec = make_table(rng, lang, body_face, rows=rng.randint(3, 7), cols=rng.randint(2, 5))
+            est = (asc + desc + 2 * max(3, bs // 3)) * spec.rows + lh
+            if not room(est):
+                if not next_col():
+                    break
+                continue
+            tl, (tx0, ty0, tx1, ty1) = draw_table(
+                rng, img, spec, body_face, bs, col.x0, col.y + lh * 0.3, cw, lang, rtl, ink
+            )
+            for t in tl:
+                t.block = block
+            lines.extend(tl)
+            blocks_md.append(table_html(spec))
+            block += 1
+            col.y = ty1 + lh
+        else:  # formula
+            latex, patch = sample_formula(rng, int(bs * 1.3), ink)
+            if patch.width > cw:
+                continue
+            if not room(patch.height + lh):
+                if not next_col():
+                    break
+                col = cols[ci]
+            x = (col.x0 + col.x1 - patch.width) / 2
+            y = col.y + lh * 0.3
+            img.paste(patch, (int(x), int(y)), patch)
+            lines.append(
+                TextLine(
+                    latex,
+                    box_quad(int(x), int(y), int(x) + patch.width, int(y) + patch.height),
+                    "formula",
+                    "latex",
+                    block,
+                )
+            )
+            blocks_md.append(f"$$\n{latex}\n$$")
+            block += 1
+            col.y = y + patch.height + lh * 0.6
+    # reading order: header first, body in block order (already), footer last
+    header = [ln for ln in lines if ln.role == "header"]
+    footer_l = [ln for ln in lines if ln.role == "footer"]
+    body_l = [ln for ln in lines if ln.role not in ("header", "footer")]
+    return Render(
+        img,
+        header + body_l + footer_l,
+        "document",
+        lang,
+        markdown="\n\n".join(blocks_md),
+        meta={"columns": ncol, "font": body_face.name, "size": bs},
+    )

@@ -1,0 +1,490 @@
+"""Shop receipts in the style of scanned Malaysian receipts (SROIE-like), with key fields.
+
+What real scans of such receipts show, and how each is produced here:
+- thermal or dot-matrix print: text is drawn into an ink-coverage mask, then printed onto the
+  paper with a smooth fade field (faded columns run along the paper feed), random dropouts that
+  break strokes, and, for dot-matrix, a dot-grid screen in blue/purple/black ink;
+- monospace or narrow sans faces, bold (stroke) and double-height lines for the shop name and total;
+- layout: centred header (shop name, registration no., address, phone, GST/SST id, title), a block of
+  key/value meta (doc no, date, time, cashier), item rows in 2–4 columns, totals with right-aligned
+  amounts, footer lines, separators (dashes, not ground-truth text), barcodes;
+- the paper is then scanned: `degrade` with a scanner-bed background, slight skew, folds and curl
+  (recipes choose the strength), and sometimes a pen circle around the total.
+Ground truth is segment-level like SROIE's (a key and its value are separate boxes). Fields follow
+SROIE's four keys (company, address, date, total) plus time, cashier, invoice_no, phone, subtotal,
+tax, change, item_count; values are the exact strings printed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from hyocr.data.fonts import Font, pick_font
+from hyocr.data.render.background import lowfreq_noise
+from hyocr.data.render.base import Render, TextLine, box_quad
+from hyocr.data.text import amount, date_string, text_source, time_string
+
+__all__ = ["render_receipt"]
+
+_SHOP_WORDS = (
+    "SAM SAM", "YONGFATT", "FUYI", "HOME MASTER", "SYARIKAT", "GOLDEN", "KEDAI", "UNIHAKKA", "RESTORAN", "MR. DIY",
+    "BOOK TA.K", "GARDENIA", "SANYU", "WAN YANG", "PERNIAGAAN", "LIAN HIN", "TEO HENG", "HAI KEE", "OJC",
+    "SOON HUAT", "MYDIN", "SEN HENG", "AIK HUAT", "CHOP", "NEW", "KIM", "HUA", "BEE", "LEE", "TAN", "SIN",
+    "MAJU", "JAYA", "SETIA", "MUTIARA", "BINTANG", "CAHAYA", "SRI", "PERMATA", "INDAH", "WAWASAN",
+)  # fmt: skip
+_SHOP_SUFFIX = (
+    "SDN BHD", "SDN. BHD.", "ENTERPRISE", "TRADING", "(M) SDN BHD", "TRADING CO", "HARDWARE", "STATIONERY",
+    "RESTAURANT", "BAKERY", "PHARMACY", "MINI MARKET", "HARDWARE & ELECTRICAL", "BOOK STORE", "FOOD COURT",
+    "MARKETING SDN BHD", "CAFE", "SUPERMARKET", "(TAMAN DAYA) SDN BHD", "GIFT SHOP",
+)  # fmt: skip
+_ITEMS = (
+    "NASI LEMAK", "TEH TARIK", "MEE GORENG", "AYAM GORENG", "ROTI CANAI", "MILO AIS", "KOPI O", "NASI GORENG",
+    "CHICKEN RICE", "WANTAN MEE", "CHAR KUEY TEOW", "LAKSA", "TEH O AIS", "BIHUN SUP", "ROTI TELUR",
+    "A4 PAPER 80GSM", "GLUE STICK 21G", "BALL PEN BLUE", "SCISSORS 8IN", "CORRECTION TAPE", "FILE FOLDER",
+    "KF MODELLING CLAY", "SCH TR BAG 15", "M.ONE TAPE 24MM", "SUMMER CUP 48X230ML", "PVC PIPE 1/2IN",
+    "LED BULB 9W", "EXTENSION CORD 3M", "SCREW 8X1", "CABLE TIE 200MM", "PAINT BRUSH 2IN", "SPANNER SET",
+    "MINERAL WATER 1.5L", "GARDENIA BREAD", "DUTCH LADY MILK", "MAGGI CURRY 5S", "SUGAR 1KG", "EGG GRADE A",
+    "DETERGENT 2KG", "TISSUE ROLL 10S", "SHAMPOO 400ML", "TOOTHPASTE 175G", "RICE 5KG", "COOKING OIL 2KG",
+    "PLASTIC BAG", "UNICORN SUPER GLUE", "CYBER COLOR PAPER", "HIGHLIGHTER SET", "STAPLER NO.10",
+)  # fmt: skip
+_TITLES = (
+    "TAX INVOICE",
+    "SIMPLIFIED TAX INVOICE",
+    "CASH BILL",
+    "RECEIPT",
+    "OFFICIAL RECEIPT",
+    "INVOICE",
+    "CASH SALES",
+)
+_FOOTERS = (
+    ("THANK YOU", "PLEASE COME AGAIN"),
+    ("GOODS SOLD ARE NOT RETURNABLE",),
+    ("THANK YOU FOR SHOPPING", "GOODS SOLD ARE NOT RETURNABLE."),
+    ("*** THANK YOU ***",),
+    ("GOODS SOLD ARE NOT RETURNABLE OR", "EXCHANGEABLE", "THANK YOU", "PLEASE COME AGAIN !"),
+    ("THANK YOU & HAVE A NICE DAY",),
+)
+
+
+@dataclass
+class _Seg:
+    text: str
+    x: float  # anchor x in px
+    align: str  # left | center | right
+    role: str = "body"
+
+
+@dataclass
+class _Row:
+    segs: list[_Seg]
+    scale: float = 1.0
+    bold: bool = False
+    kind: str = "text"  # text | rule | barcode | gap
+
+
+def _company(rng) -> str:
+    words = " ".join(rng.sample(_SHOP_WORDS, rng.randint(1, 2)))
+    return f"{words} {rng.choice(_SHOP_SUFFIX)}"
+
+
+def _ms_address(rng) -> list[str]:
+    """Malaysian-style address parts (English receipts are modelled on Malaysian ones)."""
+    from hyocr.data.text import _faker
+
+    f = _faker("en_MS")
+    f.random = rng
+    return [p.strip() for p in f.address().replace("\n", ", ").split(", ") if p.strip()]
+
+
+def _reg_no(rng) -> str:
+    n = rng.randint(10000, 1999999)
+    return rng.choice(
+        [
+            f"({n}-{rng.choice('AKWXTDUVHPM')})",
+            f"CO. REG. NO: {n}-{rng.choice('AKWXTDUV')}",
+            f"({rng.choice(['JM', 'SA', 'CA', 'KT'])}{rng.randint(100000, 999999):07d})",
+            f"ROC NO: {n}-{rng.choice('AKWXTDUV')}",
+        ]
+    )
+
+
+def _money(v: float) -> str:
+    return f"{v:,.2f}" if v >= 1000 else f"{v:.2f}"
+
+
+def _layout(rng, lang: str, width: int, cw: float):
+    """Rows of the receipt (as data) and the fields/QA they determine."""
+    src = text_source(lang)
+    latin = src.lang.script == "latn"
+    L, R, C = 0.0, float(width), width / 2
+    rows: list[_Row] = []
+    up = (lambda s: s.upper()) if rng.random() < 0.85 else (lambda s: s)
+
+    company = _company(rng) if latin else src.company(rng)
+    rows.append(
+        _Row(
+            [_Seg(company, C, "center", "company")],
+            scale=rng.choice([1.0, 1.2, 1.4, 1.6]),
+            bold=rng.random() < 0.7,
+        )
+    )
+    if rng.random() < 0.8:
+        rows.append(_Row([_Seg(_reg_no(rng), C, "center")]))
+    addr = [up(p) for p in (_ms_address(rng) if lang == "en" else src.address_lines(rng))]
+    # regroup address parts into 2-4 printed lines that fit
+    maxc = max(12, int(width / cw) - 2)
+    addr_lines: list[str] = []
+    for p in addr:
+        if addr_lines and len(addr_lines[-1]) + len(p) + 2 <= maxc and rng.random() < 0.6:
+            addr_lines[-1] += ", " + p
+        else:
+            addr_lines.append(p)
+    addr_lines = [a[:maxc] for a in addr_lines[:4]]
+    for a in addr_lines:
+        rows.append(_Row([_Seg(a, C, "center", "address")]))
+    phone = f"{rng.choice(['0', '03-', '07-', '04-', '06-'])}{rng.randint(1000000, 99999999)}"
+    if rng.random() < 0.8:
+        rows.append(
+            _Row([_Seg(f"{rng.choice(['TEL', 'TEL:', 'TEL :', 'TEL/FAX :', 'Tel:'])} {phone}", C, "center")])
+        )
+    if rng.random() < 0.7:
+        rows.append(
+            _Row(
+                [
+                    _Seg(
+                        f"{rng.choice(['GST ID', 'GST REG NO', 'GST ID No', 'SST ID'])}: {rng.randint(10**11, 10**12 - 1):012d}",
+                        C,
+                        "center",
+                    )
+                ]
+            )
+        )
+    rows.append(_Row([], kind="gap"))
+    title = rng.choice(_TITLES)
+    rows.append(_Row([_Seg(title, C, "center")], bold=rng.random() < 0.6, scale=rng.choice([1.0, 1.0, 1.2])))
+    rows.append(_Row([], kind="rule"))
+
+    # meta block
+    date = date_string(rng, rng.choice(["dmy/", "dmy/", "dmy-", "dMy", "ymd-", "dmyy/"]))
+    time = time_string(rng)
+    inv = f"{rng.choice(['CS', 'INV', 'TD', 'OR', 'R', ''])}{rng.randint(1, 99999999):08d}"
+    cashier = rng.choice(["USER", "CASHIER", "ADMIN", "01", src.name(rng).split(" ")[0].upper()])
+    vx = L + cw * rng.randint(10, 14)
+    meta_rows = [
+        (rng.choice(["Doc No", "Invoice No", "Receipt No", "Bill No", "No"]), inv),
+        ("Date", date if rng.random() < 0.6 else f"{date} {time}"),
+        ("Time", time),
+        ("Cashier", cashier),
+    ]
+    if "Date" in meta_rows[1][0] and " " in meta_rows[1][1] and meta_rows[1][1].endswith(time):
+        meta_rows.pop(2)
+    rng.shuffle(meta_rows)
+    colon = rng.choice([":", " :", ""])
+    for k, v in meta_rows:
+        k = up(k) if rng.random() < 0.5 else k
+        rows.append(_Row([_Seg(f"{k}{colon}", L, "left", "key"), _Seg(v, vx, "left", "value")]))
+    rows.append(_Row([], kind="rule"))
+
+    # items
+    style = rng.choice(["one", "two", "table"])
+    if style == "table":
+        hdr = [
+            ("ITEM", L, "left"),
+            ("QTY", R * 0.55, "right"),
+            ("PRICE", R * 0.75, "right"),
+            ("AMOUNT", R, "right"),
+        ]
+        rows.append(_Row([_Seg(t, x, a, "key") for t, x, a in hdr]))
+        rows.append(_Row([], kind="rule"))
+    items: list[tuple[str, int, float, float]] = []
+    for _ in range(rng.randint(1, 7)):
+        name = rng.choice(_ITEMS) if latin else src.phrase(rng, 14)
+        qty = rng.choice([1, 1, 1, 2, 3, 4, 5, 10])
+        price = float(amount(rng, 0.5, 120).replace(",", ""))
+        items.append((name, qty, price, round(qty * price, 2)))
+    for name, qty, price, amt in items:
+        if style == "one":
+            rows.append(_Row([_Seg(name[: maxc - 12], L, "left"), _Seg(_money(amt), R, "right")]))
+            if qty > 1:
+                rows.append(_Row([_Seg(f"{qty} X {_money(price)}", L + cw * 2, "left")]))
+        elif style == "two":
+            if rng.random() < 0.4:
+                rows.append(_Row([_Seg(str(rng.randint(10**12, 10**13 - 1)), L, "left")]))
+            rows.append(_Row([_Seg(name[:maxc], L, "left")]))
+            rows.append(
+                _Row(
+                    [
+                        _Seg(f"{qty} X", L + cw * 2, "left"),
+                        _Seg(_money(price), R * 0.6, "right"),
+                        _Seg(_money(amt), R, "right"),
+                    ]
+                )
+            )
+        else:
+            rows.append(
+                _Row(
+                    [
+                        _Seg(name[: int(maxc * 0.45)], L, "left"),
+                        _Seg(str(qty), R * 0.55, "right"),
+                        _Seg(_money(price), R * 0.75, "right"),
+                        _Seg(_money(amt), R, "right"),
+                    ]
+                )
+            )
+    rows.append(_Row([], kind="rule"))
+
+    # totals
+    subtotal = round(sum(i[3] for i in items), 2)
+    tax_rate = rng.choice([0, 0, 6, 6, 10])
+    tax = round(subtotal * tax_rate / 100, 2)
+    gross = subtotal + tax
+    rounded = round(round(gross / 0.05) * 0.05, 2)
+    rounding = round(rounded - gross, 2)
+    ax = R
+    kx = R * rng.uniform(0.35, 0.55)
+    tot_rows: list[tuple[str, str, bool]] = [
+        (
+            rng.choice(["Sub Total", "Subtotal", "SUB-TOTAL", "Total Sales (Excluding GST)"]),
+            _money(subtotal),
+            False,
+        )
+    ]
+    if tax_rate:
+        tot_rows.append(
+            (
+                rng.choice(
+                    [f"GST {tax_rate}%", f"SST {tax_rate}%", f"Service Charge {tax_rate}%", "Total GST"]
+                ),
+                _money(tax),
+                False,
+            )
+        )
+    if abs(rounding) > 0.001 or rng.random() < 0.4:
+        tot_rows.append(
+            (
+                rng.choice(["Rounding Adj", "Rounding", "Rounding Adjustment"]),
+                _money(rounding) if rounding >= 0 else f"-{_money(-rounding)}",
+                False,
+            )
+        )
+    total_label = rng.choice(
+        ["TOTAL", "Total", "TOTAL (RM)", "Rounded Total (RM)", "Total Amount", "GRAND TOTAL", "NETT TOTAL"]
+    )
+    total_str = _money(rounded)
+    total_printed = total_str if rng.random() < 0.7 else f"RM {total_str}"
+    tot_rows.append((total_label, total_printed, True))
+    note = rng.choice([0.05, 1, 5, 10, 50])
+    cash = round(max(rounded, math.ceil(rounded / note) * note), 2)
+    change = round(cash - rounded, 2)
+    tot_rows.append(("CASH" if rng.random() < 0.6 else "Cash", _money(cash), False))
+    tot_rows.append(("CHANGE" if rng.random() < 0.6 else "Change", _money(change), False))
+    total_row_index = -1
+    for k, v, big in tot_rows:
+        if big:
+            total_row_index = len(rows)
+        rows.append(
+            _Row(
+                [
+                    _Seg(
+                        f"{k}{colon}" if rng.random() < 0.7 else k,
+                        kx if not big else L + cw * rng.randint(0, 4),
+                        "left" if big else rng.choice(["left", "right"]),
+                        "key",
+                    ),
+                    _Seg(v, ax, "right", "total" if big else "value"),
+                ],
+                scale=1.25 if big and rng.random() < 0.6 else 1.0,
+                bold=big,
+            )
+        )
+        if rows[-1].segs[0].align == "right":  # right-aligned keys end where the amounts column begins
+            rows[-1].segs[0].x = R - cw * 11
+    rows.append(_Row([], kind="rule"))
+    footer = list(rng.choice(_FOOTERS))
+    for f in footer:
+        rows.append(_Row([_Seg(f if rng.random() < 0.8 else f.title(), C, "center")]))
+    if rng.random() < 0.4:
+        rows.append(_Row([], kind="barcode"))
+
+    fields = {
+        "company": company,
+        "address": " ".join(addr_lines),
+        "date": date,
+        "total": total_str,
+        "time": time,
+        "cashier": cashier,
+        "invoice_no": inv,
+        "subtotal": _money(subtotal),
+        "change": _money(change),
+        "item_count": str(len(items)),
+    }
+    if tax_rate:
+        fields["tax"] = _money(tax)
+    qa = [
+        ("What is the total amount?", "总金额是多少？", total_str),
+        ("What is the name of the store?", "商店名称是什么？", company),
+        ("What is the date on the receipt?", "收据上的日期是什么？", date),
+        ("How many items are listed?", "列出了多少件商品？", str(len(items))),
+        ("What is the sum of the item amounts?", "商品金额合计是多少？", _money(subtotal)),
+        ("How much change was given?", "找零多少？", _money(change)),
+    ]
+    return rows, fields, qa, total_row_index
+
+
+def _barcode(rng, d: ImageDraw.ImageDraw, x0: float, y0: float, w: float, h: float) -> None:
+    x = x0
+    while x < x0 + w:
+        bw = rng.choice([1, 1, 2, 2, 3, 4])
+        if rng.random() < 0.55:
+            d.rectangle((x, y0, x + bw - 1, y0 + h), fill=255)
+        x += bw
+
+
+def render_receipt(rng, lang: str = "en") -> Render:
+    """A receipt as printed on its paper (un-warped; recipes apply `degrade` with a scanner bed).
+
+    Example:
+        >>> import random
+        >>> r = render_receipt(random.Random(0))
+        >>> r.fields["total"]
+    """
+    src = text_source(lang)
+    script = src.lang.script
+    mono = rng.random() < 0.6
+    face: Font = pick_font(
+        rng, script, "mono" if mono else rng.choice(["sans", "narrow", "sans"]), "TOTAL 0123456789.:,-()/&"
+    )
+    size = rng.randint(15, 24)
+    font = face.pil(size)
+    cw = font.getlength("0")
+    chars = rng.randint(32, 46)
+    width = int(cw * chars)
+    rows, fields, qa, total_row = _layout(rng, lang, width, cw)
+    margin = int(cw * rng.uniform(1.0, 3.0))
+    asc, desc = font.getmetrics()
+    lh = (asc + desc) * rng.uniform(1.05, 1.35)
+    # ink layer: coverage mask at the paper's size
+    est_h = int(sum(lh * (r.scale if r.kind == "text" else 0.8) for r in rows) + 2 * margin + lh * 4)
+    W = width + 2 * margin
+    ink = Image.new("L", (W, est_h), 0)
+    d = ImageDraw.Draw(ink)
+    lines: list[TextLine] = []
+    y = float(margin + rng.randint(0, int(lh * 2)))
+    total_box = None
+    for ri, row in enumerate(rows):
+        if row.kind == "gap":
+            y += lh * 0.5
+            continue
+        if row.kind == "rule":
+            ch = rng.choice(["-", "=", "-", "."])
+            yy = y + lh * 0.35
+            x = margin
+            step = cw * (1 if ch != "." else 0.5)
+            seglen = cw * (0.6 if ch == "-" else 0.8 if ch == "=" else 0.15)
+            while x < margin + width:
+                if ch == "=":
+                    d.line((x, yy - 1.5, x + seglen, yy - 1.5), fill=255, width=1)
+                    d.line((x, yy + 1.5, x + seglen, yy + 1.5), fill=255, width=1)
+                else:
+                    d.line((x, yy, x + seglen, yy), fill=255, width=max(1, size // 12))
+                x += step
+            y += lh * 0.8
+            continue
+        if row.kind == "barcode":
+            _barcode(rng, d, margin + width * 0.15, y, width * 0.7, lh * 2)
+            y += lh * 2.4
+            continue
+        f = face.pil(int(size * row.scale))
+        sw = 1 if row.bold and row.scale < 1.3 else 0
+        f_draw = face.pil(int(size * row.scale))
+        row_boxes = []
+        for s in row.segs:
+            if not s.text:
+                continue
+            tw = f.getlength(s.text)
+            x = margin + (s.x if s.align == "left" else s.x - tw if s.align == "right" else s.x - tw / 2)
+            x = min(max(x, 1), W - tw - 1)
+            anchor_y = y
+            d.text(
+                (x, anchor_y), s.text, font=f_draw, fill=255, anchor="la", stroke_width=sw, stroke_fill=255
+            )
+            bb = d.textbbox((x, anchor_y), s.text, font=f_draw, anchor="la", stroke_width=sw)
+            lines.append(TextLine(s.text, box_quad(*bb), s.role, lang))
+            row_boxes.append(bb)
+        if ri == total_row and row_boxes:
+            total_box = row_boxes[-1]
+        y += lh * row.scale
+    H = int(min(est_h, y + margin + lh))
+    ink = ink.crop((0, 0, W, H))
+    img = _print(rng, ink, mono)
+    if total_box is not None and rng.random() < 0.15:
+        _pen_circle(rng, img, total_box)
+    # drop lines whose box fell outside the cropped paper (cannot happen unless est_h was short)
+    lines = [ln for ln in lines if ln.quad[5] <= H]
+    return Render(
+        img,
+        lines,
+        "receipt",
+        lang,
+        fields=fields,
+        qa=qa,
+        meta={"font": face.name, "size": size, "mono": mono},
+    )
+
+
+def _print(rng, ink: Image.Image, mono: bool) -> Image.Image:
+    """Put the ink mask on paper: thermal fade and dropouts, or a dot-matrix screen."""
+    W, H = ink.size
+    g = np.random.default_rng(rng.getrandbits(64))
+    m = np.asarray(ink, np.float32) / 255.0
+    dot = mono and rng.random() < 0.3
+    if dot:
+        period = rng.choice([2, 3])
+        yy, xx = np.mgrid[0:H, 0:W]
+        screen = ((xx % period == 0) | (yy % period == 0)).astype(np.float32) * 0.6 + 0.4
+        m = m * screen
+        m = (
+            np.asarray(
+                Image.fromarray((m * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.6)), np.float32
+            )
+            / 255.0
+        )
+        ink_rgb = np.array(rng.choice([(40, 40, 120), (70, 40, 110), (30, 30, 40), (50, 50, 90)]), np.float32)
+    else:
+        ink_rgb = np.array([rng.randint(10, 70)] * 3, np.float32) + np.array(
+            [0, 0, rng.randint(0, 15)], np.float32
+        )
+    # fade: smooth field, stretched along the feed direction (vertical), never below 0.45
+    fade = lowfreq_noise(rng, W, H, rng.randint(3, 8))
+    cols = lowfreq_noise(rng, W, 4, rng.randint(6, 20))[0]
+    fade = 1.0 - rng.uniform(0.0, 0.45) * fade - rng.uniform(0.0, 0.25) * cols[None, :]
+    fade = np.clip(fade, 0.45, 1.0)
+    # dropouts: speckles that break strokes (thermal head wear)
+    if rng.random() < 0.7:
+        drop = g.random((H, W)) < rng.uniform(0.02, 0.12)
+        m = np.where(drop, m * rng.uniform(0.0, 0.5), m)
+    a = (m * fade)[..., None]
+    paper_rgb = np.array([rng.randint(238, 255), rng.randint(236, 253), rng.randint(228, 250)], np.float32)
+    paper_arr = paper_rgb[None, None, :] + g.normal(0, rng.uniform(1, 4), (H, W, 1)).astype(np.float32)
+    out = paper_arr * (1 - a) + ink_rgb[None, None, :] * a
+    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
+
+
+def _pen_circle(rng, img: Image.Image, box) -> None:
+    d = ImageDraw.Draw(img)
+    x0, y0, x1, y1 = box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    rx, ry = (x1 - x0) * rng.uniform(0.7, 1.0), (y1 - y0) * rng.uniform(1.2, 2.0)
+    col = rng.choice([(30, 50, 170), (20, 20, 120), (180, 30, 40)])
+    pts = []
+    a0 = rng.uniform(0, 2 * math.pi)
+    for i in range(60):
+        a = a0 + 2 * math.pi * 1.1 * i / 59
+        pts.append(
+            (cx + rx * math.cos(a) * rng.uniform(0.97, 1.03), cy + ry * math.sin(a) * rng.uniform(0.97, 1.03))
+        )
+    d.line(pts, fill=col, width=rng.randint(1, 3))
