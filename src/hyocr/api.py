@@ -1,0 +1,147 @@
+"""The Python API: `OCR()` loads a model once and offers one method per task.
+
+Example:
+    >>> from hyocr import OCR                                     # doctest: +SKIP
+    >>> ocr = OCR()                                 # the shipped model, or OCR(model="DIR")
+    >>> for line in ocr.spotting("receipt.jpg").lines:            # doctest: +SKIP
+    ...     print(line.text, line.box, line.box_norm)
+
+Images may be paths, bytes, PIL images or numpy arrays. Every method also takes a list of images
+and then returns a list, run as one batch (`batch_size` at a time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hyocr.tasks import results as R
+from hyocr.tasks.parse import parse_answer, spotting_confidences
+from hyocr.tasks.prompts import instruction
+
+__all__ = ["OCR"]
+
+
+def _is_many(images: Any) -> bool:
+    return isinstance(images, (list, tuple))
+
+
+class OCR:
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        lang: str = "en",
+        max_pixels: int | None = None,
+        max_new_tokens: int = 16384,
+        batch_size: int = 4,
+        engine=None,
+    ):
+        if engine is None:
+            from hyocr.engine.backends import load_engine
+
+            engine = load_engine(model, device=device, dtype=dtype, max_pixels=max_pixels)
+        self.engine = engine
+        self.lang = lang
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = max(1, batch_size)
+
+    # ---- core -------------------------------------------------------------------------------
+    def _generate(self, prompt: str, images: Sequence, params=None):
+        from hyocr.engine.generate import Request, SamplingParams
+
+        params = params or SamplingParams(max_new_tokens=self.max_new_tokens)
+        out = []
+        for i in range(0, len(images), self.batch_size):
+            chunk = images[i : i + self.batch_size]
+            out += self.engine.generate([Request(prompt, [im]) for im in chunk], params)
+        return out
+
+    def _task(self, task: str, images, *, lang: str | None = None, **kw) -> R.TaskResult | list[R.TaskResult]:
+        many = _is_many(images)
+        items = list(images) if many else [images]
+        prompt = instruction(task, lang or self.lang, **{k: v for k, v in kw.items() if k in ("key", "fields", "target", "question")})
+        gens = self._generate(prompt, items)
+        tok = self.engine.tok
+        results = []
+        for src, g in zip(items, gens, strict=True):
+            size = g.image_sizes[0] if g.image_sizes else {"width": 0, "height": 0}
+            conf = None
+            if task == "spotting" and "ref_open" in tok.ids and "ref_close" in tok.ids:
+                conf = spotting_confidences(g.token_ids, g.logprobs, tok.ids["ref_open"], tok.ids["ref_close"])
+            results.append(
+                parse_answer(
+                    task,
+                    g.text,
+                    width=size["width"],
+                    height=size["height"],
+                    confidences=conf,
+                    repetition_cut=g.repetition_cut,
+                    truncated=g.finish_reason == "length",
+                    seconds=g.seconds,
+                    source=str(src) if isinstance(src, (str, Path)) else "",
+                    **kw,
+                )
+            )
+        return results if many else results[0]
+
+    # ---- one method per task ------------------------------------------------------------------
+    def spotting(self, images, *, lang: str | None = None):
+        """Text lines with boxes (pixels and 0-1000) and confidences."""
+        return self._task("spotting", images, lang=lang)
+
+    def text(self, images, *, lang: str | None = None):
+        return self._task("text", images, lang=lang)
+
+    def document(self, images, *, lang: str | None = None):
+        """Markdown in reading order; tables as HTML, formulas as LaTeX; headers/footers dropped."""
+        return self._task("document", images, lang=lang)
+
+    def table(self, images, *, lang: str | None = None):
+        return self._task("table", images, lang=lang)
+
+    def formula(self, images, *, lang: str | None = None):
+        return self._task("formula", images, lang=lang)
+
+    def chart(self, images, *, lang: str | None = None):
+        return self._task("chart", images, lang=lang)
+
+    def fields(self, images, fields: Sequence[str], *, lang: str | None = None):
+        """A dict with exactly the requested keys (None where the model gave nothing)."""
+        return self._task("fields", images, lang=lang, fields=list(fields))
+
+    def key(self, images, key: str, *, lang: str | None = None):
+        return self._task("key", images, lang=lang, key=key)
+
+    def subtitles(self, images, *, lang: str | None = None):
+        return self._task("subtitles", images, lang=lang)
+
+    def translate(self, images, target: str = "en", *, lang: str | None = None):
+        return self._task("translate", images, lang=lang, target=target)
+
+    def vqa(self, images, question: str):
+        return self._task("vqa", images, question=question)
+
+    def run(self, images, prompt: str) -> R.AnswerResult | list[R.AnswerResult]:
+        """Escape hatch: any instruction, the raw answer back."""
+        many = _is_many(images)
+        items = list(images) if many else [images]
+        gens = self._generate(prompt, items)
+        out = [
+            R.AnswerResult(
+                task="prompt",
+                raw=g.text,
+                width=(g.image_sizes[0]["width"] if g.image_sizes else 0),
+                height=(g.image_sizes[0]["height"] if g.image_sizes else 0),
+                repetition_cut=g.repetition_cut,
+                truncated=g.finish_reason == "length",
+                seconds=g.seconds,
+                question=prompt,
+                answer=g.text.strip(),
+            )
+            for g in gens
+        ]
+        return out if many else out[0]
