@@ -12,6 +12,7 @@ import sys
 
 from hyocr.engine.backends import DEVICES, DTYPES, load_engine
 from hyocr.errors import HyocrError
+from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import LANGUAGES, TASKS, instruction
 
 __all__ = ["add_arguments", "main"]
@@ -48,10 +49,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from hyocr.engine.generate import Request, SamplingParams
 
+    fields = args.fields.split(",") if args.fields else None
     if args.prompt:
         text = args.prompt
     else:
-        fields = args.fields.split(",") if args.fields else None
         text = instruction(
             args.task, args.lang, key=args.key, fields=fields, target=args.target_lang, question=args.question
         )
@@ -85,21 +86,30 @@ def main(args: argparse.Namespace) -> int:
             print(f"hyocr run: {path}: error: {exc}", file=sys.stderr)
             continue
         if args.format == "json":
-            print(
-                json.dumps(
-                    {
-                        "input": path,
-                        "task": "prompt" if args.prompt else args.task,
-                        "instruction": text,
-                        "text": result.text,
-                        "finish_reason": result.finish_reason,
-                        "repetition_cut": result.repetition_cut,
-                        "image": result.image_sizes[0] if result.image_sizes else None,
-                        "seconds": round(result.seconds, 3),
-                    },
-                    ensure_ascii=False,
-                )
+            size = result.image_sizes[0] if result.image_sizes else {"width": 0, "height": 0}
+            conf = None
+            ids = engine.tok.ids
+            task = "prompt" if args.prompt else args.task
+            if task == "spotting" and "ref_open" in ids and "ref_close" in ids:
+                conf = spotting_confidences(result.token_ids, result.logprobs, ids["ref_open"], ids["ref_close"])
+            typed = parse_answer(
+                task,
+                result.text,
+                width=size["width"],
+                height=size["height"],
+                fields=fields,
+                key=args.key,
+                target=args.target_lang,
+                question=args.question or (text if args.prompt else None),
+                confidences=conf,
+                repetition_cut=result.repetition_cut,
+                truncated=result.finish_reason == "length",
+                seconds=result.seconds,
+                source=path,
             )
+            record = {"input": path, "instruction": text, "finish_reason": result.finish_reason, "image": size}
+            record.update(typed.to_dict())
+            print(json.dumps(record, ensure_ascii=False))
         else:
             if many:
                 print(f"==> {path} <==")
