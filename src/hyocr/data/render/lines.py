@@ -8,8 +8,11 @@ for the scripts that have them (`style="hand"`).
 
 from __future__ import annotations
 
+import functools
+
 from PIL import Image, ImageDraw
 
+from hyocr.data.fonts import FontMissingError, pick_font
 from hyocr.data.render.background import paper, solid, textured
 from hyocr.data.render.base import (
     Render,
@@ -20,9 +23,9 @@ from hyocr.data.render.base import (
     text_bbox,
     wrap_text,
 )
-from hyocr.data.text import language, text_source
+from hyocr.data.text import gettext_catalogue, language, text_source
 
-__all__ = ["render_line", "render_paragraph"]
+__all__ = ["render_line", "render_paragraph", "render_parallel"]
 
 
 def _background(rng, w: int, h: int) -> Image.Image:
@@ -105,3 +108,54 @@ def render_paragraph(rng, lang: str = "en", width: int | None = None, max_chars:
         markdown=sep.join(ln.text for ln in out),
         meta={"font": face.name, "size": size},
     )
+
+
+@functools.cache
+def _pivot_keys(lang: str) -> tuple[str, ...]:
+    """msgids translated both in `lang` and in the other target language (en or zh-Hans)."""
+    src = gettext_catalogue(lang)
+    other = gettext_catalogue("zh-Hans") if lang != "zh-Hans" else gettext_catalogue("en")
+    return tuple(sorted(k for k in src if k in other and len(k) <= 60))
+
+
+def render_parallel(rng, lang: str = "de") -> Render:
+    """1–5 lines of real UI strings in `lang` (gettext), with their human translations into English
+    and Chinese (from the same msgid): the image for a `translate` sample."""
+    L = language(lang)
+    keys = _pivot_keys(lang)
+    if not keys:
+        raise RuntimeError(f"no gettext strings shared by '{lang}' and the translation targets")
+    src_cat = gettext_catalogue(lang)
+    zh = gettext_catalogue("zh-Hans")
+    chosen = [rng.choice(keys) for _ in range(rng.randint(1, 5))]
+    texts = [src_cat[k] for k in chosen]
+    face = None
+    for _ in range(10):
+        try:
+            face = pick_font(rng, L.script, _style(rng), "".join(texts))
+            break
+        except FontMissingError:
+            chosen = [rng.choice(keys) for _ in range(rng.randint(1, 3))]
+            texts = [src_cat[k] for k in chosen]
+    if face is None:
+        raise FontMissingError(f"no installed font covers the sampled '{lang}' strings")
+    size = rng.randint(18, 34)
+    font = face.pil(size)
+    asc, desc = font.getmetrics()
+    lh = int((asc + desc) * rng.uniform(1.2, 1.7))
+    pad = rng.randint(8, 30)
+    widths = [font.getlength(t, direction="rtl" if L.rtl else None) for t in texts]
+    W, H = int(max(widths)) + 2 * pad, lh * len(texts) + 2 * pad
+    img = _background(rng, W, H)
+    fill = contrast_colour(rng, img.getpixel((W // 2, H // 2)), 110)
+    d = ImageDraw.Draw(img)
+    out = []
+    for i, (t, tw) in enumerate(zip(texts, widths, strict=True)):
+        x = W - pad - tw if L.rtl else pad
+        out.append(TextLine(t, draw_line(d, (x, pad + i * lh), t, font, fill, rtl=L.rtl), "body", lang))
+    translation = {}
+    if lang != "en":
+        translation["en"] = "\n".join(chosen)
+    if lang not in ("zh-Hans", "zh-Hant"):
+        translation["zh"] = "\n".join(zh[k] for k in chosen)
+    return Render(img, out, "parallel", lang, translation=translation, meta={"font": face.name, "size": size})

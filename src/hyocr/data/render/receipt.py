@@ -125,6 +125,9 @@ def _layout(rng, lang: str, width: int, cw: float):
     up = (lambda s: s.upper()) if rng.random() < 0.85 else (lambda s: s)
 
     company = _company(rng) if latin else src.company(rng)
+    company = company[
+        : max(8, int(width / cw / (2 if src.lang.script in ("hans", "hant", "jpan", "kore") else 1) / 1.7))
+    ].strip()
     rows.append(
         _Row(
             [_Seg(company, C, "center", "company")],
@@ -137,6 +140,8 @@ def _layout(rng, lang: str, width: int, cw: float):
     addr = [up(p) for p in (_ms_address(rng) if lang == "en" else src.address_lines(rng))]
     # regroup address parts into 2-4 printed lines that fit
     maxc = max(12, int(width / cw) - 2)
+    if src.lang.script in ("hans", "hant", "jpan", "kore"):
+        maxc //= 2  # full-width characters take two columns
     addr_lines: list[str] = []
     for p in addr:
         if addr_lines and len(addr_lines[-1]) + len(p) + 2 <= maxc and rng.random() < 0.6:
@@ -336,7 +341,7 @@ def _layout(rng, lang: str, width: int, cw: float):
 
 
 def _barcode(rng, d: ImageDraw.ImageDraw, x0: float, y0: float, w: float, h: float) -> None:
-    x = x0
+    x, y0, h = int(x0), int(y0), int(h)
     while x < x0 + w:
         bw = rng.choice([1, 1, 2, 2, 3, 4])
         if rng.random() < 0.55:
@@ -406,6 +411,9 @@ def render_receipt(rng, lang: str = "en") -> Render:
             if not s.text:
                 continue
             tw = f.getlength(s.text)
+            while tw > W - 2 and len(s.text) > 1:  # never print past the paper's edge
+                s.text = s.text[:-1].rstrip()
+                tw = f.getlength(s.text)
             x = margin + (s.x if s.align == "left" else s.x - tw if s.align == "right" else s.x - tw / 2)
             x = min(max(x, 1), W - tw - 1)
             anchor_y = y
@@ -413,7 +421,7 @@ def render_receipt(rng, lang: str = "en") -> Render:
                 (x, anchor_y), s.text, font=f_draw, fill=255, anchor="la", stroke_width=sw, stroke_fill=255
             )
             bb = d.textbbox((x, anchor_y), s.text, font=f_draw, anchor="la", stroke_width=sw)
-            lines.append(TextLine(s.text, box_quad(*bb), s.role, lang))
+            lines.append(TextLine(s.text, box_quad(*bb), s.role, lang, ri))
             row_boxes.append(bb)
         if ri == total_row and row_boxes:
             total_box = row_boxes[-1]
