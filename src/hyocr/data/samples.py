@@ -165,7 +165,7 @@ def samples_from_render(
     if unknown:
         raise ValueError(f"unknown task(s) {sorted(unknown)} (known: {', '.join(TASKS)})")
     boxes = [ln.to_json() for ln in render.lines]
-    meta = {"scenario": render.scenario, "size": list(render.size), **render.meta}
+    meta = {**render.meta, "scenario": render.scenario, "image_size": list(render.size)}
     out: list[Sample] = []
 
     def add(task: str, il: str, instr: str, answer: str, **extra: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from hyocr.data.fonts import pick_font
@@ -79,6 +80,7 @@ def render_chart(rng, lang: str = "en") -> Render:
     img = Image.frombuffer("RGBA", canvas.get_width_height(), bytes(canvas.buffer_rgba())).convert("RGB")
     H = img.height
     renderer = canvas.get_renderer()
+    arr = np.asarray(img)
     lines = []
     for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_window_extent")):
         s = t.get_text() if callable(getattr(t, "get_text", None)) else ""
@@ -86,6 +88,11 @@ def render_chart(rng, lang: str = "en") -> Render:
             continue
         bb = t.get_window_extent(renderer)
         if bb.width <= 0 or bb.x0 < 0 or bb.x1 > img.width or bb.y0 < 0 or bb.y1 > H:
+            continue
+        # matplotlib creates tick labels outside the view limits that it never draws: keep only
+        # texts with ink in their box
+        crop = arr[int(H - bb.y1) : int(H - bb.y0) + 1, int(bb.x0) : int(bb.x1) + 1].reshape(-1, 3)
+        if len(crop) == 0 or (crop.min(0) == crop.max(0)).all():
             continue
         lines.append(TextLine(s, box_quad(bb.x0, H - bb.y1, bb.x1, H - bb.y0), "chart", lang))
     lines.sort(key=lambda ln: (round(ln.quad[1] / 10), ln.quad[0]))

@@ -1,0 +1,134 @@
+"""Every renderer reads its own ground truth back: boxes lie on ink, stay inside the image after
+warping, strings are drawn without missing glyphs, RTL comes out in visual order."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from hyocr.data.degrade import DegradeConfig, Warp, degrade, make_warp, warp_quad
+from hyocr.data.fonts import Font, covers, pick_font
+from hyocr.data.render.base import draw_line, quad_bounds
+from hyocr.data.scenarios import RENDERERS
+
+LANGS = {"formula": ["en"], "chart": ["en", "zh-Hans"], "flowchart": ["en", "ar"]}
+CASES = [(name, lang) for name in RENDERERS for lang in LANGS.get(name, ["en", "zh-Hans", "ar"])]
+
+
+def ink_in_box(img: Image.Image, quad) -> float:
+    """Largest colour distance between a pixel in the box and the box's median colour."""
+    x0, y0, x1, y1 = (int(round(v)) for v in quad_bounds(quad))
+    a = np.asarray(img.convert("RGB"), np.float32)[max(0, y0) : y1 + 1, max(0, x0) : x1 + 1].reshape(-1, 3)
+    if len(a) == 0:
+        return 0.0
+    med = np.median(a, axis=0)
+    return float(np.abs(a - med).sum(1).max())
+
+
+def assert_ground_truth(r, min_ink: float):
+    w, h = r.image.size
+    assert r.lines, f"{r.scenario}: no lines"
+    for ln in r.lines:
+        assert ln.text.strip(), "empty line text"
+        x0, y0, x1, y1 = quad_bounds(ln.quad)
+        assert -0.5 <= x0 <= x1 <= w + 0.5 and -0.5 <= y0 <= y1 <= h + 0.5, (
+            r.scenario,
+            ln.text,
+            ln.quad,
+            (w, h),
+        )
+        assert ink_in_box(r.image, ln.quad) >= min_ink, (r.scenario, r.lang, ln.text, ln.quad)
+
+
+@pytest.mark.parametrize("name,lang", CASES)
+def test_renderer_boxes_on_ink_clean_and_warped(name, lang):
+    for seed in range(2):
+        r = RENDERERS[name](random.Random(seed), lang)
+        assert_ground_truth(r, 60)
+        d = degrade(
+            r,
+            random.Random(100 + seed),
+            DegradeConfig(strength=1.0, p_grid=1, p_curl=0.5, p_fold=0.5, p_perspective=1),
+        )
+        assert "warp" in d.meta["degrade"]
+        assert_ground_truth(d, 30)
+        assert [ln.text for ln in d.lines] == [ln.text for ln in r.lines]
+
+
+@pytest.mark.parametrize("lang", ["en", "ar", "he", "th", "hi", "zh-Hans", "ja", "ko", "vi", "ru"])
+def test_line_strings_have_all_glyphs_in_the_font_used(lang):
+    from hyocr.data.fonts import fonts_for
+    from hyocr.data.render.lines import render_line
+    from hyocr.data.text import language
+
+    by_name = {f.name: f for f in fonts_for(language(lang).script)}
+    for seed in range(10):
+        r = render_line(random.Random(seed), lang)
+        face = by_name[r.meta["font"]]
+        assert covers(face, r.lines[0].text), (lang, r.lines[0].text, face.name)
+
+
+def _ink_runs(img: Image.Image) -> list[tuple[int, int]]:
+    a = np.asarray(img.convert("L")) < 128
+    cols = a.any(0)
+    runs, start = [], None
+    for x, c in enumerate(cols):
+        if c and start is None:
+            start = x
+        if not c and start is not None:
+            runs.append((start, x))
+            start = None
+    if start is not None:
+        runs.append((start, len(cols)))
+    return runs
+
+
+@pytest.mark.parametrize("script,short,long", [("hebr", "א", "בגדהוזחטיכלמ"), ("arab", "و", "بيتكتابمدرسة")])
+def test_rtl_comes_out_in_visual_order(script, short, long):
+    face: Font = pick_font(random.Random(0), script, "sans", short + long)
+    font = face.pil(40)
+    text = f"{short}   {long}"  # logical order: the short word first
+    img = Image.new("RGB", (700, 80), "white")
+    draw_line(ImageDraw.Draw(img), (10, 10), text, font, (0, 0, 0), rtl=True)
+    runs = _ink_runs(img)
+    # the short word is read first, so in a right-to-left line it is the rightmost ink
+    gaps = [(runs[i + 1][0] - runs[i][1], i) for i in range(len(runs) - 1)]
+    _, k = max(gaps)
+    left_w = runs[k][1] - runs[0][0]
+    right_w = runs[-1][1] - runs[k + 1][0]
+    assert right_w < left_w, "first logical word must be on the right"
+    img2 = Image.new("RGB", (700, 80), "white")
+    draw_line(ImageDraw.Draw(img2), (10, 10), text, font, (0, 0, 0), rtl=False)
+    # raqm applies the bidi algorithm anyway for strong RTL text: same visual order
+    assert (
+        np.array_equal(np.asarray(img) < 128, np.asarray(img2) < 128)
+        or _ink_runs(img2)[-1][1] - _ink_runs(img2)[-1][0] < left_w
+    )
+
+
+def test_arabic_is_shaped_not_isolated_letters():
+    face = pick_font(random.Random(0), "arab", "sans", "كتاب")
+    font = face.pil(40)
+    joined = font.getlength("كتاب", direction="rtl")
+    isolated = sum(font.getlength(c, direction="rtl") for c in "كتاب")
+    assert joined < isolated * 0.95, "joining forms are narrower than isolated letters"
+
+
+def test_warp_backward_inverts_forward_and_boxes_follow():
+    rng = random.Random(3)
+    cfg = DegradeConfig(p_grid=1, p_curl=1, p_fold=1, p_perspective=1, p_rotate=1)
+    warp: Warp = make_warp(rng, 800, 600, cfg, 60)
+    xs = np.array([100.0, 400.0, 700.0, 250.0])
+    ys = np.array([100.0, 300.0, 500.0, 450.0])
+    u, v = warp.forward(xs, ys)
+    bx, by = warp.backward(u, v, iters=12)
+    assert np.abs(bx - xs).max() < 0.05 and np.abs(by - ys).max() < 0.05
+    q = warp_quad((100, 100, 300, 100, 300, 140, 100, 140), warp)
+    qx, qy = np.array(q[0::2]), np.array(q[1::2])
+    # the mapped centre of the box lies inside the returned quad's bounds
+    cx, cy = warp.forward(np.array([200.0]), np.array([120.0]))
+    assert qx.min() <= cx[0] <= qx.max() and qy.min() <= cy[0] <= qy.max()
+    assert (qx >= 0).all() and (qx <= 800).all() and (qy >= 0).all() and (qy <= 600).all()

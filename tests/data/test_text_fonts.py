@@ -1,0 +1,111 @@
+"""Text sources and fonts: every language has text, every sampled string has a font with its glyphs."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import pytest
+
+from hyocr.data import fonts
+from hyocr.data.fonts import FontMissingError, covers, fonts_for, pick_font
+from hyocr.data.render.base import fit_text
+from hyocr.data.text import (
+    LANGUAGES,
+    gettext_catalogue,
+    language,
+    parallel_pairs,
+    script_fraction,
+    text_source,
+)
+
+REQUIRED = [
+    "en",
+    "zh-Hans",
+    "zh-Hant",
+    "ja",
+    "ko",
+    "ar",
+    "he",
+    "ru",
+    "hi",
+    "th",
+    "vi",
+    "de",
+    "es",
+    "tr",
+    "it",
+    "fr",
+    "pt",
+    "id",
+    "ms",
+]
+
+
+def test_language_count_and_required_set():
+    assert set(REQUIRED) <= set(LANGUAGES)
+    assert len(LANGUAGES) >= 45
+
+
+@pytest.mark.parametrize("code", REQUIRED)
+def test_every_required_language_samples_text_in_its_script_with_a_covering_font(code):
+    lang = language(code)
+    src = text_source(code)
+    rng = random.Random(code)
+    in_script = 0
+    for _ in range(8):
+        text, face = fit_text(rng, lambda g: src.line(g, 40), lang.script)
+        assert face.covers(text), (code, text, face.name)
+        in_script += script_fraction(text, lang.script) > 0.5
+    assert in_script >= 4, f"{code}: most lines should be in the {lang.script} script"
+
+
+def test_gettext_catalogue_is_a_parallel_corpus():
+    de = gettext_catalogue("de")
+    assert len(de) > 1000
+    pairs = parallel_pairs("de", "zh-Hans")
+    assert len(pairs) > 500
+    src, tgt = pairs[len(pairs) // 2]
+    assert script_fraction(tgt, "hans") > 0.6 and script_fraction(src, "latn") > 0.6
+
+
+def test_unknown_language_fails_with_one_line():
+    with pytest.raises(ValueError, match="unknown language 'xx'"):
+        language("xx")
+
+
+def test_cmap_coverage_check():
+    arabic = fonts_for("arab", "sans")[0]  # Noto Sans Arabic: no Latin letters
+    assert covers(arabic, "مرحبا بالعالم")
+    assert not covers(arabic, "hello")
+    assert fonts.missing_glyphs(arabic, "a مرحبا") == ["a"]
+
+
+def test_no_font_covers_text_raises_instead_of_tofu():
+    rng = random.Random(0)
+    with pytest.raises(FontMissingError):
+        pick_font(rng, "thai", None, "漢字")
+    with pytest.raises(FontMissingError):
+        fit_text(rng, lambda g: "漢字", "thai", tries=3)
+
+
+def test_missing_font_family_names_the_debian_package(monkeypatch, tmp_path):
+    monkeypatch.setattr(fonts, "FONT_ROOTS", (str(tmp_path),))
+    fonts.fonts_for.cache_clear()
+    try:
+        with pytest.raises(FontMissingError, match="apt-get install .*fonts-noto-cjk"):
+            fonts.fonts_for("kore")
+    finally:
+        monkeypatch.undo()
+        fonts.fonts_for.cache_clear()
+
+
+def test_data_package_does_not_import_torch():
+    code = (
+        "import sys, hyocr.data.shards, hyocr.data.cli, hyocr.data.preview, hyocr.data.render.document, "
+        "hyocr.data.render.receipt, hyocr.data.render.scene, hyocr.data.render.chart, hyocr.data.render.card; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
