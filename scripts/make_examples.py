@@ -1,0 +1,67 @@
+"""Regenerate examples/ (inputs made by our own renderer) and docs/data/ contact sheets, deterministically.
+
+$ python scripts/make_examples.py
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+from hyocr.data.degrade import DegradeConfig, degrade
+from hyocr.data.preview import contact_sheet
+from hyocr.data.render.document import render_document
+from hyocr.data.render.lines import render_line
+from hyocr.data.render.receipt import render_receipt
+from hyocr.data.render.table import render_table
+from hyocr.data.scenarios import RENDERERS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCANNER = DegradeConfig(
+    background="scanner",
+    margin=(0.03, 0.08),
+    max_rotate=2.0,
+    p_perspective=0.0,
+    p_glare=0.0,
+    p_shadow=0.0,
+    p_motion=0.0,
+    p_jpeg=0.0,
+)
+
+
+def main() -> None:
+    ex = os.path.join(ROOT, "examples")
+    os.makedirs(ex, exist_ok=True)
+    # paper grain makes full-colour PNGs large: examples are stored with a 64-colour palette
+    small = {"colors": 64, "method": 2, "dither": 0}
+    degrade(render_receipt(random.Random(11), "en"), random.Random(12), SCANNER).image.quantize(**small).save(
+        os.path.join(ex, "receipt.png"), optimize=True
+    )
+    render_document(random.Random(3), "en", width=900).image.quantize(**small).save(
+        os.path.join(ex, "page.png"), optimize=True
+    )
+    render_line(random.Random(4), "en", style="sans").image.save(
+        os.path.join(ex, "line_en.png"), optimize=True
+    )
+    render_table(random.Random(5), "en").image.quantize(**small).save(
+        os.path.join(ex, "table.png"), optimize=True
+    )
+    docs = os.path.join(ROOT, "docs", "data")
+    os.makedirs(docs, exist_ok=True)
+    langs = ["en", "zh-Hans", "ar", "ja", "ru", "th"]
+    for name, fn in RENDERERS.items():
+        rs = []
+        for i in range(6):
+            lang = "en" if name == "formula" else langs[i]
+            rng = random.Random(f"sheet:{name}:{i}")
+            r = fn(rng, lang)
+            if i % 2 == 1:
+                r = degrade(r, rng, DegradeConfig(background="scanner" if name == "receipt" else "any"))
+            rs.append(r)
+        contact_sheet(rs, cols=3, cell=240).quantize(128).save(
+            os.path.join(docs, f"{name}.png"), optimize=True
+        )
+
+
+if __name__ == "__main__":
+    main()
