@@ -18,6 +18,7 @@ from hyocr.data.samples import (
     SampleError,
     check_sample,
     instruction,
+    keys_literal,
     samples_from_render,
     spotting_answer,
 )
@@ -44,8 +45,8 @@ def test_instructions_are_the_design_strings():
     for k, v in EXPECTED_ZH.items():
         assert INSTRUCTIONS[k][1] == v
     assert instruction("key", "en", key="total") == "Output the value of total."
-    assert instruction("fields", "en", keys=str(["company", "date"])) == (
-        "Extract the content of the fields: ['company', 'date'] from the image and return it in JSON format."
+    assert instruction("fields", "en", keys=keys_literal(["company", "date"])) == (
+        "Extract the content of the fields: ['company','date'] from the image and return it in JSON format."
     )
     assert instruction("translate", "zh", language="英文").startswith("先提取文字，再将文字内容翻译为英文。")
     with pytest.raises(ValueError, match="unknown task"):
@@ -144,3 +145,16 @@ def test_cli_list_preview_and_synth(tmp_path, capsys):
     assert hyocr_main(["synth", "--recipe", "smoke", "--n", "4", "--out", out, "--quiet"]) == 0
     assert json.load(open(os.path.join(out, "manifest.json")))["samples"] == 4
     assert hyocr_main(["synth", "--recipe", "nope"]) == 1
+
+
+def test_training_instructions_equal_the_inference_prompts():
+    """Data written here must carry the very strings the task layer sends at inference."""
+    from hyocr.tasks import prompts
+
+    for il in ("en", "zh"):
+        for task in ("spotting", "text", "document", "formula", "table", "chart", "subtitles"):
+            assert instruction(task, il) == prompts.instruction(task, il)
+        assert instruction("fields", il, keys=keys_literal(["company", "total"])) == prompts.instruction(
+            "fields", il, fields=["company", "total"]
+        )
+        assert instruction("key", il, key="total") == prompts.instruction("key", il, key="total")

@@ -8,8 +8,9 @@ integers 0–1000 by image width and height. Every sample is checked against its
 passes.
 
 Choices:
-- `fields` renders the key list as Python's `str(list)` (`['company', 'date']`), as in the release's
-  published prompts; the answer is `json.dumps` with ensure_ascii=False, keys in the requested order.
+- `fields` renders the key list as DESIGN.md §2 writes it, `['company','date']` (no space after the
+  comma), exactly as `hyocr.tasks.prompts` does at inference (a test pins the two together); the
+  answer is `json.dumps` with ensure_ascii=False, keys in the requested order.
 - Formula lines (their "text" is LaTeX) are left out of spotting; they stay in the document target.
 - The `text` target joins lines with "\\n"; for receipts the segments of one printed row (same
   `block`) are joined with a single space first, so a row reads like the printed line.
@@ -32,6 +33,7 @@ __all__ = [
     "SampleError",
     "check_sample",
     "instruction",
+    "keys_literal",
     "samples_from_render",
     "spotting_answer",
 ]
@@ -111,6 +113,11 @@ def instruction(task: str, lang: str = "en", **kw: str) -> str:
         raise ValueError(f"unknown instruction language '{lang}' (known: en, zh)")
     tpl = INSTRUCTIONS[task][0 if lang == "en" else 1]
     return tpl.format(**kw) if kw else tpl
+
+
+def keys_literal(keys: list[str]) -> str:
+    """`['k1','k2']`: the key list as it appears in the fields instruction."""
+    return "[" + ",".join("'" + k.replace("'", "\\'") + "'" for k in keys) + "]"
 
 
 def _norm(v: float, size: int) -> int:
@@ -196,7 +203,7 @@ def samples_from_render(
             if rng.random() < 0.5 and all(k in keys for k in ("company", "date", "address", "total")):
                 chosen = ["company", "date", "address", "total"]  # the SROIE set, as evaluated
             ans = json.dumps({k: render.fields[k] for k in chosen}, ensure_ascii=False)
-            add("fields", il, instruction("fields", il, keys=str(chosen)), ans, keys=chosen)
+            add("fields", il, instruction("fields", il, keys=keys_literal(chosen)), ans, keys=chosen)
         if "key" in want:
             il = _pick_lang(rng, zh_prob)
             k = rng.choice(keys)
@@ -242,7 +249,7 @@ def check_sample(sample: Sample, render: Render) -> None:
         if t == "key":
             kw["key"] = sample.meta["key"]
         elif t == "fields":
-            kw["keys"] = str(sample.meta["keys"])
+            kw["keys"] = keys_literal(sample.meta["keys"])
         elif t == "translate":
             kw["language"] = _TARGET_NAMES[sample.meta["target"]][0 if sample.instruction_lang == "en" else 1]
         if sample.instruction != instruction(t, sample.instruction_lang, **kw):
