@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hyocr.commands.run", "run OCR on images with one instruction"),
     "eval": ("hyocr.eval.bench", "evaluate a model (or a baseline engine) on a labelled folder"),
     "synth": ("hyocr.data.cli", "synthesise training data with the data engine"),
+    "train": ("hyocr.train.cli", "train a model: init, pre-training stages 1-4, GRPO (rl)"),
+    "mine": ("hyocr.train.mine", "score shards with a model and keep the hard examples"),
 }
 
 

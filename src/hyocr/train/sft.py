@@ -1,0 +1,357 @@
+"""Supervised training (pre-training stages 1–4) over packed shards, resumable, single or multi-process.
+
+One optimiser step:
+1. The packer lays out `rows x grad_accum x world` packed rows from the data position; this process
+   decodes only its own rows (data.py).
+2. Each micro-batch runs under bf16 autocast (fp32 master weights); the loss is the sum of answer-
+   token cross-entropies divided by the answer tokens of the *whole step* (all micro-batches, all
+   processes), so accumulation and data parallelism give the same gradient as one big batch.
+3. Gradients are summed across processes (one all-reduce of a flat buffer per step), clipped to
+   `clip_norm`, and AdamW steps with the schedule's learning rate (stages.lr_at).
+
+Choices and departures
+- Data parallelism is plain gradient all-reduce, not `DistributedDataParallel`: the same maths, but
+  parameters without a gradient in a step (the vision tower on a text-only batch, the frozen
+  decoder in stage 1) need no `find_unused_parameters` machinery, and accumulation needs no
+  `no_sync`. Works with torchrun on gloo (CPU) or nccl (CUDA). FSDP for the 1B model is not here.
+- Position ids restart at 0 for every packed sample and attention is confined to it, so a packed
+  row computes exactly what the samples would alone.
+- The exported config records the stage's image bounds (`min_pixels`/`max_pixels`), so the
+  model directory is used at inference with the resolution it was trained at.
+- Evaluation (`eval_every`): the mean answer-token loss on held-out samples, plus greedy decoding of
+  a few of them scored with the task reward of rewards.py (the same code as GRPO and eval/).
+
+Example (the CLI does this):
+    >>> run_sft(SftJob(model="runs/init", data="shards/", out="runs/s2", stage=stage_config("2")))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from hyocr.model.vlm import HunyuanOCRModel
+from hyocr.model.weights import load_model
+from hyocr.processing.tokenizer import HyTokenizer
+from hyocr.train.checkpointing import (
+    TrainerState,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    set_rng_state,
+)
+from hyocr.train.data import PackedBatch, Packer, SampleEncoder, ShardIndex
+from hyocr.train.stages import StageConfig, lr_at
+
+__all__ = [
+    "SftJob",
+    "Dist",
+    "freeze_for_stage",
+    "build_optimizer",
+    "forward_batch",
+    "evaluate",
+    "run_sft",
+    "JsonlLogger",
+]
+
+
+@dataclass
+class SftJob:
+    model: str | Path | None  # model directory to start from (ignored when resuming)
+    data: str | Path | list[str | Path]
+    out: str | Path
+    stage: StageConfig
+    resume: bool = False
+    eval_data: str | Path | None = None
+    quiet: bool = False
+
+
+class Dist:
+    """Rank and world size from torchrun's environment; a no-op for one process."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.enabled = self.world > 1
+        if self.enabled and not dist.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            dist.init_process_group(backend)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, values: list[float]) -> list[float]:
+        if not self.enabled:
+            return values
+        t = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    def sum_grads(self, params: list[torch.nn.Parameter]) -> None:
+        if not self.enabled:
+            return
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        at = 0
+        for p, g in zip(params, grads, strict=True):
+            n = g.numel()
+            p.grad = flat[at : at + n].view_as(p).clone()
+            at += n
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.enabled and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+class JsonlLogger:
+    """Appends JSON lines to OUT/log.jsonl and prints a progress line (main process only)."""
+
+    def __init__(self, path: Path, enabled: bool, quiet: bool = False):
+        self.path, self.enabled, self.quiet = path, enabled, quiet
+
+    def log(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        record = {"time": round(time.time(), 3), **record}
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record, default=float) + "\n")
+
+    def say(self, line: str) -> None:
+        if self.enabled and not self.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+
+def freeze_for_stage(model: HunyuanOCRModel, trains: str) -> list[torch.nn.Parameter]:
+    """Set requires_grad per the stage; returns the trainable parameters in a fixed order."""
+    for name, p in model.named_parameters():
+        p.requires_grad_(trains == "all" or not name.startswith("decoder."))
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def build_optimizer(model: HunyuanOCRModel, cfg: StageConfig) -> torch.optim.AdamW:
+    decay, no_decay = [], []
+    for _name, p in model.named_parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr_max, betas=cfg.betas, eps=cfg.eps, foreach=True)
+
+
+def _autocast(enabled: bool, device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def forward_batch(model: HunyuanOCRModel, batch: PackedBatch, bf16: bool):
+    """Model output (logits, mean answer loss, answer tokens) for a packed micro-batch."""
+    dev = next(model.parameters()).device
+    with _autocast(bf16, dev):
+        return model(
+            batch.input_ids.to(dev),
+            pixel_values=None if batch.pixel_values is None else batch.pixel_values.to(dev),
+            grid_hw=batch.grid_hw,
+            images_per_row=batch.images_per_row,
+            attention_mask=batch.attention_mask.to(dev),
+            position_ids=batch.position_ids.to(dev),
+            segment_ids=batch.segment_ids.to(dev),
+            labels=batch.labels.to(dev),
+        )
+
+
+@torch.no_grad()
+def evaluate(
+    model: HunyuanOCRModel, tok: HyTokenizer, data: ShardIndex, cfg: StageConfig, encoder: SampleEncoder
+) -> dict[str, float]:
+    """Held-out answer loss over `eval_samples` and the mean task reward of `eval_generate` greedy outputs."""
+    from hyocr.engine.generate import Engine, Request, SamplingParams
+    from hyocr.train.rewards import score
+
+    was_training = model.training
+    model.eval()
+    n = min(cfg.eval_samples, len(data))
+    packer = Packer(data, encoder, cfg.seq_len, shuffle=False)
+    loss_sum, tokens = 0.0, 0
+    while packer.position < n:
+        batch = packer.encode_rows([packer.next_row()])
+        out = forward_batch(model, batch, cfg.bf16)
+        loss_sum += float(out.loss) * out.num_tokens
+        tokens += out.num_tokens
+    result = {"eval_loss": loss_sum / max(tokens, 1), "eval_tokens": tokens}
+    k = min(cfg.eval_generate, len(data))
+    if k:
+        engine = Engine(model, tok, autocast=cfg.bf16, max_pixels=cfg.max_pixels, min_pixels=cfg.min_pixels)
+        samples = [data[i] for i in range(k)]
+        gens = engine.generate(
+            [Request(s.instruction, s.images, s.system) for s in samples],
+            SamplingParams(max_new_tokens=cfg.eval_max_new_tokens),
+        )
+        rewards = [score(s, g.text, g.finish_reason).reward for s, g in zip(samples, gens, strict=True)]
+        result["eval_reward"] = sum(rewards) / k
+    model.train(was_training)
+    return result
+
+
+def _fmt_eta(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def run_sft(job: SftJob) -> TrainerState:
+    """Train one stage; returns the final trainer state. Writes checkpoints and logs under job.out."""
+    cfg = job.stage
+    d = Dist()
+    out = Path(job.out)
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+    d.barrier()
+    logger = JsonlLogger(out / "log.jsonl", d.main, job.quiet)
+
+    # ---- model, tokenizer, state -------------------------------------------------------------
+    state = TrainerState()
+    payload: dict[str, Any] | None = None
+    ckpt = latest_checkpoint(out) if job.resume else None
+    if ckpt is not None:
+        model, payload = load_checkpoint(ckpt)
+        tok = HyTokenizer.from_dir(ckpt)
+        state = TrainerState(**payload["state"])
+        logger.say(f"resuming from {ckpt} (step {state.step}, data position {state.position})")
+    else:
+        if job.model is None:
+            raise ValueError("no model to start from: give --model DIR (or --resume with an existing run)")
+        model = load_model(job.model, dtype=torch.float32).train()
+        tok = HyTokenizer.from_dir(job.model)
+    torch.manual_seed(cfg.seed)
+    # the exported model carries the image bounds it was trained with
+    model.cfg = replace(model.cfg, min_pixels=min(cfg.min_pixels, cfg.max_pixels), max_pixels=cfg.max_pixels)
+    model.train()
+    params = freeze_for_stage(model, cfg.trains)
+    model.vision.gradient_checkpointing = cfg.grad_checkpointing
+    model.decoder.gradient_checkpointing = cfg.grad_checkpointing
+    optimizer = build_optimizer(model, cfg)
+    if payload is not None:
+        optimizer.load_state_dict(payload["optimizer"])
+        set_rng_state(payload["rng"])
+
+    data = ShardIndex(job.data, tasks=cfg.tasks)
+    encoder = SampleEncoder(model.cfg, tok, cfg.max_pixels, cfg.min_pixels)
+    packer = Packer(data, encoder, cfg.seq_len, seed=cfg.seed, shuffle=cfg.shuffle, position=state.position)
+    packer.skipped = state.skipped
+    eval_data = ShardIndex(job.eval_data) if job.eval_data else None
+    if state.step == 0 and payload is None:
+        logger.log(
+            {
+                "event": "start",
+                "stage": cfg.to_dict(),
+                "samples": len(data),
+                "world": d.world,
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "trainable": sum(p.numel() for p in params),
+            }
+        )
+    logger.say(
+        f"stage {cfg.name}: {len(data)} samples, {sum(p.numel() for p in params) / 1e6:.1f}M trainable parameters, "
+        f"{cfg.max_steps} steps x {cfg.rows}x{cfg.grad_accum}x{d.world} rows of {cfg.seq_len} tokens, "
+        f"bf16={'on' if cfg.bf16 else 'off'}"
+    )
+
+    stage_dict = cfg.to_dict()
+    t_start = time.perf_counter()
+    steps_here = 0
+    window = {"loss": 0.0, "tokens": 0, "answer": 0, "samples": 0, "t": time.perf_counter(), "steps": 0}
+    dev = next(model.parameters()).device
+    while state.step < cfg.max_steps:
+        lr = lr_at(cfg, state.step)
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+        # lay out this step's rows for every process, decode only ours
+        micro: list[PackedBatch] = []
+        for _ in range(cfg.grad_accum):
+            rows = packer.next_rows(cfg.rows * d.world)
+            micro.append(packer.encode_rows(rows[d.rank * cfg.rows : (d.rank + 1) * cfg.rows]))
+        local = [
+            sum(b.num_answer_tokens for b in micro),
+            sum(b.num_samples for b in micro),
+            sum(b.num_tokens for b in micro),
+        ]
+        total_answer, total_samples, total_tokens = d.sum([float(x) for x in local])
+        loss_sum = 0.0
+        for batch in micro:
+            out_ = forward_batch(model, batch, cfg.bf16)
+            loss = out_.loss * (out_.num_tokens / max(total_answer, 1.0))
+            loss.backward()
+            loss_sum += float(out_.loss.detach()) * out_.num_tokens
+        d.sum_grads(params)
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)) if cfg.clip_norm > 0 else 0.0
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        (loss_sum,) = d.sum([loss_sum])
+        state.step += 1
+        state.position = packer.position
+        state.skipped = packer.skipped
+        state.samples += int(total_samples)
+        state.tokens += int(total_tokens)
+        steps_here += 1
+        window["loss"] += loss_sum
+        window["answer"] += int(total_answer)
+        window["tokens"] += int(total_tokens)
+        window["samples"] += int(total_samples)
+        window["steps"] += 1
+
+        if state.step % cfg.log_every == 0 or state.step == cfg.max_steps:
+            dt = max(time.perf_counter() - window["t"], 1e-9)
+            step_time = (time.perf_counter() - t_start) / steps_here
+            rec = {
+                "event": "train",
+                "step": state.step,
+                "loss": window["loss"] / max(window["answer"], 1),
+                "lr": lr,
+                "grad_norm": grad_norm,
+                "samples_per_s": window["samples"] / dt,
+                "tokens_per_s": window["tokens"] / dt,
+                "epoch": state.position / len(data),
+                "skipped": state.skipped,
+            }
+            logger.log(rec)
+            eta = _fmt_eta(step_time * (cfg.max_steps - state.step))
+            logger.say(
+                f"step {state.step}/{cfg.max_steps} loss {rec['loss']:.4f} lr {lr:.2e} gnorm {grad_norm:.2f} "
+                f"{rec['samples_per_s']:.2f} samples/s {rec['tokens_per_s']:.0f} tok/s epoch {rec['epoch']:.2f} ETA {eta}"
+            )
+            window = {
+                "loss": 0.0,
+                "tokens": 0,
+                "answer": 0,
+                "samples": 0,
+                "t": time.perf_counter(),
+                "steps": 0,
+            }
+
+        if eval_data is not None and cfg.eval_every and state.step % cfg.eval_every == 0 and d.main:
+            rec = {"event": "eval", "step": state.step, **evaluate(model, tok, eval_data, cfg, encoder)}
+            logger.log(rec)
+            logger.say("eval " + " ".join(f"{k} {v:.4f}" for k, v in rec.items() if isinstance(v, float)))
+
+        if state.step % cfg.save_every == 0 or state.step == cfg.max_steps:
+            if d.main:
+                path = save_checkpoint(out, model, tok, optimizer, state, stage_dict, cfg.keep_checkpoints)
+                logger.log({"event": "checkpoint", "step": state.step, "path": str(path)})
+            d.barrier()
+    del dev
+    d.close()
+    return state

@@ -1,0 +1,145 @@
+"""The training recipe as configs: the four pre-training stages and RL (DESIGN.md §4, report §5).
+
+| stage | trains | LR | schedule | seq len (release) |
+|---|---|---|---|---|
+| 1 alignment | ViT + connector (decoder frozen) | 3e-4 → 3e-5 | warm-up + cosine | 8k |
+| 2 pre-training | everything | 2e-4 → 5e-5 | warm-up + cosine | 8k |
+| 3 long context | everything | 8e-5 → 5e-6 | warm-up + cosine | 32k |
+| 4 annealing | everything | 2e-5 → 1e-6 | linear | 32k |
+| rl (GRPO) | everything | 8e-7 constant | constant | — |
+
+`STAGES` holds those numbers; a TOML file (`--config`, examples in `train/configs/`) overrides any
+field, e.g. the step count and image budget that suit a small model on a CPU. Token budgets of the
+release (50B/300B/80B/24B) are not reproduced: `max_steps` is the dial instead.
+
+Choices not given by the report (stated here so nobody has to guess):
+- AdamW with betas (0.9, 0.95), eps 1e-8, weight decay 0.1 on matrices only (norms, biases and
+  the connector's learned vectors are not decayed); gradient clipping at norm 1.0.
+- Warm-up is linear from 0 over `warmup_steps`; cosine and linear decay run from the end of warm-up
+  to `max_steps`, ending exactly at `lr_min`.
+- Stage 1 freezes the whole decoder, token embeddings (tied to the output head) included.
+
+Example:
+    >>> cfg = stage_config("2")
+    >>> cfg.lr_max, cfg.trains
+    (0.0002, 'all')
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["StageConfig", "STAGES", "CONFIG_DIR", "stage_config", "load_stage_config", "lr_at"]
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    name: str = "2"
+    # --- what trains ---
+    trains: str = "all"  # "all" | "vision" (ViT + connector; decoder frozen)
+    # --- optimiser and schedule ---
+    lr_max: float = 2e-4
+    lr_min: float = 5e-5
+    schedule: str = "cosine"  # "cosine" | "linear" | "constant"
+    warmup_steps: int = 100
+    max_steps: int = 1000
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-8
+    clip_norm: float = 1.0
+    # --- batch shape ---
+    seq_len: int = 8192  # tokens per packed row
+    rows: int = 1  # packed rows per micro-batch
+    grad_accum: int = 1  # micro-batches per optimiser step (per process)
+    max_pixels: int = 2048 * 2048  # images are resized to at most this many pixels in this stage
+    min_pixels: int = 512 * 512
+    tasks: tuple[str, ...] = ()  # keep only these tasks (empty: all)
+    shuffle: bool = True
+    # --- numerics and memory ---
+    bf16: bool = True  # autocast to bfloat16 (AMX on CPU, tensor cores on CUDA); weights stay fp32
+    grad_checkpointing: bool = False
+    # --- bookkeeping ---
+    seed: int = 0
+    log_every: int = 10
+    save_every: int = 200
+    keep_checkpoints: int = 2
+    eval_every: int = 0  # 0: no evaluation during training
+    eval_samples: int = 64  # held-out samples for the eval loss
+    eval_generate: int = 8  # of which greedy-decoded and scored with the task reward
+    eval_max_new_tokens: int = 512
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form (recorded in the log)
+
+    def __post_init__(self) -> None:
+        if self.trains not in ("all", "vision"):
+            raise ValueError(f"unknown 'trains' value '{self.trains}' (choose from all, vision)")
+        if self.schedule not in ("cosine", "linear", "constant"):
+            raise ValueError(f"unknown schedule '{self.schedule}' (choose from cosine, linear, constant)")
+        if self.max_steps < 1 or self.seq_len < 16 or self.rows < 1 or self.grad_accum < 1:
+            raise ValueError("max_steps, rows and grad_accum must be >= 1 and seq_len >= 16")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_BASE = StageConfig()
+STAGES: dict[str, StageConfig] = {
+    "1": replace(_BASE, name="1", trains="vision", lr_max=3e-4, lr_min=3e-5, seq_len=8192),
+    "2": replace(_BASE, name="2", lr_max=2e-4, lr_min=5e-5, seq_len=8192),
+    "3": replace(_BASE, name="3", lr_max=8e-5, lr_min=5e-6, seq_len=32768, grad_checkpointing=True),
+    "4": replace(
+        _BASE, name="4", lr_max=2e-5, lr_min=1e-6, schedule="linear", seq_len=32768, grad_checkpointing=True
+    ),
+    "rl": replace(_BASE, name="rl", lr_max=8e-7, lr_min=8e-7, schedule="constant", warmup_steps=0),
+}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in ("betas", "tasks") and isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def stage_config(stage: str, overrides: dict[str, Any] | None = None) -> StageConfig:
+    """The preset of `stage` with `overrides` applied (unknown keys are an error)."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage '{stage}' (choose from {', '.join(STAGES)})")
+    cfg = STAGES[stage]
+    if overrides:
+        known = {f.name for f in fields(StageConfig)}
+        bad = sorted(set(overrides) - known)
+        if bad:
+            raise ValueError(f"unknown stage config field(s): {', '.join(bad)}")
+        cfg = replace(cfg, **{k: _coerce(k, v) for k, v in overrides.items()})
+    return cfg
+
+
+def load_stage_config(stage: str, path: str | Path | None = None) -> StageConfig:
+    """Stage preset overridden by a TOML file: top-level keys, or a `[stage]` table."""
+    if path is None:
+        return stage_config(stage)
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: invalid TOML ({exc})") from None
+    data = data.get("stage", data)
+    data.pop("name", None)
+    return replace(stage_config(stage, data), name=stage)
+
+
+def lr_at(cfg: StageConfig, step: int) -> float:
+    """Learning rate for optimiser step `step` (0-based)."""
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return cfg.lr_max * (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return cfg.lr_max
+    span = max(cfg.max_steps - cfg.warmup_steps - 1, 1)
+    t = min(max(step - cfg.warmup_steps, 0) / span, 1.0)
+    if cfg.schedule == "linear":
+        return cfg.lr_max + (cfg.lr_min - cfg.lr_max) * t
+    return cfg.lr_min + 0.5 * (cfg.lr_max - cfg.lr_min) * (1.0 + math.cos(math.pi * t))
