@@ -38,8 +38,10 @@ class OCR:
         max_pixels: int | None = None,
         max_new_tokens: int = 16384,
         batch_size: int = 4,
+        params=None,
         engine=None,
     ):
+        """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
         if engine is None:
             from hyocr.engine.backends import load_engine
 
@@ -48,12 +50,13 @@ class OCR:
         self.lang = lang
         self.max_new_tokens = max_new_tokens
         self.batch_size = max(1, batch_size)
+        self.params = params
 
     # ---- core -------------------------------------------------------------------------------
     def _generate(self, prompt: str, images: Sequence, params=None):
         from hyocr.engine.generate import Request, SamplingParams
 
-        params = params or SamplingParams(max_new_tokens=self.max_new_tokens)
+        params = params or self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
         out = []
         for i in range(0, len(images), self.batch_size):
             chunk = images[i : i + self.batch_size]

@@ -54,7 +54,9 @@ def test_runs_and_prints_json(model_dir, tmp_path):
     proc = hyocr("run", img, "--model", model_dir, "--max-new-tokens", "5", "--format", "json", "--dtype", "float32")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["instruction"] == "Extract the text in the image." and out["image"]["width"] == 96
+    assert out["source"] == str(img) and len(out["pages"]) == 1
+    page = out["pages"][0]
+    assert page["task"] == "text" and page["width"] == 96 and page["height"] == 64 and page["truncated"]
 
 
 def test_bad_inputs_each_get_one_line_and_the_rest_still_runs(model_dir, tmp_path):

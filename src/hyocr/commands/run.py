@@ -1,7 +1,13 @@
-"""`hyocr run`: one instruction over one or more images, printing the model's answer.
+"""`hyocr run`: one instruction over images, PDFs, multi-page TIFFs, folders and videos.
 
-Each input is read and validated on its own: a bad file prints one error line naming it and the
-rest still run; the exit code is 1 when any input failed.
+- Each input is read on its own: a bad file (missing, empty, corrupt, encrypted PDF, zero-length
+  video, ...) prints one error line naming it and the rest still run; the exit code is 1 when
+  any input failed.
+- Without `--out`, answers go to stdout (txt: the answer; json/jsonl: one JSON object per page;
+  md/html: the document). With `--out DIR`, one file per input (`DIR/<name>.<format>`), plus an
+  overlay PNG per page with `--draw` for spotting; `--resume` skips inputs whose output exists.
+- PDFs are rasterised page by page (`--pages 1-3,5`, `--dpi`) within the model's pixel budget.
+- Videos run the subtitles task and give SRT (default), VTT or JSON cues.
 """
 
 from __future__ import annotations
@@ -9,53 +15,103 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from hyocr.engine.backends import DEVICES, DTYPES, load_engine
+from hyocr.engine.backends import DEVICES, DTYPES
 from hyocr.errors import HyocrError
-from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import LANGUAGES, TASKS, instruction
 
 __all__ = ["add_arguments", "main"]
 
+FORMATS = ("txt", "json", "jsonl", "md", "html", "srt", "vtt")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, WebP, TIFF, BMP, ...)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="images, PDFs, TIFFs, folders or videos")
     # task
-    p.add_argument("--task", default="text", choices=TASKS, help="what to do (default: text)")
-    p.add_argument("--lang", default="en", choices=LANGUAGES, help="language of the instruction (default: en)")
-    p.add_argument("--fields", help="comma-separated field names for --task fields")
-    p.add_argument("--key", help="the key for --task key")
-    p.add_argument("--question", help="the question for --task vqa")
-    p.add_argument("--target-lang", default="en", help="target language for --task translate (code or name)")
-    p.add_argument("--prompt", help="a raw instruction instead of the task's (overrides --task)")
-    p.add_argument("--system", default="", help="system prompt (the release uses none)")
+    g = p.add_argument_group("task")
+    g.add_argument("--task", default="text", choices=TASKS, help="what to do (default: text; videos: subtitles)")
+    g.add_argument("--lang", default="en", choices=LANGUAGES, help="language of the instruction (default: en)")
+    g.add_argument("--fields", help="comma-separated field names for --task fields")
+    g.add_argument("--key", help="the key for --task key")
+    g.add_argument("--question", help="the question for --task vqa")
+    g.add_argument("--target-lang", default="en", help="target language for --task translate (code or name)")
+    g.add_argument("--prompt", help="a raw instruction instead of the task's (overrides --task)")
+    g.add_argument("--system", default="", help="system prompt (the release uses none)")
     # model
-    p.add_argument("--model", help="model directory (default: the model shipped with hyocr)")
-    p.add_argument("--device", default="auto", choices=DEVICES, help="where to run (default: auto)")
-    p.add_argument("--dtype", default="auto", choices=DTYPES, help="auto = bf16 autocast over fp32 weights")
-    p.add_argument("--max-pixels", type=int, help="resize budget per image in pixels (default: the model's)")
+    g = p.add_argument_group("model")
+    g.add_argument("--model", help="model directory (default: the model shipped with hyocr)")
+    g.add_argument("--device", default="auto", choices=DEVICES, help="where to run (default: auto)")
+    g.add_argument("--dtype", default="auto", choices=DTYPES, help="auto = bf16 autocast over fp32 weights")
+    g.add_argument("--max-pixels", type=int, help="resize budget per image in pixels (default: the model's)")
+    g.add_argument("--batch-size", type=int, default=4, help="pages per forward batch (default: 4)")
     # decoding
-    p.add_argument("--max-new-tokens", type=int, default=16384, help="answer length limit (default: 16384)")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (the release's default)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
-    p.add_argument("--top-k", type=int, default=0, help="sample among the k best tokens (0 = off)")
-    p.add_argument("--repetition-penalty", type=float, default=1.0, help="penalise repeated tokens (1.0 = off)")
-    p.add_argument("--seed", type=int, help="sampling seed")
+    g = p.add_argument_group("decoding")
+    g.add_argument("--max-new-tokens", type=int, default=16384, help="answer length limit (default: 16384)")
+    g.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (the release's default)")
+    g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
+    g.add_argument("--top-k", type=int, default=0, help="sample among the k best tokens (0 = off)")
+    g.add_argument("--repetition-penalty", type=float, default=1.0, help="penalise repeated tokens (1.0 = off)")
+    g.add_argument("--seed", type=int, help="sampling seed")
+    # documents
+    g = p.add_argument_group("documents")
+    g.add_argument("--pages", help="pages of PDFs/TIFFs, 1-based, e.g. 1-3,5,8-")
+    g.add_argument("--dpi", type=float, default=200.0, help="PDF rasterisation resolution (default: 200)")
+    g.add_argument("--fps", type=float, default=4.0, help="video frames sampled per second (default: 4)")
     # output
-    p.add_argument("--format", default="txt", choices=("txt", "json"), help="txt: the answer; json: one object per input")
-    p.add_argument("--stream", action="store_true", help="print the answer as it is generated (one input at a time)")
+    g = p.add_argument_group("output")
+    g.add_argument("--format", default="txt", choices=FORMATS, help="output format (default: txt; videos: srt)")
+    g.add_argument("--out", help="write one file per input into this directory instead of stdout")
+    g.add_argument("--draw", action="store_true", help="with --out: save spotting overlays as PNG")
+    g.add_argument("--resume", action="store_true", help="with --out: skip inputs whose output file exists")
+    g.add_argument("--stream", action="store_true", help="print the answer as it is generated (txt, images only)")
+
+
+class _Runner:
+    def __init__(self, args, ocr, params):
+        self.args, self.ocr, self.params = args, ocr, params
+        self.task = "prompt" if args.prompt else args.task
+        self.fields = [f for f in args.fields.split(",")] if args.fields else None
+        self.prompt = args.prompt or instruction(
+            args.task, args.lang, key=args.key, fields=self.fields, target=args.target_lang, question=args.question
+        )
+
+    def pages(self, images):
+        """Run the task over page images in batches; typed results."""
+        a = self.args
+        out = []
+        for i in range(0, len(images), max(1, a.batch_size)):
+            chunk = images[i : i + max(1, a.batch_size)]
+            if self.task == "prompt":
+                out += self.ocr.run(chunk, self.prompt)
+            else:
+                kw = {"fields": self.fields} if self.task == "fields" else {}
+                kw.update({"key": a.key} if self.task == "key" else {})
+                kw.update({"target": a.target_lang} if self.task == "translate" else {})
+                kw.update({"question": a.question} if self.task == "vqa" else {})
+                method = getattr(self.ocr, self.task)
+                if self.task in ("vqa",):
+                    out += method(chunk, **kw)
+                else:
+                    out += method(chunk, lang=a.lang, **kw)
+        return out
+
+
+def _name(path: Path, roots: list[Path]) -> str:
+    for r in roots:
+        if r.is_dir() and r in path.parents:
+            return str(path.relative_to(r).with_suffix("")).replace("/", "__")
+    return path.stem
 
 
 def main(args: argparse.Namespace) -> int:
-    from hyocr.engine.generate import Request, SamplingParams
+    from hyocr.api import OCR
+    from hyocr.documents.export import EXTENSIONS
+    from hyocr.documents.inputs import expand_inputs, kind_of
+    from hyocr.engine.generate import SamplingParams
 
-    fields = args.fields.split(",") if args.fields else None
-    if args.prompt:
-        text = args.prompt
-    else:
-        text = instruction(
-            args.task, args.lang, key=args.key, fields=fields, target=args.target_lang, question=args.question
-        )
+    if (args.draw or args.resume) and not args.out:
+        raise ValueError("--draw and --resume need --out DIR")
     params = SamplingParams(
         max_new_tokens=args.max_new_tokens,
         temperature=args.temperature,
@@ -64,56 +120,99 @@ def main(args: argparse.Namespace) -> int:
         repetition_penalty=args.repetition_penalty,
         seed=args.seed,
     )
-    engine = load_engine(args.model, device=args.device, dtype=args.dtype, max_pixels=args.max_pixels)
+    ocr = OCR(args.model, device=args.device, dtype=args.dtype, lang=args.lang, max_pixels=args.max_pixels,
+              max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, params=params)
+    runner = _Runner(args, ocr, params)
+    out_dir = Path(args.out) if args.out else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    roots = [Path(i) for i in args.inputs]
+    paths = expand_inputs(args.inputs)
+    if not paths:
+        raise ValueError("no readable inputs found")
     failed = 0
-    many = len(args.inputs) > 1
-    for path in args.inputs:
-        request = Request(text, [path], args.system)
-        try:
-            if args.stream and args.format == "txt":
-                if many:
-                    print(f"==> {path} <==", flush=True)
-                done = []
-                for piece in engine.stream(request, params, on_done=done.append):
-                    print(piece, end="", flush=True)
-                print()
-                if done and done[0].repetition_cut:
-                    print(f"hyocr run: {path}: note: repeated tail cut back", file=sys.stderr)
-                continue
-            result = engine.generate([request], params)[0]
-        except (HyocrError, OSError, ValueError) as exc:
-            failed += 1
-            print(f"hyocr run: {path}: error: {exc}", file=sys.stderr)
+    for path in paths:
+        kind = kind_of(path)
+        fmt = args.format
+        if kind == "video" and fmt == "txt":
+            fmt = "srt"
+        target = out_dir / (_name(path, roots) + EXTENSIONS[fmt]) if out_dir else None
+        if target is not None and args.resume and target.exists():
+            print(f"hyocr run: {path}: skipped (output exists)", file=sys.stderr)
             continue
-        if args.format == "json":
-            size = result.image_sizes[0] if result.image_sizes else {"width": 0, "height": 0}
-            conf = None
-            ids = engine.tok.ids
-            task = "prompt" if args.prompt else args.task
-            if task == "spotting" and "ref_open" in ids and "ref_close" in ids:
-                conf = spotting_confidences(result.token_ids, result.logprobs, ids["ref_open"], ids["ref_close"])
-            typed = parse_answer(
-                task,
-                result.text,
-                width=size["width"],
-                height=size["height"],
-                fields=fields,
-                key=args.key,
-                target=args.target_lang,
-                question=args.question or (text if args.prompt else None),
-                confidences=conf,
-                repetition_cut=result.repetition_cut,
-                truncated=result.finish_reason == "length",
-                seconds=result.seconds,
-                source=path,
-            )
-            record = {"input": path, "instruction": text, "finish_reason": result.finish_reason, "image": size}
-            record.update(typed.to_dict())
-            print(json.dumps(record, ensure_ascii=False))
-        else:
-            if many:
+        try:
+            text = _run_one(runner, path, kind, fmt, target, args)
+        except (HyocrError, OSError, ValueError, RuntimeError) as exc:
+            failed += 1
+            print(f"hyocr run: {path}: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+            continue
+        if target is None:
+            if len(paths) > 1 and fmt in ("txt", "md", "srt", "vtt"):
                 print(f"==> {path} <==")
-            print(result.text)
-            if result.repetition_cut:
-                print(f"hyocr run: {path}: note: repeated tail cut back ({result.finish_reason})", file=sys.stderr)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            tmp = target.with_name(target.name + ".part")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(target)  # a killed run never leaves a half-written output that --resume would skip
     return 1 if failed else 0
+
+
+def _run_one(runner: _Runner, path: Path, kind: str, fmt: str, target: Path | None, args) -> str:
+    from hyocr.documents.export import html_page, results_json, results_markdown, results_text
+    from hyocr.documents.inputs import iter_pages
+
+    if kind == "unknown" and not path.exists():
+        raise ValueError("file not found")
+    if kind == "video":
+        return _run_video(runner, path, fmt)
+    if fmt in ("srt", "vtt"):
+        raise ValueError(f"--format {fmt} is for videos")
+    if args.stream and fmt == "txt" and kind == "image" and target is None:
+        return _stream_image(runner, path)
+    pages = list(iter_pages(path, pages=args.pages, dpi=args.dpi, max_pixels=4 * runner.ocr.engine.max_pixels))
+    results = runner.pages([p.image for p in pages])
+    for page, r in zip(pages, results, strict=True):
+        r.source = page.name
+        if r.repetition_cut:
+            print(f"hyocr run: {page.name}: note: repeated tail cut back", file=sys.stderr)
+        if args.draw and target is not None and runner.task == "spotting":
+            from hyocr.tasks.draw import draw_spotting
+
+            suffix = f"_p{page.index}" if page.count > 1 else ""
+            draw_spotting(page.image, r).save(target.with_name(target.stem + suffix + ".overlay.png"))
+    if fmt == "json":
+        return results_json(str(path), results) + "\n"
+    if fmt == "jsonl":
+        return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in results)
+    if fmt == "md":
+        return results_markdown(results)
+    if fmt == "html":
+        return html_page(path.name, results_markdown(results))
+    return results_text(results)
+
+
+def _stream_image(runner: _Runner, path: Path) -> str:
+    from hyocr.engine.generate import Request
+
+    done = []
+    for piece in runner.ocr.engine.stream(Request(runner.prompt, [path], runner.args.system), runner.params, on_done=done.append):
+        print(piece, end="", flush=True)
+    print()
+    return ""
+
+
+def _run_video(runner: _Runner, path: Path, fmt: str) -> str:
+    from hyocr.documents.video import read_subtitles, to_srt, to_vtt
+
+    if runner.task not in ("subtitles", "text"):
+        raise ValueError(f"videos support the subtitles task, not '{runner.task}'")
+    lang = runner.args.lang
+    cues = read_subtitles(path, lambda imgs: [r.text for r in runner.ocr.subtitles(imgs, lang=lang)], fps=runner.args.fps)
+    if fmt == "vtt":
+        return to_vtt(cues)
+    if fmt in ("json", "jsonl"):
+        return json.dumps({"source": str(path), "cues": [c.__dict__ for c in cues]}, ensure_ascii=False) + "\n"
+    if fmt != "srt":
+        raise ValueError(f"--format {fmt} is not available for videos (use srt, vtt or json)")
+    return to_srt(cues)
