@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("hyocr.data.cli", "synthesise training data with the data engine"),
     "train": ("hyocr.train.cli", "train a model: init, pre-training stages 1-4, GRPO (rl)"),
     "mine": ("hyocr.train.mine", "score shards with a model and keep the hard examples"),
+    "serve": ("hyocr.serve.cli", "serve an OpenAI-compatible API, task endpoints and a web page"),
 }
 
 

@@ -1,0 +1,165 @@
+"""The official `openai` client against a running server: models, plain and streaming chat."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+from tests.conftest import make_image
+from tests.serve.conftest import data_uri, png_bytes
+
+from hyocr.engine.generate import Request, SamplingParams
+
+OCR_TEXT = "Extract the text in the image."
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0, timeout=60)
+
+
+def _messages(image: bytes, text: str = OCR_TEXT, system: str | None = None):
+    content = [{"type": "image_url", "image_url": {"url": data_uri(image)}}, {"type": "text", "text": text}]
+    return ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": content}
+    ]
+
+
+def test_models_lists_the_served_model(client):
+    models = client.models.list()
+    assert [m.id for m in models.data] == ["hyocr-test"]
+
+
+def test_chat_completion_equals_the_engine_answer(client, serve_engine):
+    image = png_bytes(64, 96, 1)
+    out = client.chat.completions.create(
+        model="hyocr-test", messages=_messages(image), max_tokens=12, extra_body={"ignore_eos": True}
+    )
+    ref = serve_engine.generate(
+        [Request(OCR_TEXT, [image])], SamplingParams(max_new_tokens=12, ignore_eos=True)
+    )[0]
+    assert out.choices[0].message.content == ref.text
+    assert out.choices[0].finish_reason == "length"
+    assert out.usage.completion_tokens == 12 and out.usage.prompt_tokens == ref.prompt_tokens
+    assert out.model == "hyocr-test" and out.object == "chat.completion"
+
+
+def test_streaming_pieces_join_to_the_plain_answer(client):
+    image = png_bytes(96, 64, 2)
+    kw = dict(model="hyocr-test", messages=_messages(image), max_tokens=20, extra_body={"ignore_eos": True})
+    plain = client.chat.completions.create(**kw).choices[0].message.content
+    stream = client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kw)
+    chunks = list(stream)
+    pieces = [c.choices[0].delta.content or "" for c in chunks if c.choices]
+    reasons = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert "".join(pieces) == plain
+    assert sum(1 for p in pieces if p) > 1, "the answer should arrive in several pieces"
+    assert reasons == ["length"]
+    assert chunks[-1].usage.completion_tokens == 20
+
+
+def test_system_prompt_and_text_only_requests(client, serve_engine):
+    out = client.chat.completions.create(
+        model="hyocr-test",
+        messages=[
+            {"role": "system", "content": "You read receipts."},
+            {"role": "user", "content": "TOTAL 12.50"},
+        ],
+        max_tokens=6,
+        extra_body={"ignore_eos": True},
+    )
+    ref = serve_engine.generate(
+        [Request("TOTAL 12.50", [], "You read receipts.")], SamplingParams(max_new_tokens=6, ignore_eos=True)
+    )[0]
+    assert out.choices[0].message.content == ref.text
+
+
+def test_seeded_sampling_is_repeatable(client):
+    kw = dict(
+        model="hyocr-test",
+        messages=_messages(png_bytes(64, 64, 3)),
+        max_tokens=10,
+        temperature=0.9,
+        seed=7,
+        extra_body={"ignore_eos": True},
+    )
+    a = client.chat.completions.create(**kw).choices[0].message.content
+    b = client.chat.completions.create(**kw).choices[0].message.content
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    "messages,kw,status,needle",
+    [
+        ([], {}, 400, "'messages' must be a non-empty list"),
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,!!!"}}],
+                }
+            ],
+            {},
+            400,
+            "invalid base64",
+        ),
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": data_uri(b"not an image")}}],
+                }
+            ],
+            {},
+            400,
+            "not an image",
+        ),
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": "http://example.com/a.png"}}],
+                }
+            ],
+            {},
+            400,
+            "not on this server's allow-list",
+        ),
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}],
+                }
+            ],
+            {},
+            400,
+            "unsupported image URL",
+        ),
+        ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}], {}, 400, "multi-turn"),
+        ([{"role": "user", "content": "hi"}], {"max_tokens": 10**6}, 400, "'max_tokens' must be between"),
+        ([{"role": "user", "content": "hi"}], {"n": 3}, 400, "'n' must be 1"),
+        ([{"role": "user", "content": "hi"}], {"temperature": -1}, 400, "'temperature'"),
+    ],
+)
+def test_bad_requests_get_one_line_4xx(client, messages, kw, status, needle):
+    with pytest.raises(openai.APIStatusError) as exc:
+        client.chat.completions.create(model="hyocr-test", messages=messages, **kw)
+    assert exc.value.status_code == status
+    assert needle in exc.value.message
+    assert "Traceback" not in exc.value.response.text
+
+
+def test_too_many_images_is_413(client):
+    part = {"type": "image_url", "image_url": {"url": data_uri(png_bytes(32, 32))}}
+    with pytest.raises(openai.APIStatusError) as exc:
+        client.chat.completions.create(model="hyocr-test", messages=[{"role": "user", "content": [part] * 9}])
+    assert exc.value.status_code == 413
+
+
+def test_image_of_unusual_mode_is_accepted(client):
+    import io
+
+    buf = io.BytesIO()
+    make_image(40, 50, 4).convert("LA").save(buf, format="PNG")
+    out = client.chat.completions.create(model="hyocr-test", messages=_messages(buf.getvalue()), max_tokens=3)
+    assert out.choices[0].finish_reason in ("stop", "length")
