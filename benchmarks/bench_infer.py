@@ -38,7 +38,13 @@ def _inputs(cfg):
     img = Image.fromarray(rng.integers(0, 256, (1024, 1024, 3), dtype=np.uint8))
     p = preprocess(img, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels)
     n = cfg.image_tokens(*p.resized_hw)
-    ids = [cfg.bos_id, cfg.image_start_id] + [cfg.image_token_id] * n + [cfg.image_end_id] + PROMPT_TEXT + [120006]
+    ids = (
+        [cfg.bos_id, cfg.image_start_id]
+        + [cfg.image_token_id] * n
+        + [cfg.image_end_id]
+        + PROMPT_TEXT
+        + [120006]
+    )
     return ids, p
 
 
@@ -69,7 +75,12 @@ def run_hyocr(model_dir: str, dtype: str) -> dict:
     timed(1)  # warm-up
     prefill, _ = timed(1)
     total, toks = timed(NEW_TOKENS + 1)
-    return {"prefill_s": prefill, "decode_tok_s": NEW_TOKENS / (total - prefill), "prompt_tokens": len(ids), "tokens": toks}
+    return {
+        "prefill_s": prefill,
+        "decode_tok_s": NEW_TOKENS / (total - prefill),
+        "prompt_tokens": len(ids),
+        "tokens": toks,
+    }
 
 
 def run_transformers(model_dir: str, dtype: str) -> dict:
@@ -102,7 +113,12 @@ def run_transformers(model_dir: str, dtype: str) -> dict:
     timed(1)
     prefill, _ = timed(1)
     total, toks = timed(NEW_TOKENS + 1)
-    return {"prefill_s": prefill, "decode_tok_s": NEW_TOKENS / (total - prefill), "prompt_tokens": len(ids), "tokens": toks}
+    return {
+        "prefill_s": prefill,
+        "decode_tok_s": NEW_TOKENS / (total - prefill),
+        "prompt_tokens": len(ids),
+        "tokens": toks,
+    }
 
 
 def child(engine: str, model_dir: str, dtype: str, threads: int) -> None:
@@ -136,10 +152,23 @@ def main() -> None:
         model = init_model(get_preset("hunyuanocr-1b"), seed=0).to(getattr(torch, args.dtype))
         save_model(model, tmp)
         del model
-        print(f"random hunyuanocr-1b written in {time.perf_counter() - t0:.1f}s ({args.dtype}, {args.threads} threads)")
+        print(
+            f"random hunyuanocr-1b written in {time.perf_counter() - t0:.1f}s ({args.dtype}, {args.threads} threads)"
+        )
         results = {}
         for engine in ("hyocr", "transformers"):
-            cmd = [sys.executable, __file__, "--child", engine, "--model-dir", tmp, "--dtype", args.dtype, "--threads", str(args.threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                engine,
+                "--model-dir",
+                tmp,
+                "--dtype",
+                args.dtype,
+                "--threads",
+                str(args.threads),
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode or not line:
@@ -148,11 +177,19 @@ def main() -> None:
             results[engine] = json.loads(line[0][7:])
     h, t = results["hyocr"], results["transformers"]
     same = h["tokens"] == t["tokens"]
-    print(f"input: 1024x1024 image + {len(PROMPT_TEXT)} text tokens = {h['prompt_tokens']} prompt tokens; {NEW_TOKENS} new tokens")
+    print(
+        f"input: 1024x1024 image + {len(PROMPT_TEXT)} text tokens = {h['prompt_tokens']} prompt tokens; {NEW_TOKENS} new tokens"
+    )
     print(f"{'figure':<28}{'hyocr':>12}{'transformers':>14}{'ratio':>10}")
-    print(f"{'encode + prefill (s)':<28}{h['prefill_s']:>12.2f}{t['prefill_s']:>14.2f}{t['prefill_s'] / h['prefill_s']:>9.2f}x")
-    print(f"{'decode (tokens/s)':<28}{h['decode_tok_s']:>12.2f}{t['decode_tok_s']:>14.2f}{h['decode_tok_s'] / t['decode_tok_s']:>9.2f}x")
-    print(f"{'peak memory (GB)':<28}{h['peak_rss_gb']:>12.2f}{t['peak_rss_gb']:>14.2f}{t['peak_rss_gb'] / h['peak_rss_gb']:>9.2f}x")
+    print(
+        f"{'encode + prefill (s)':<28}{h['prefill_s']:>12.2f}{t['prefill_s']:>14.2f}{t['prefill_s'] / h['prefill_s']:>9.2f}x"
+    )
+    print(
+        f"{'decode (tokens/s)':<28}{h['decode_tok_s']:>12.2f}{t['decode_tok_s']:>14.2f}{h['decode_tok_s'] / t['decode_tok_s']:>9.2f}x"
+    )
+    print(
+        f"{'peak memory (GB)':<28}{h['peak_rss_gb']:>12.2f}{t['peak_rss_gb']:>14.2f}{t['peak_rss_gb'] / h['peak_rss_gb']:>9.2f}x"
+    )
     print(f"ratios > 1 favour hyocr; same greedy tokens: {same}")
 
 

@@ -66,7 +66,11 @@ class OCR:
     def _task(self, task: str, images, *, lang: str | None = None, **kw) -> R.TaskResult | list[R.TaskResult]:
         many = _is_many(images)
         items = list(images) if many else [images]
-        prompt = instruction(task, lang or self.lang, **{k: v for k, v in kw.items() if k in ("key", "fields", "target", "question")})
+        prompt = instruction(
+            task,
+            lang or self.lang,
+            **{k: v for k, v in kw.items() if k in ("key", "fields", "target", "question")},
+        )
         gens = self._generate(prompt, items)
         tok = self.engine.tok
         results = []
@@ -74,7 +78,9 @@ class OCR:
             size = g.image_sizes[0] if g.image_sizes else {"width": 0, "height": 0}
             conf = None
             if task == "spotting" and "ref_open" in tok.ids and "ref_close" in tok.ids:
-                conf = spotting_confidences(g.token_ids, g.logprobs, tok.ids["ref_open"], tok.ids["ref_close"])
+                conf = spotting_confidences(
+                    g.token_ids, g.logprobs, tok.ids["ref_open"], tok.ids["ref_close"]
+                )
             results.append(
                 parse_answer(
                     task,

@@ -31,7 +31,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hyocr", description="End-to-end OCR with one vision-language model.")
+    parser = argparse.ArgumentParser(
+        prog="hyocr", description="End-to-end OCR with one vision-language model."
+    )
     parser.add_argument("--version", action="version", version=f"hyocr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():

@@ -72,11 +72,17 @@ class HyocrConfig:
 
     def __post_init__(self) -> None:
         if sum(self.xdrope_section) * 2 != self.lm_head_dim:
-            raise ValueError(f"xdrope_section {self.xdrope_section} must sum to lm_head_dim/2 = {self.lm_head_dim // 2}")
+            raise ValueError(
+                f"xdrope_section {self.xdrope_section} must sum to lm_head_dim/2 = {self.lm_head_dim // 2}"
+            )
         if self.lm_heads % self.lm_kv_heads:
-            raise ValueError(f"lm_heads ({self.lm_heads}) must be a multiple of lm_kv_heads ({self.lm_kv_heads})")
+            raise ValueError(
+                f"lm_heads ({self.lm_heads}) must be a multiple of lm_kv_heads ({self.lm_kv_heads})"
+            )
         if self.vit_hidden % self.vit_heads:
-            raise ValueError(f"vit_hidden ({self.vit_hidden}) must be a multiple of vit_heads ({self.vit_heads})")
+            raise ValueError(
+                f"vit_hidden ({self.vit_hidden}) must be a multiple of vit_heads ({self.vit_heads})"
+            )
 
     # derived numbers
     @property
@@ -95,7 +101,12 @@ class HyocrConfig:
         vit = 3 * self.vit_patch**2 * d + d + (self.vit_pos_edge**2 + 1) * d
         vit += self.vit_layers * (4 * (d * d + d) + 2 * d * m + m + d + 4 * d)
         c = self.merge
-        conn = d + (d * 2 * d * c * c + 2 * d) + (2 * d * 4 * d + 4 * d) + (4 * d * self.lm_hidden + self.lm_hidden)
+        conn = (
+            d
+            + (d * 2 * d * c * c + 2 * d)
+            + (2 * d * 4 * d + 4 * d)
+            + (4 * d * self.lm_hidden + self.lm_hidden)
+        )
         conn += 4 * d + 3 * self.lm_hidden + self.lm_hidden
         h, hd = self.lm_hidden, self.lm_head_dim
         attn = h * self.lm_heads * hd * 2 + h * self.lm_kv_heads * hd * 2 + 2 * hd
@@ -286,7 +297,15 @@ HYOCR_TINY = replace(
     max_pixels=1024 * 1024,
 )
 HYOCR_SMALL = replace(
-    HYOCR_TINY, vit_hidden=384, vit_layers=8, vit_heads=6, vit_mlp=1536, lm_hidden=512, lm_layers=8, lm_heads=8, lm_mlp=1408
+    HYOCR_TINY,
+    vit_hidden=384,
+    vit_layers=8,
+    vit_heads=6,
+    vit_mlp=1536,
+    lm_hidden=512,
+    lm_layers=8,
+    lm_heads=8,
+    lm_mlp=1408,
 )
 
 PRESETS: dict[str, HyocrConfig] = {
@@ -320,4 +339,3 @@ def save_config(cfg: HyocrConfig, model_dir: str | Path) -> None:
     path = Path(model_dir)
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.json").write_text(json.dumps(cfg.to_release_dict(), indent=2) + "\n", encoding="utf-8")
-

@@ -26,17 +26,33 @@ def model_dir(random_model, tokenizer, tmp_path_factory):
 def hyocr(*args, cwd=None):
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     return subprocess.run(
-        [sys.executable, "-m", "hyocr.cli", *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd, env=env
+        [sys.executable, "-m", "hyocr.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=env,
     )
 
 
 def _png_with_size(path, width, height):
     """A PNG whose header claims width x height (a decompression bomb) with a tiny body."""
+
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + chunk(b"IEND", b"")
+    )
 
 
 def assert_one_error_line(proc, *needles):
@@ -51,7 +67,9 @@ def assert_one_error_line(proc, *needles):
 def test_runs_and_prints_json(model_dir, tmp_path):
     img = tmp_path / "a.png"
     make_image(64, 96).save(img)
-    proc = hyocr("run", img, "--model", model_dir, "--max-new-tokens", "5", "--format", "json", "--dtype", "float32")
+    proc = hyocr(
+        "run", img, "--model", model_dir, "--max-new-tokens", "5", "--format", "json", "--dtype", "float32"
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["source"] == str(img) and len(out["pages"]) == 1
@@ -72,7 +90,9 @@ def test_bad_inputs_each_get_one_line_and_the_rest_still_runs(model_dir, tmp_pat
     bomb = tmp_path / "bomb.png"
     _png_with_size(bomb, 60000, 60000)
     missing = tmp_path / "missing.png"
-    proc = hyocr("run", good, empty, text, trunc, bomb, missing, "--model", model_dir, "--max-new-tokens", "3")
+    proc = hyocr(
+        "run", good, empty, text, trunc, bomb, missing, "--model", model_dir, "--max-new-tokens", "3"
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if "error" in line]
@@ -127,7 +147,10 @@ def test_no_model_and_nothing_shipped_says_so(tmp_path):
 def test_bad_task_options(model_dir, tmp_path):
     img = tmp_path / "a.png"
     make_image(32, 32).save(img)
-    assert_one_error_line(hyocr("run", img, "--model", model_dir, "--task", "translate", "--target-lang", "xx"), "unknown target language")
+    assert_one_error_line(
+        hyocr("run", img, "--model", model_dir, "--task", "translate", "--target-lang", "xx"),
+        "unknown target language",
+    )
     proc = hyocr("run", img, "--task", "nope")
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
 
@@ -138,5 +161,7 @@ def test_own_pixel_limit_below_pillows_guard(tmp_path):
 
     bomb = tmp_path / "b.png"
     _png_with_size(bomb, 12000, 12001)  # 144M pixels: under Pillow's error threshold, over ours
-    with pytest.raises(PixelBudgetError, match="12000x12001 = 144,012,000 pixels, over the limit of 144,000,000"):
+    with pytest.raises(
+        PixelBudgetError, match="12000x12001 = 144,012,000 pixels, over the limit of 144,000,000"
+    ):
         load_image(bomb)

@@ -57,16 +57,59 @@ def test_parse_pages():
 
 def test_three_page_pdf_gives_three_pages_of_markdown_in_order(three_page_pdf, model_dir, tmp_path):
     path, _ = three_page_pdf
-    proc = hyocr("run", path, "--task", "document", "--format", "md", "--model", model_dir, "--max-new-tokens", "4", "--dpi", "72")
+    proc = hyocr(
+        "run",
+        path,
+        "--task",
+        "document",
+        "--format",
+        "md",
+        "--model",
+        model_dir,
+        "--max-new-tokens",
+        "4",
+        "--dpi",
+        "72",
+    )
     assert proc.returncode == 0, proc.stderr
     marks = [line for line in proc.stdout.splitlines() if line.startswith("<!-- page")]
     assert marks == ["<!-- page 1 -->", "<!-- page 2 -->", "<!-- page 3 -->"]
     out = tmp_path / "out"
-    proc = hyocr("run", path, "--task", "document", "--format", "json", "--out", out, "--model", model_dir, "--max-new-tokens", "4", "--dpi", "72")
+    proc = hyocr(
+        "run",
+        path,
+        "--task",
+        "document",
+        "--format",
+        "json",
+        "--out",
+        out,
+        "--model",
+        model_dir,
+        "--max-new-tokens",
+        "4",
+        "--dpi",
+        "72",
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((out / "doc.json").read_text())
     assert [p["source"] for p in doc["pages"]] == [f"{path}#page={i}" for i in (1, 2, 3)]
-    proc = hyocr("run", path, "--task", "document", "--format", "html", "--out", out, "--model", model_dir, "--max-new-tokens", "4", "--pages", "2")
+    proc = hyocr(
+        "run",
+        path,
+        "--task",
+        "document",
+        "--format",
+        "html",
+        "--out",
+        out,
+        "--model",
+        model_dir,
+        "--max-new-tokens",
+        "4",
+        "--pages",
+        "2",
+    )
     assert proc.returncode == 0 and (out / "doc.html").read_text().startswith("<!doctype html>")
 
 
@@ -108,9 +151,26 @@ def _make_video(path, tmp_path):
         d.ellipse([100 + i, 40, 160 + i, 100], fill=(200, 180, 60))
         text = "Hello there" if 0.5 <= t < 1.8 else "General Kenobi" if 2.2 <= t < 3.6 else ""
         if text:
-            d.text((160, 200), text, font=font, fill="white", anchor="mm", stroke_width=2, stroke_fill="black")
+            d.text(
+                (160, 200), text, font=font, fill="white", anchor="mm", stroke_width=2, stroke_fill="black"
+            )
         img.save(frames / f"{i:03d}.png")
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-framerate", "10", "-i", str(frames / "%03d.png"), "-pix_fmt", "yuv420p", str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-framerate",
+            "10",
+            "-i",
+            str(frames / "%03d.png"),
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+    )
 
 
 def test_video_with_two_subtitles_gives_two_cues_at_the_right_times(model_dir, tmp_path):
@@ -138,7 +198,10 @@ def test_subtitle_band_segmentation_ignores_background_motion(tmp_path):
 
 def test_srt_and_vtt_format():
     cues = [Cue(0.5, 1.75, "Hello"), Cue(3661.2, 3662.0, "Two\nlines")]
-    assert to_srt(cues) == "1\n00:00:00,500 --> 00:00:01,750\nHello\n\n2\n01:01:01,200 --> 01:01:02,000\nTwo\nlines\n\n"
+    assert (
+        to_srt(cues)
+        == "1\n00:00:00,500 --> 00:00:01,750\nHello\n\n2\n01:01:01,200 --> 01:01:02,000\nTwo\nlines\n\n"
+    )
     assert to_vtt(cues).startswith("WEBVTT\n\n00:00:00.500 --> 00:00:01.750\nHello\n")
 
 
@@ -146,7 +209,21 @@ def test_spotting_overlay_is_drawn(model_dir, tmp_path):
     img = tmp_path / "x.png"
     make_image(64, 128).save(img)
     out = tmp_path / "o"
-    proc = hyocr("run", img, "--task", "spotting", "--model", model_dir, "--max-new-tokens", "4", "--out", out, "--draw", "--format", "json")
+    proc = hyocr(
+        "run",
+        img,
+        "--task",
+        "spotting",
+        "--model",
+        model_dir,
+        "--max-new-tokens",
+        "4",
+        "--out",
+        out,
+        "--draw",
+        "--format",
+        "json",
+    )
     assert proc.returncode == 0, proc.stderr
     assert (out / "x.overlay.png").is_file()
 
@@ -156,7 +233,12 @@ def test_draw_cjk_and_rtl_labels():
     from hyocr.tasks.parse import parse_answer
 
     img = Image.new("RGB", (400, 200), "white")
-    r = parse_answer("spotting", "<ref>中文标签</ref><quad>(100,300),(500,450)</quad><ref>مرحبا بالعالم</ref><quad>(100,700),(600,850)</quad>", width=400, height=200)
+    r = parse_answer(
+        "spotting",
+        "<ref>中文标签</ref><quad>(100,300),(500,450)</quad><ref>مرحبا بالعالم</ref><quad>(100,700),(600,850)</quad>",
+        width=400,
+        height=200,
+    )
     out = draw_spotting(img, r)
     assert out.size == img.size and out.getbbox() is not None
     # text pixels were drawn inside the label bands: the image is no longer white there

@@ -41,7 +41,10 @@ def test_batch_equals_each_alone(engine):
         Request("Extract the text in the image.", [make_image(64, 192, 2)]),
         Request("提取图中的文字。", [make_image(96, 64, 3), make_image(64, 64, 4)]),
         Request("TOTAL 12.50", []),
-        Request("Detect and recognize text in the image, and output the text coordinates in a formatted manner.", [make_image(128, 128, 5)]),
+        Request(
+            "Detect and recognize text in the image, and output the text coordinates in a formatted manner.",
+            [make_image(128, 128, 5)],
+        ),
     ]
     params = SamplingParams(max_new_tokens=12, ignore_eos=True)
     batched = engine.generate(reqs, params)
@@ -70,11 +73,17 @@ def test_streamed_text_equals_final_text(engine):
 
 def test_sampling_is_seeded_and_respects_top_k_1(engine):
     req = Request("Extract the text in the image.", [make_image(64, 64, 8)])
-    a = engine.generate([req], SamplingParams(max_new_tokens=10, temperature=0.9, top_p=0.95, seed=3, ignore_eos=True))
-    b = engine.generate([req], SamplingParams(max_new_tokens=10, temperature=0.9, top_p=0.95, seed=3, ignore_eos=True))
+    a = engine.generate(
+        [req], SamplingParams(max_new_tokens=10, temperature=0.9, top_p=0.95, seed=3, ignore_eos=True)
+    )
+    b = engine.generate(
+        [req], SamplingParams(max_new_tokens=10, temperature=0.9, top_p=0.95, seed=3, ignore_eos=True)
+    )
     assert a[0].token_ids == b[0].token_ids
     greedy = engine.generate([req], SamplingParams(max_new_tokens=10, ignore_eos=True))[0].token_ids
-    top1 = engine.generate([req], SamplingParams(max_new_tokens=10, temperature=1.5, top_k=1, seed=1, ignore_eos=True))
+    top1 = engine.generate(
+        [req], SamplingParams(max_new_tokens=10, temperature=1.5, top_k=1, seed=1, ignore_eos=True)
+    )
     assert top1[0].token_ids == greedy
 
 
@@ -82,7 +91,9 @@ def test_stop_ids_and_max_new_tokens(engine):
     req = Request("TOTAL", [])
     first = engine.generate([req], SamplingParams(max_new_tokens=5, ignore_eos=True))[0]
     assert first.finish_reason == "length" and len(first.token_ids) == 5
-    stopped = engine.generate([req], SamplingParams(max_new_tokens=5, stop_ids=(first.token_ids[2],), ignore_eos=True))[0]
+    stopped = engine.generate(
+        [req], SamplingParams(max_new_tokens=5, stop_ids=(first.token_ids[2],), ignore_eos=True)
+    )[0]
     assert stopped.finish_reason == "stop"
     assert stopped.token_ids == first.token_ids[: first.token_ids.index(first.token_ids[2])]
 

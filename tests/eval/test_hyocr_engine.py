@@ -19,8 +19,14 @@ def test_hyocr_engine_over_a_labelled_folder(random_model, tokenizer, tmp_path):
     make_image(80, 64, 2).save(data / "t1.png")
     (data / "bad.png").write_bytes(b"not an image")
     gt = [
-        {"image": "r1.png", "task": "kie", "text": "A\nB", "fields": {"company": "X", "total": "1.00"},
-         "boxes": [{"text": "A", "poly": [0, 0, 10, 0, 10, 10, 0, 10]}], "lang": "en"},
+        {
+            "image": "r1.png",
+            "task": "kie",
+            "text": "A\nB",
+            "fields": {"company": "X", "total": "1.00"},
+            "boxes": [{"text": "A", "poly": [0, 0, 10, 0, 10, 10, 0, 10]}],
+            "lang": "en",
+        },
         {"image": "t1.png", "task": "table", "html": "<table><tr><td>1</td></tr></table>"},
         {"image": "bad.png", "task": "kie", "text": "x"},
     ]

@@ -38,7 +38,9 @@ def _inputs(cfg, images, text_before=(40, 41), text_after=(42, 43, 44)):
     procs = [preprocess(im, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels) for im in images]
     ids = [cfg.bos_id, *text_before]
     for p in procs:
-        ids += [cfg.image_start_id] + [cfg.image_token_id] * cfg.image_tokens(*p.resized_hw) + [cfg.image_end_id]
+        ids += (
+            [cfg.image_start_id] + [cfg.image_token_id] * cfg.image_tokens(*p.resized_hw) + [cfg.image_end_id]
+        )
     ids += list(text_after)
     pv = torch.from_numpy(np.concatenate([p.pixel_values for p in procs]))
     grids = [p.grid_hw for p in procs]

@@ -60,9 +60,18 @@ def test_mapping_round_trips_both_directions(release_shapes):
 
 
 def test_transformers_in_memory_names_map_too():
-    assert from_release_name("model.language_model.layers.3.mlp.up_proj.weight") == "decoder.layers.3.mlp.up_proj.weight"
-    assert from_release_name("model.vision_tower.layers.2.layer_norm1.bias") == "vision.layers.2.input_layernorm.bias"
-    assert from_release_name("model.vision_tower.layers.2.mlp.fc2.weight") == "vision.layers.2.mlp.dense_4h_to_h.weight"
+    assert (
+        from_release_name("model.language_model.layers.3.mlp.up_proj.weight")
+        == "decoder.layers.3.mlp.up_proj.weight"
+    )
+    assert (
+        from_release_name("model.vision_tower.layers.2.layer_norm1.bias")
+        == "vision.layers.2.input_layernorm.bias"
+    )
+    assert (
+        from_release_name("model.vision_tower.layers.2.mlp.fc2.weight")
+        == "vision.layers.2.mlp.dense_4h_to_h.weight"
+    )
     assert from_release_name("model.vision_tower.patch_merger.proj_conv.weight") == "connector.proj.0.weight"
     assert from_release_name("model.vision_tower.patch_merger.image_begin") == "connector.image_begin"
 

@@ -24,8 +24,13 @@ def test_spotting_pixels_and_raw_coordinates():
 
 
 def test_spotting_release_form_without_markers():
-    r = parse_answer("spotting", "ATLANTA (AP)(10,20),(30,40)Next line(50,60),(70,80)", width=1000, height=1000)
-    assert [(x.text, x.box) for x in r.lines] == [("ATLANTA (AP)", [10, 20, 30, 40]), ("Next line", [50, 60, 70, 80])]
+    r = parse_answer(
+        "spotting", "ATLANTA (AP)(10,20),(30,40)Next line(50,60),(70,80)", width=1000, height=1000
+    )
+    assert [(x.text, x.box) for x in r.lines] == [
+        ("ATLANTA (AP)", [10, 20, 30, 40]),
+        ("Next line", [50, 60, 70, 80]),
+    ]
 
 
 def test_spotting_confidences_follow_ref_markers():
@@ -35,7 +40,11 @@ def test_spotting_confidences_follow_ref_markers():
 
 
 def test_fields_exact_keys_and_bad_json():
-    r = parse_answer("fields", '```json\n{"company": "ACME", "total": "9.00", "extra": 1}\n```', fields=["company", "date", "total"])
+    r = parse_answer(
+        "fields",
+        '```json\n{"company": "ACME", "total": "9.00", "extra": 1}\n```',
+        fields=["company", "date", "total"],
+    )
     assert r.fields == {"company": "ACME", "date": None, "total": "9.00"} and r.valid_json
     assert any("dropped keys" in w for w in r.warnings)
     bad = parse_answer("fields", "no json here", fields=["total"])
@@ -61,8 +70,13 @@ def test_flags_travel_to_the_result():
 
 def test_instructions_are_the_release_strings():
     assert instruction("spotting", "zh") == "检测并识别图片中的文字，将文本坐标格式化输出。"
-    assert instruction("fields", "zh", fields=["a", "b"]) == "提取图片中的: ['a','b'] 的字段内容，并按照 JSON 格式返回。"
-    assert instruction("translate", target="de").startswith("First extract the text, then translate the text content into German.")
+    assert (
+        instruction("fields", "zh", fields=["a", "b"])
+        == "提取图片中的: ['a','b'] 的字段内容，并按照 JSON 格式返回。"
+    )
+    assert instruction("translate", target="de").startswith(
+        "First extract the text, then translate the text content into German."
+    )
     assert "翻译为英文。" in instruction("translate", "zh", target="en")
     assert instruction("key", key="total") == "Output the value of total."
 
@@ -78,7 +92,12 @@ def test_never_raises_and_boxes_stay_inside(task, raw, w, h):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.text(min_size=1, max_size=10), st.integers(-50, 1100), st.integers(-50, 1100)), max_size=5))
+@given(
+    st.lists(
+        st.tuples(st.text(min_size=1, max_size=10), st.integers(-50, 1100), st.integers(-50, 1100)),
+        max_size=5,
+    )
+)
 def test_spotting_soup_boxes_inside(entries):
     raw = "".join(f"<ref>{t}</ref><quad>({x},{y}),({x + 10},{y + 10})</quad>" for t, x, y in entries)
     r = parse_answer("spotting", raw, width=300, height=200)

@@ -30,8 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="images, PDFs, TIFFs, folders or videos")
     # task
     g = p.add_argument_group("task")
-    g.add_argument("--task", default="text", choices=TASKS, help="what to do (default: text; videos: subtitles)")
-    g.add_argument("--lang", default="en", choices=LANGUAGES, help="language of the instruction (default: en)")
+    g.add_argument(
+        "--task", default="text", choices=TASKS, help="what to do (default: text; videos: subtitles)"
+    )
+    g.add_argument(
+        "--lang", default="en", choices=LANGUAGES, help="language of the instruction (default: en)"
+    )
     g.add_argument("--fields", help="comma-separated field names for --task fields")
     g.add_argument("--key", help="the key for --task key")
     g.add_argument("--question", help="the question for --task vqa")
@@ -51,7 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (the release's default)")
     g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
     g.add_argument("--top-k", type=int, default=0, help="sample among the k best tokens (0 = off)")
-    g.add_argument("--repetition-penalty", type=float, default=1.0, help="penalise repeated tokens (1.0 = off)")
+    g.add_argument(
+        "--repetition-penalty", type=float, default=1.0, help="penalise repeated tokens (1.0 = off)"
+    )
     g.add_argument("--seed", type=int, help="sampling seed")
     # documents
     g = p.add_argument_group("documents")
@@ -60,11 +66,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fps", type=float, default=4.0, help="video frames sampled per second (default: 4)")
     # output
     g = p.add_argument_group("output")
-    g.add_argument("--format", default="txt", choices=FORMATS, help="output format (default: txt; videos: srt)")
+    g.add_argument(
+        "--format", default="txt", choices=FORMATS, help="output format (default: txt; videos: srt)"
+    )
     g.add_argument("--out", help="write one file per input into this directory instead of stdout")
     g.add_argument("--draw", action="store_true", help="with --out: save spotting overlays as PNG")
     g.add_argument("--resume", action="store_true", help="with --out: skip inputs whose output file exists")
-    g.add_argument("--stream", action="store_true", help="print the answer as it is generated (txt, images only)")
+    g.add_argument(
+        "--stream", action="store_true", help="print the answer as it is generated (txt, images only)"
+    )
 
 
 class _Runner:
@@ -73,7 +83,12 @@ class _Runner:
         self.task = "prompt" if args.prompt else args.task
         self.fields = [f for f in args.fields.split(",")] if args.fields else None
         self.prompt = args.prompt or instruction(
-            args.task, args.lang, key=args.key, fields=self.fields, target=args.target_lang, question=args.question
+            args.task,
+            args.lang,
+            key=args.key,
+            fields=self.fields,
+            target=args.target_lang,
+            question=args.question,
         )
 
     def pages(self, images):
@@ -120,8 +135,16 @@ def main(args: argparse.Namespace) -> int:
         repetition_penalty=args.repetition_penalty,
         seed=args.seed,
     )
-    ocr = OCR(args.model, device=args.device, dtype=args.dtype, lang=args.lang, max_pixels=args.max_pixels,
-              max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, params=params)
+    ocr = OCR(
+        args.model,
+        device=args.device,
+        dtype=args.dtype,
+        lang=args.lang,
+        max_pixels=args.max_pixels,
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        params=params,
+    )
     runner = _Runner(args, ocr, params)
     out_dir = Path(args.out) if args.out else None
     if out_dir:
@@ -144,7 +167,10 @@ def main(args: argparse.Namespace) -> int:
             text = _run_one(runner, path, kind, fmt, target, args)
         except (HyocrError, OSError, ValueError, RuntimeError) as exc:
             failed += 1
-            print(f"hyocr run: {path}: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+            print(
+                f"hyocr run: {path}: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                file=sys.stderr,
+            )
             continue
         if target is None:
             if len(paths) > 1 and fmt in ("txt", "md", "srt", "vtt"):
@@ -170,7 +196,9 @@ def _run_one(runner: _Runner, path: Path, kind: str, fmt: str, target: Path | No
         raise ValueError(f"--format {fmt} is for videos")
     if args.stream and fmt == "txt" and kind == "image" and target is None:
         return _stream_image(runner, path)
-    pages = list(iter_pages(path, pages=args.pages, dpi=args.dpi, max_pixels=4 * runner.ocr.engine.max_pixels))
+    pages = list(
+        iter_pages(path, pages=args.pages, dpi=args.dpi, max_pixels=4 * runner.ocr.engine.max_pixels)
+    )
     results = runner.pages([p.image for p in pages])
     for page, r in zip(pages, results, strict=True):
         r.source = page.name
@@ -196,7 +224,9 @@ def _stream_image(runner: _Runner, path: Path) -> str:
     from hyocr.engine.generate import Request
 
     done = []
-    for piece in runner.ocr.engine.stream(Request(runner.prompt, [path], runner.args.system), runner.params, on_done=done.append):
+    for piece in runner.ocr.engine.stream(
+        Request(runner.prompt, [path], runner.args.system), runner.params, on_done=done.append
+    ):
         print(piece, end="", flush=True)
     print()
     return ""
@@ -208,11 +238,15 @@ def _run_video(runner: _Runner, path: Path, fmt: str) -> str:
     if runner.task not in ("subtitles", "text"):
         raise ValueError(f"videos support the subtitles task, not '{runner.task}'")
     lang = runner.args.lang
-    cues = read_subtitles(path, lambda imgs: [r.text for r in runner.ocr.subtitles(imgs, lang=lang)], fps=runner.args.fps)
+    cues = read_subtitles(
+        path, lambda imgs: [r.text for r in runner.ocr.subtitles(imgs, lang=lang)], fps=runner.args.fps
+    )
     if fmt == "vtt":
         return to_vtt(cues)
     if fmt in ("json", "jsonl"):
-        return json.dumps({"source": str(path), "cues": [c.__dict__ for c in cues]}, ensure_ascii=False) + "\n"
+        return (
+            json.dumps({"source": str(path), "cues": [c.__dict__ for c in cues]}, ensure_ascii=False) + "\n"
+        )
     if fmt != "srt":
         raise ValueError(f"--format {fmt} is not available for videos (use srt, vtt or json)")
     return to_srt(cues)

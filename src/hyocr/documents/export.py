@@ -14,9 +14,25 @@ from collections.abc import Sequence
 
 from hyocr.tasks.results import DocumentResult, SpottingResult, TableResult, TaskResult
 
-__all__ = ["page_markdown", "results_markdown", "markdown_to_html", "html_page", "results_json", "results_text", "EXTENSIONS"]
+__all__ = [
+    "page_markdown",
+    "results_markdown",
+    "markdown_to_html",
+    "html_page",
+    "results_json",
+    "results_text",
+    "EXTENSIONS",
+]
 
-EXTENSIONS = {"txt": ".txt", "json": ".json", "jsonl": ".jsonl", "md": ".md", "html": ".html", "srt": ".srt", "vtt": ".vtt"}
+EXTENSIONS = {
+    "txt": ".txt",
+    "json": ".json",
+    "jsonl": ".jsonl",
+    "md": ".md",
+    "html": ".html",
+    "srt": ".srt",
+    "vtt": ".vtt",
+}
 
 _UNSAFE = re.compile(r"<\s*/?\s*(script|style|iframe|object|embed|link|meta)[^>]*>", re.I)
 _EVENT = re.compile(r"\s+on[a-z]+\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", re.I)
@@ -97,7 +113,11 @@ def markdown_to_html(md: str) -> str:
             continue
         para = [s]
         i += 1
-        while i < len(lines) and lines[i].strip() and not re.match(r"^(#|[-*+]\s|\d+[.)]\s|<table|\$\$|<!--)", lines[i].strip()):
+        while (
+            i < len(lines)
+            and lines[i].strip()
+            and not re.match(r"^(#|[-*+]\s|\d+[.)]\s|<table|\$\$|<!--)", lines[i].strip())
+        ):
             para.append(lines[i].strip())
             i += 1
         out.append(f"<p>{_inline(' '.join(para))}</p>")
@@ -118,7 +138,9 @@ def html_page(title: str, md: str) -> str:
 
 
 def results_json(source: str, results: Sequence[TaskResult]) -> str:
-    return json.dumps({"source": source, "pages": [r.to_dict() for r in results]}, ensure_ascii=False, indent=1)
+    return json.dumps(
+        {"source": source, "pages": [r.to_dict() for r in results]}, ensure_ascii=False, indent=1
+    )
 
 
 def results_text(results: Sequence[TaskResult]) -> str:

@@ -19,7 +19,20 @@ from hyocr.processing.image import load_image
 
 __all__ = ["IMAGE_EXTS", "PDF_EXTS", "VIDEO_EXTS", "Page", "kind_of", "expand_inputs", "iter_pages"]
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".jp2", ".ppm", ".pgm", ".pbm"}
+IMAGE_EXTS = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".webp",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".jp2",
+    ".ppm",
+    ".pgm",
+    ".pbm",
+}
 PDF_EXTS = {".pdf"}
 VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".flv", ".mpg", ".mpeg"}
 
@@ -59,7 +72,9 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return out
 
 
-def iter_pages(path: Path, *, pages: str | None = None, dpi: float = 200.0, max_pixels: int = 2048 * 2048) -> Iterator[Page]:
+def iter_pages(
+    path: Path, *, pages: str | None = None, dpi: float = 200.0, max_pixels: int = 2048 * 2048
+) -> Iterator[Page]:
     """Pages of one image / TIFF / PDF input; raises InputError for a bad input."""
     kind = kind_of(path)
     if kind == "pdf":

@@ -57,8 +57,20 @@ def probe(path: str | Path) -> VideoInfo:
         raise InputError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty")
-    cmd = [_need("ffprobe"), "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,duration",
-           "-show_entries", "format=duration", "-of", "json", str(path)]
+    cmd = [
+        _need("ffprobe"),
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "stream=width,height,duration",
+        "-show_entries",
+        "format=duration",
+        "-of",
+        "json",
+        str(path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     try:
         info = json.loads(proc.stdout or "{}")
@@ -78,8 +90,21 @@ def iter_frames(path: str | Path, fps: float = 4.0, max_side: int = 1280):
     info = probe(path)
     scale = min(1.0, max_side / max(info.width, info.height))
     w, h = max(2, int(info.width * scale) // 2 * 2), max(2, int(info.height * scale) // 2 * 2)
-    cmd = [_need("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-vf", f"fps={fps},scale={w}:{h}",
-           "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    cmd = [
+        _need("ffmpeg"),
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        str(path),
+        "-vf",
+        f"fps={fps},scale={w}:{h}",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     size = w * h * 3
     i = 0
@@ -100,12 +125,18 @@ def iter_frames(path: str | Path, fps: float = 4.0, max_side: int = 1280):
 
 def _band(image: Image.Image, region: float) -> np.ndarray:
     w, h = image.size
-    band = image.crop((0, int(h * (1 - region)), w, h)).convert("L").resize((96, 24), Image.Resampling.BILINEAR)
+    band = (
+        image.crop((0, int(h * (1 - region)), w, h)).convert("L").resize((96, 24), Image.Resampling.BILINEAR)
+    )
     return np.asarray(band, dtype=np.float32)
 
 
 def segment_frames(
-    frames: list[tuple[float, Image.Image]], *, region: float = 0.35, threshold: float = 0.02, blank_std: float = 4.0
+    frames: list[tuple[float, Image.Image]],
+    *,
+    region: float = 0.35,
+    threshold: float = 0.02,
+    blank_std: float = 4.0,
 ) -> list[tuple[int, int, bool]]:
     """Split frame indices into runs of a stable subtitle band: (first, last_exclusive, blank)."""
     if not frames:
@@ -115,7 +146,11 @@ def segment_frames(
     segments: list[tuple[int, int, bool]] = []
     start = 0
     for i in range(1, len(bands) + 1):
-        if i == len(bands) or blank[i] != blank[i - 1] or float((np.abs(bands[i] - bands[i - 1]) > 32).mean()) > threshold:
+        if (
+            i == len(bands)
+            or blank[i] != blank[i - 1]
+            or float((np.abs(bands[i] - bands[i - 1]) > 32).mean()) > threshold
+        ):
             segments.append((start, i, blank[(start + i - 1) // 2]))
             start = i
     return segments
@@ -137,7 +172,11 @@ def read_subtitles(
     texts = read(mids) if mids else []
     cues: list[Cue] = []
     for (a, b, _), text in zip(segments, texts, strict=True):
-        text = " ".join(text.split()) if "\n" not in text.strip() else "\n".join(t.strip() for t in text.strip().splitlines() if t.strip())
+        text = (
+            " ".join(text.split())
+            if "\n" not in text.strip()
+            else "\n".join(t.strip() for t in text.strip().splitlines() if t.strip())
+        )
         if not text:
             continue
         start, end = frames[a][0], (frames[b][0] if b < len(frames) else info.duration)
@@ -157,7 +196,9 @@ def _ts(t: float, sep: str) -> str:
 
 
 def to_srt(cues: list[Cue]) -> str:
-    return "".join(f"{i}\n{_ts(c.start, ',')} --> {_ts(c.end, ',')}\n{c.text}\n\n" for i, c in enumerate(cues, 1))
+    return "".join(
+        f"{i}\n{_ts(c.start, ',')} --> {_ts(c.end, ',')}\n{c.text}\n\n" for i, c in enumerate(cues, 1)
+    )
 
 
 def to_vtt(cues: list[Cue]) -> str:

@@ -59,5 +59,10 @@ def load_engine(
     weights = torch.bfloat16 if dtype == "bfloat16" else torch.float32
     autocast = dtype == "auto"
     return Engine.from_dir(
-        model_dir, device=str(dev), dtype=weights, autocast=autocast, max_pixels=max_pixels, max_vision_tokens=max_vision_tokens
+        model_dir,
+        device=str(dev),
+        dtype=weights,
+        autocast=autocast,
+        max_pixels=max_pixels,
+        max_vision_tokens=max_vision_tokens,
     )

@@ -177,7 +177,14 @@ class Engine:
             pixel_values.append(p.pixel_values)
             grids.append(p.grid_hw)
             counts.append(self.cfg.image_tokens(*p.resized_hw))
-            sizes.append({"width": img.width, "height": img.height, "resized_width": p.resized_hw[1], "resized_height": p.resized_hw[0]})
+            sizes.append(
+                {
+                    "width": img.width,
+                    "height": img.height,
+                    "resized_width": p.resized_hw[1],
+                    "resized_height": p.resized_hw[0],
+                }
+            )
         if self.max_vision_tokens is not None and sum(counts) > self.max_vision_tokens:
             raise PixelBudgetError(
                 f"images need {sum(counts)} vision tokens, over the budget of {self.max_vision_tokens} (lower max_pixels)"
@@ -192,7 +199,9 @@ class Engine:
 
     # ---- the decoding loop -------------------------------------------------------------------
     @torch.no_grad()
-    def _run(self, batch: list[_Prepared], params: SamplingParams) -> Iterator[tuple[int, int, float, str | None]]:
+    def _run(
+        self, batch: list[_Prepared], params: SamplingParams
+    ) -> Iterator[tuple[int, int, float, str | None]]:
         """Yields (row, token, logprob, finish_reason or None) as tokens are produced."""
         model, dev = self.model, self.device
         b = len(batch)
@@ -207,7 +216,9 @@ class Engine:
         if capacity > self.cfg.max_position:
             capacity = self.cfg.max_position
             if length >= capacity:
-                raise PixelBudgetError(f"prompt of {length} tokens exceeds the model's context of {self.cfg.max_position}")
+                raise PixelBudgetError(
+                    f"prompt of {length} tokens exceeds the model's context of {self.cfg.max_position}"
+                )
         gen = torch.Generator(device="cpu")
         gen.manual_seed(params.seed if params.seed is not None else torch.seed() % (2**63))
         stop = set(params.stop_ids) if params.ignore_eos else set(self.stop_ids) | set(params.stop_ids)
@@ -221,8 +232,12 @@ class Engine:
             cache_dtype = torch.bfloat16 if self.autocast else next(model.parameters()).dtype
             cache = KVCache(self.cfg, b, capacity, cache_dtype, dev)
             logits, positions = model.prefill(input_ids, attn, embeds, grids, cache)
-            key_mask = None if bool(attn.all()) else torch.cat(
-                [attn, torch.ones((b, capacity - length), dtype=attn.dtype, device=dev)], dim=1
+            key_mask = (
+                None
+                if bool(attn.all())
+                else torch.cat(
+                    [attn, torch.ones((b, capacity - length), dtype=attn.dtype, device=dev)], dim=1
+                )
             )
             rows = list(range(b))  # original row of each active batch position
             generated: list[list[int]] = [[] for _ in range(b)]
@@ -263,7 +278,12 @@ class Engine:
         n = len(ids)
         if n < params.repetition_stop_min_tokens or n % 16:
             return False
-        return tail_repeat_unit(ids, params.repetition_stop_repeats, max_unit=n // params.repetition_stop_repeats) > 0
+        return (
+            tail_repeat_unit(
+                ids, params.repetition_stop_repeats, max_unit=n // params.repetition_stop_repeats
+            )
+            > 0
+        )
 
     @staticmethod
     def _sample(logits: torch.Tensor, history: list[list[int]], params: SamplingParams, gen: torch.Generator):
@@ -274,7 +294,9 @@ class Engine:
                 if h:
                     idx = torch.tensor(sorted(set(h)), device=scores.device)
                     vals = scores[i, idx]
-                    scores[i, idx] = torch.where(vals > 0, vals / params.repetition_penalty, vals * params.repetition_penalty)
+                    scores[i, idx] = torch.where(
+                        vals > 0, vals / params.repetition_penalty, vals * params.repetition_penalty
+                    )
         if params.temperature == 0:
             tokens = scores.argmax(-1)
         else:
@@ -293,13 +315,24 @@ class Engine:
         return tokens, logp_model.gather(-1, tokens[:, None]).squeeze(-1)
 
     # ---- public API --------------------------------------------------------------------------
-    def _finish(self, p: _Prepared, ids: list[int], logps: list[float], reason: str, params, t0: float) -> Generation:
+    def _finish(
+        self, p: _Prepared, ids: list[int], logps: list[float], reason: str, params, t0: float
+    ) -> Generation:
         body = ids[:-1] if reason == "stop" else ids
         text = self.tok.decode(body)
         cut = False
         if params.cut_repetition:
             text, cut = cut_tail_repetition(text)
-        return Generation(text, body, reason, logps[: len(body)], cut or reason == "repetition", len(p.ids), p.image_sizes, time.perf_counter() - t0)
+        return Generation(
+            text,
+            body,
+            reason,
+            logps[: len(body)],
+            cut or reason == "repetition",
+            len(p.ids),
+            p.image_sizes,
+            time.perf_counter() - t0,
+        )
 
     def generate(self, requests: Sequence[Request], params: SamplingParams | None = None) -> list[Generation]:
         """Run a batch; results in the order of `requests`."""
@@ -317,7 +350,10 @@ class Engine:
         return [self._finish(p, ids[i], logps[i], reasons[i], params, t0) for i, p in enumerate(batch)]
 
     def stream(
-        self, request: Request, params: SamplingParams | None = None, on_done: Callable[[Generation], None] | None = None
+        self,
+        request: Request,
+        params: SamplingParams | None = None,
+        on_done: Callable[[Generation], None] | None = None,
     ) -> Iterator[str]:
         """Yield text pieces as they are decoded; their concatenation equals the final text
         (unless a repetition cut-back shortens it, which `on_done` receives flagged)."""

@@ -28,15 +28,18 @@ class HyocrEngine:
 
         def run(indices, fn):
             if indices:
-                for i, r in zip(indices, fn([images[i] for i in indices]), strict=True):
-                    yield i, r
+                yield from zip(indices, fn([images[i] for i in indices]), strict=True)
 
         want = [set(it.get("want") or []) for it in items]
         spot = [i for i, w in enumerate(want) if "boxes" in w]
         text = [i for i, w in enumerate(want) if "text" in w and "boxes" not in w]
         for i, r in run(spot, lambda ims: self.ocr.spotting(ims, lang=lang[spot[0]])):
             outs[i]["boxes"] = [
-                {"text": line.text, "poly": [v for xy in line.polygon for v in xy], "confidence": line.confidence}
+                {
+                    "text": line.text,
+                    "poly": [v for xy in line.polygon for v in xy],
+                    "confidence": line.confidence,
+                }
                 for line in r.lines
             ]
             outs[i]["text"] = r.text
@@ -44,7 +47,9 @@ class HyocrEngine:
             outs[i]["text"] = r.text
         for i, w in enumerate(want):  # fields differ per item: one call each
             if "fields" in w:
-                outs[i]["fields"] = self.ocr.fields(images[i], items[i].get("keys") or [], lang=lang[i]).fields
+                outs[i]["fields"] = self.ocr.fields(
+                    images[i], items[i].get("keys") or [], lang=lang[i]
+                ).fields
         table = [i for i, w in enumerate(want) if "html" in w]
         for i, r in run(table, lambda ims: self.ocr.table(ims)):
             outs[i]["html"] = r.html

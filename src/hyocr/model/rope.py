@@ -36,7 +36,9 @@ def xdrope_cos_sin(
     """Position ids (axes, B, L) -> cos, sin of shape (B, L, head_dim) in the reference's layout."""
     axes = len(section)
     if position_ids.shape[0] != axes:
-        raise ValueError(f"expected {axes} XD-RoPE axes, got position ids of shape {tuple(position_ids.shape)}")
+        raise ValueError(
+            f"expected {axes} XD-RoPE axes, got position ids of shape {tuple(position_ids.shape)}"
+        )
     freqs = position_ids[..., None].float() * inv_freq.to(position_ids.device)  # (axes, B, L, d/2)
     freqs = torch.cat((freqs, freqs), dim=-1)  # (axes, B, L, d)
     chunks = freqs.split([2 * s for s in section], dim=-1)
@@ -49,7 +51,9 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def apply_rope(
+    q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """q (B, H, L, d), k (B, Hkv, L, d), cos/sin (B, L, d) -> rotated q, k (computed in float32)."""
     cos, sin = cos[:, None].float(), sin[:, None].float()
     qf, kf = q.float(), k.float()

@@ -34,7 +34,9 @@ class PatchEmbedding(nn.Module):
     def interpolated_positions(self, h: int, w: int) -> torch.Tensor:
         """(h*w, hidden) positions for an h x w patch grid."""
         d = self.position_embedding.weight.shape[1]
-        grid = self.position_embedding.weight[1:].reshape(1, self.edge, self.edge, d).permute(0, 3, 1, 2).float()
+        grid = (
+            self.position_embedding.weight[1:].reshape(1, self.edge, self.edge, d).permute(0, 3, 1, 2).float()
+        )
         grid = F.interpolate(grid, size=(h, w), mode="bilinear", align_corners=False)  # (1, d, h, w)
         return grid.permute(0, 2, 3, 1).reshape(h * w, d)
 
@@ -107,7 +109,9 @@ class VisionTower(nn.Module):
     def forward(self, pixel_values: torch.Tensor, grid_hw: list[tuple[int, int]]) -> torch.Tensor:
         lengths = [h * w for h, w in grid_hw]
         if sum(lengths) != pixel_values.shape[0]:
-            raise ValueError(f"grid_hw describes {sum(lengths)} patches but pixel_values has {pixel_values.shape[0]}")
+            raise ValueError(
+                f"grid_hw describes {sum(lengths)} patches but pixel_values has {pixel_values.shape[0]}"
+            )
         x = self.embeddings(pixel_values, grid_hw)
         for layer in self.layers:
             if self.gradient_checkpointing and self.training:

@@ -68,7 +68,9 @@ class HunyuanOCRModel(nn.Module):
             return x
         feats = torch.cat(image_embeds, dim=0).to(x.dtype)
         if feats.shape[0] != n_slots:
-            raise ValueError(f"image features ({feats.shape[0]}) and image placeholder tokens ({n_slots}) differ")
+            raise ValueError(
+                f"image features ({feats.shape[0]}) and image placeholder tokens ({n_slots}) differ"
+            )
         x = x.clone()
         x[slots] = feats
         return x
@@ -139,7 +141,10 @@ class HunyuanOCRModel(nn.Module):
         target = labels[:, 1:]
         count = int((target != -100).sum())
         loss = F.cross_entropy(
-            logits[:, :-1].float().reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="sum"
+            logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+            target.reshape(-1),
+            ignore_index=-100,
+            reduction="sum",
         ) / max(count, 1)
         return ModelOutput(logits, loss, count)
 
@@ -157,7 +162,11 @@ class HunyuanOCRModel(nn.Module):
         x = self.embed(input_ids, image_embeds)
         pos = self.position_ids(input_ids, image_grids, attention_mask)
         cos, sin = self._rope(pos, x.dtype)
-        mask = None if bool(attention_mask.all()) else self._mask(attention_mask, None, input_ids.shape[1], x.device)
+        mask = (
+            None
+            if bool(attention_mask.all())
+            else self._mask(attention_mask, None, input_ids.shape[1], x.device)
+        )
         hidden = self.decoder(x, cos, sin, mask, cache)
         next_pos = text_position_ids(attention_mask)[:, -1] + 1
         return self.lm_head(hidden[:, -1]), next_pos

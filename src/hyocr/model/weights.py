@@ -114,7 +114,9 @@ def check_release_tensors(shapes: dict[str, tuple[int, ...]], cfg: HyocrConfig) 
             continue
         mapping[name] = ours
     if unknown:
-        raise ModelLoadError(f"checkpoint has {len(unknown)} tensors this config does not know: {_short(unknown)}")
+        raise ModelLoadError(
+            f"checkpoint has {len(unknown)} tensors this config does not know: {_short(unknown)}"
+        )
     missing = set(want) - set(mapping.values())
     if missing:
         names = [to_release_name(m) for m in missing]
@@ -170,7 +172,9 @@ def load_weights(model: HunyuanOCRModel, model_dir: str | Path, dtype: torch.dty
         try:
             t = handles[where[name]].get_tensor(name)
         except Exception as exc:
-            raise ModelLoadError(f"{model_dir}: cannot read tensor '{name}' ({str(exc).splitlines()[0]})") from None
+            raise ModelLoadError(
+                f"{model_dir}: cannot read tensor '{name}' ({str(exc).splitlines()[0]})"
+            ) from None
         state[ours] = t.to(dtype) if dtype is not None else t
     model.load_state_dict(state, strict=True, assign=True)
 
@@ -219,5 +223,8 @@ def save_model(model: HunyuanOCRModel, model_dir: str | Path, max_shard_bytes: i
         fname = f"model-{i:05d}-of-{total:05d}.safetensors"
         save_file(shard, str(model_dir / fname), metadata=meta)
         weight_map.update({k: fname for k in shard})
-    index = {"metadata": {"total_size": sum(t.numel() * t.element_size() for t in tensors.values())}, "weight_map": weight_map}
+    index = {
+        "metadata": {"total_size": sum(t.numel() * t.element_size() for t in tensors.values())},
+        "weight_map": weight_map,
+    }
     (model_dir / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")

@@ -157,7 +157,9 @@ def preprocess(
 ) -> ProcessedImage:
     """RGB PIL image -> patches ready for the vision tower."""
     rh, rw = smart_resize(image.height, image.width, patch * merge, min_pixels, max_pixels)
-    resized = image.resize((rw, rh), Image.Resampling.BICUBIC) if (rh, rw) != (image.height, image.width) else image
+    resized = (
+        image.resize((rw, rh), Image.Resampling.BICUBIC) if (rh, rw) != (image.height, image.width) else image
+    )
     arr = np.asarray(resized, dtype=np.float32).transpose(2, 0, 1) / 255.0  # (3, H, W)
     mean = np.asarray(CLIP_MEAN, dtype=np.float32)[:, None, None]
     std = np.asarray(CLIP_STD, dtype=np.float32)[:, None, None]

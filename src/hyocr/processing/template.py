@@ -75,8 +75,12 @@ class PromptBuilder:
 
             env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
             self._jinja = env.from_string(self.chat_template)
-        content = [{"type": "image", "image": ""} for _ in image_tokens] + [{"type": "text", "text": instruction}]
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": content}]
+        content = [{"type": "image", "image": ""} for _ in image_tokens] + [
+            {"type": "text", "text": instruction}
+        ]
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": content}
+        ]
         t = self.tok.tk
         text = self._jinja.render(
             messages=messages,

@@ -73,9 +73,16 @@ class HyTokenizer:
         eos_id = tokenizer.token_to_id(eos_token) if eos_token else None
         self.eos_id = eos_id if eos_id is not None else self.ids.get("assistant")
         self.pad_id = self.ids.get("pad", self.eos_id)
-        self._marker_ids = {self.ids[r]: t for t, r in (
-            ("<ref>", "ref_open"), ("</ref>", "ref_close"), ("<quad>", "quad_open"), ("</quad>", "quad_close")
-        ) if r in self.ids}
+        self._marker_ids = {
+            self.ids[r]: t
+            for t, r in (
+                ("<ref>", "ref_open"),
+                ("</ref>", "ref_close"),
+                ("<quad>", "quad_open"),
+                ("</quad>", "quad_close"),
+            )
+            if r in self.ids
+        }
         self._special_ids = set(self.ids.values()) - set(self._marker_ids)
 
     # ---- loading ----------------------------------------------------------------------------

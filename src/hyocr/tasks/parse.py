@@ -23,7 +23,9 @@ def _geo_mean(logps: Sequence[float]) -> float | None:
     return math.exp(sum(logps) / len(logps)) if logps else None
 
 
-def spotting_confidences(token_ids: Sequence[int], logprobs: Sequence[float], ref_open: int, ref_close: int) -> list[float | None]:
+def spotting_confidences(
+    token_ids: Sequence[int], logprobs: Sequence[float], ref_open: int, ref_close: int
+) -> list[float | None]:
     """Per <ref>…</ref> entry, the geometric-mean probability of the tokens of its text."""
     out: list[float | None] = []
     inside, cur = False, []
@@ -81,7 +83,14 @@ def parse_answer(
     source: str = "",
 ) -> R.TaskResult:
     base = dict(
-        task=task, raw=raw, width=width, height=height, repetition_cut=repetition_cut, truncated=truncated, seconds=seconds, source=source
+        task=task,
+        raw=raw,
+        width=width,
+        height=height,
+        repetition_cut=repetition_cut,
+        truncated=truncated,
+        seconds=seconds,
+        source=source,
     )
     try:
         return _parse(task, raw, base, fields, key, target, question, confidences)
@@ -96,10 +105,20 @@ def _parse(task, raw, base, fields, key, target, question, confidences):
         return R.TextResult(**base, content=raw.strip())
     if task == "document":
         md = parse_markdown(raw)
-        blocks = [{k: v for k, v in asdict(b).items() if v not in ("", [], 0) or k in ("kind", "text")} for b in md.blocks]
+        blocks = [
+            {k: v for k, v in asdict(b).items() if v not in ("", [], 0) or k in ("kind", "text")}
+            for b in md.blocks
+        ]
         tables = [b.html for b in md.blocks if b.kind == "table" and b.html]
         formulas = [b.text for b in md.blocks if b.kind == "formula"]
-        return R.DocumentResult(**base, warnings=md.warnings, markdown=raw.strip(), blocks=blocks, tables=tables, formulas=formulas)
+        return R.DocumentResult(
+            **base,
+            warnings=md.warnings,
+            markdown=raw.strip(),
+            blocks=blocks,
+            tables=tables,
+            formulas=formulas,
+        )
     if task == "table":
         html = _unfence(raw)
         tables = find_html_tables(html)
@@ -123,7 +142,11 @@ def _parse(task, raw, base, fields, key, target, question, confidences):
     if task == "chart":
         body = raw.strip()
         m = _FENCE.match(body)
-        kind = "mermaid" if (m and body.startswith("```mermaid")) or re.match(r"^(graph|flowchart)\b", _unfence(body)) else "markdown"
+        kind = (
+            "mermaid"
+            if (m and body.startswith("```mermaid")) or re.match(r"^(graph|flowchart)\b", _unfence(body))
+            else "markdown"
+        )
         return R.ChartResult(**base, kind=kind, content=_unfence(body) if kind == "mermaid" else body)
     if task == "fields":
         parsed = extract_json(raw)
@@ -136,7 +159,9 @@ def _parse(task, raw, base, fields, key, target, question, confidences):
         extra = sorted(set(value) - set(names))
         if extra:
             warnings.append(f"dropped keys that were not asked for: {extra[:5]}")
-        return R.FieldsResult(**base, warnings=warnings, fields=out, valid_json=parsed.ok and isinstance(parsed.value, dict))
+        return R.FieldsResult(
+            **base, warnings=warnings, fields=out, valid_json=parsed.ok and isinstance(parsed.value, dict)
+        )
     if task == "key":
         return R.KeyResult(**base, key=key or "", value=raw.strip())
     if task == "translate":

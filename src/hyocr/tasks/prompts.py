@@ -11,7 +11,19 @@ from __future__ import annotations
 
 __all__ = ["TASKS", "LANGUAGES", "TRANSLATION_TARGETS", "instruction", "language_names"]
 
-TASKS = ("spotting", "text", "document", "formula", "table", "chart", "key", "fields", "subtitles", "translate", "vqa")
+TASKS = (
+    "spotting",
+    "text",
+    "document",
+    "formula",
+    "table",
+    "chart",
+    "key",
+    "fields",
+    "subtitles",
+    "translate",
+    "vqa",
+)
 LANGUAGES = ("en", "zh")
 
 _EN = {

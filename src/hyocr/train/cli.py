@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stage",
         required=True,
-        choices=["init", *STAGES],
+        choices=["init", *STAGES, "rl"],
         help="init, a pre-training stage 1-4, or rl (GRPO)",
     )
     parser.add_argument(

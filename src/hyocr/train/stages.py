@@ -6,7 +6,8 @@
 | 2 pre-training | everything | 2e-4 → 5e-5 | warm-up + cosine | 8k |
 | 3 long context | everything | 8e-5 → 5e-6 | warm-up + cosine | 32k |
 | 4 annealing | everything | 2e-5 → 1e-6 | linear | 32k |
-| rl (GRPO) | everything | 8e-7 constant | constant | — |
+
+RL (GRPO, everything, constant 8e-7) has its own config: `grpo.GrpoConfig`.
 
 `STAGES` holds those numbers; a TOML file (`--config`, examples in `train/configs/`) overrides any
 field, e.g. the step count and image budget that suit a small model on a CPU. Token budgets of the
@@ -95,7 +96,6 @@ STAGES: dict[str, StageConfig] = {
     "4": replace(
         _BASE, name="4", lr_max=2e-5, lr_min=1e-6, schedule="linear", seq_len=32768, grad_checkpointing=True
     ),
-    "rl": replace(_BASE, name="rl", lr_max=8e-7, lr_min=8e-7, schedule="constant", warmup_steps=0),
 }
 
 
