@@ -121,3 +121,14 @@ def test_cut_tail_repetition_only_on_long_texts_and_keeps_one_copy():
     assert cut_tail_repetition(short) == (short, False)
     nine = "y" * 8000 + "zq" * 9 + "!"
     assert cut_tail_repetition(nine) == (nine, False)
+
+
+def test_vision_token_budget_is_a_clear_error(random_model, tokenizer):
+    from hyocr.errors import PixelBudgetError
+
+    eng = Engine(random_model, tokenizer, autocast=False, max_vision_tokens=20)
+    with pytest.raises(PixelBudgetError, match="need 22 vision tokens, over the budget of 20"):
+        eng.generate([Request("x", [make_image(128, 128, 1)])], SamplingParams(max_new_tokens=1))
+    # a smaller max_pixels brings the same image inside the budget
+    small = Engine(random_model, tokenizer, autocast=False, max_vision_tokens=20, max_pixels=64 * 64)
+    assert small.generate([Request("x", [make_image(128, 128, 1)])], SamplingParams(max_new_tokens=1))[0].image_sizes[0]["resized_width"] == 64
