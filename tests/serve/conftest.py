@@ -16,13 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from tests.conftest import make_image
 
 from hyocr.engine.generate import Engine
 from hyocr.model.weights import save_model
 from hyocr.processing.template import PromptBuilder
 from hyocr.serve.app import ServeConfig, create_app
 from hyocr.serve.backends import NativeBackend
+from tests.conftest import make_image
 
 
 class LiveServer:

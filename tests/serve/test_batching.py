@@ -7,11 +7,11 @@ import threading
 import time
 
 import pytest
-from tests.conftest import make_image
 
 from hyocr.engine.generate import Engine, Request, SamplingParams
 from hyocr.processing.template import PromptBuilder
 from hyocr.serve.batching import QueueFull, Scheduler
+from tests.conftest import make_image
 
 
 @pytest.fixture(scope="module")

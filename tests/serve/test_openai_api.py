@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import openai
 import pytest
-from tests.conftest import make_image
-from tests.serve.conftest import data_uri, png_bytes
 
 from hyocr.engine.generate import Request, SamplingParams
+from tests.conftest import make_image
+from tests.serve.conftest import data_uri, png_bytes
 
 OCR_TEXT = "Extract the text in the image."
 

@@ -613,6 +613,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 raise ApiError(400, "'fields' must be comma-separated names or a JSON list") from None
             if not isinstance(field_list, list) or not all(isinstance(f, str) for f in field_list):
                 raise ApiError(400, "'fields' must be comma-separated names or a JSON list")
+            field_list = [f.strip() for f in field_list if f.strip()]
         try:
             text = instruction(
                 task,
