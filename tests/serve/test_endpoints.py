@@ -276,28 +276,6 @@ def test_body_limit_api_key_and_remote_urls(serve_engine):
         )
 
 
-def test_api_key_from_environment(model_dir):
-    from tests.serve.conftest import ServeProcess
-
-    with ServeProcess(
-        "--model",
-        str(model_dir),
-        "--dtype",
-        "float32",
-        "--max-new-tokens",
-        "4",
-        env={"HYOCR_API_KEY": "from-env"},
-    ) as s:
-        assert httpx.get(s.url + "/v1/models").status_code == 401
-        r = httpx.post(
-            s.url + "/v1/chat/completions",
-            json=chat_body(png_bytes(), max_tokens=2),
-            headers={"Authorization": "Bearer from-env"},
-            timeout=60,
-        )
-        assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] <= 2
-
-
 def test_full_queue_answers_429_with_retry_after_and_timeouts_504(serve_engine):
     app = make_app(
         serve_engine,
