@@ -661,7 +661,10 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             typed.update(page=k + 1 if pdf else None, finish_reason=c.finish_reason, usage=_usage(c))
             return typed
 
-        results = await _guarded(request, asyncio.gather(*(one(k, im) for k, im in enumerate(images))))
+        async def all_pages() -> list[dict]:
+            return await asyncio.gather(*(one(k, im) for k, im in enumerate(images)))
+
+        results = await _guarded(request, all_pages())
         out: dict[str, Any] = {
             "task": task,
             "model": backend.name,
