@@ -1,0 +1,214 @@
+"""SFT trainer: overfitting, exact resume after kill -9, packing and accumulation invariances, stage 1
+freezing, schedule endpoints, and checkpoints that are model directories."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from hyocr.engine.generate import Engine, Request, SamplingParams
+from hyocr.model.weights import load_model
+from hyocr.processing.tokenizer import HyTokenizer
+from hyocr.train.data import Packer, SampleEncoder, ShardIndex, collate
+from hyocr.train.sft import SftJob, forward_batch, run_sft
+from hyocr.train.stages import STAGES, load_stage_config, lr_at, stage_config
+
+TOY = dict(
+    seq_len=1024,
+    rows=1,
+    max_pixels=128 * 64,
+    min_pixels=32 * 32,
+    bf16=False,
+    log_every=1,
+    save_every=1000,
+    weight_decay=0.0,
+)
+
+
+def _log(out: Path, event: str = "train") -> list[dict]:
+    return [r for r in map(json.loads, (out / "log.jsonl").read_text().splitlines()) if r["event"] == event]
+
+
+def test_overfits_32_samples(toy_dir, tmp_path):
+    cfg = stage_config("2", dict(TOY, max_steps=100, warmup_steps=5, lr_max=1e-2, lr_min=1e-3))
+    run_sft(SftJob(toy_dir / "init", toy_dir / "shards", tmp_path, cfg, quiet=True))
+    losses = [r["loss"] for r in _log(tmp_path)]
+    assert losses[0] > 5.0
+    # answer tokens: words (read from the glyphs, learned last) and box coordinates (learned first)
+    assert sum(losses[-5:]) / 5 < 0.35, losses[-10:]
+    # the saved model reproduces the low loss on the whole training shard
+    model = load_model(tmp_path / "latest")
+    tok = HyTokenizer.from_dir(tmp_path / "latest")
+    enc = SampleEncoder(model.cfg, tok, cfg.max_pixels, cfg.min_pixels)
+    data = ShardIndex(toy_dir / "shards")
+    batch = collate([[enc.encode(data[i]) for i in range(32)]], tok.pad_id)
+    with torch.no_grad():
+        assert float(forward_batch(model, batch, False).loss) < 0.35
+
+
+def test_packed_row_equals_samples_alone(toy_dir):
+    model = load_model(toy_dir / "init")
+    tok = HyTokenizer.from_dir(toy_dir / "init")
+    enc = SampleEncoder(model.cfg, tok, 128 * 64, 32 * 32)
+    data = ShardIndex(toy_dir / "shards")
+    enc_samples = [enc.encode(data[i]) for i in range(5)]
+    with torch.no_grad():
+        packed = forward_batch(model, collate([enc_samples], tok.pad_id), False)
+        alone = [forward_batch(model, collate([[e]], tok.pad_id), False) for e in enc_samples]
+    start = 0
+    for e, a in zip(enc_samples, alone, strict=True):
+        n = len(e.ids)
+        torch.testing.assert_close(packed.logits[0, start : start + n], a.logits[0], atol=1e-4, rtol=1e-4)
+        start += n
+    mean_alone = sum(float(a.loss) * a.num_tokens for a in alone) / sum(a.num_tokens for a in alone)
+    assert abs(float(packed.loss) - mean_alone) < 1e-5
+
+
+def test_packer_is_deterministic_and_drops_nothing(toy_dir):
+    model_cfg = load_model(toy_dir / "init").cfg
+    tok = HyTokenizer.from_dir(toy_dir / "init")
+    enc = SampleEncoder(model_cfg, tok, 128 * 64, 32 * 32)
+    data = ShardIndex(toy_dir / "shards")
+    a = Packer(data, enc, 200, seed=3)
+    rows = a.next_rows(20)
+    seen = [i for row in rows for i in row]
+    assert sorted(seen[:32]) == list(range(32))  # first epoch: each sample exactly once
+    assert all(sum(enc.plan_length(data[i]) for i in row) <= 200 for row in rows)
+    b = Packer(data, enc, 200, seed=3)
+    first = b.next_rows(7)
+    c = Packer(data, enc, 200, seed=3, position=b.position)  # resume from a data position
+    assert first + c.next_rows(13) == rows
+
+
+def test_accumulation_and_rows_give_the_same_step(toy_dir, tmp_path):
+    base = dict(
+        TOY, seq_len=160, max_steps=2, warmup_steps=0, lr_max=1e-3, lr_min=1e-3, shuffle=False, clip_norm=0.0
+    )
+    run_sft(
+        SftJob(
+            toy_dir / "init",
+            toy_dir / "shards",
+            tmp_path / "a",
+            stage_config("2", dict(base, rows=2)),
+            quiet=True,
+        )
+    )
+    run_sft(
+        SftJob(
+            toy_dir / "init",
+            toy_dir / "shards",
+            tmp_path / "b",
+            stage_config("2", dict(base, grad_accum=2)),
+            quiet=True,
+        )
+    )
+    a = load_model(tmp_path / "a" / "latest").state_dict()
+    b = load_model(tmp_path / "b" / "latest").state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=2e-6, rtol=1e-5)
+
+
+def test_stage1_trains_vision_only(toy_dir, tmp_path):
+    cfg = replace(STAGES["1"], **dict(TOY, max_steps=3, warmup_steps=0, lr_max=1e-3, lr_min=1e-3))
+    run_sft(SftJob(toy_dir / "init", toy_dir / "shards", tmp_path, cfg, quiet=True))
+    before = load_model(toy_dir / "init").state_dict()
+    after = load_model(tmp_path / "latest").state_dict()
+    decoder = [k for k in before if k.startswith("decoder.")]
+    vision = [k for k in before if k.startswith(("vision.", "connector."))]
+    assert all(torch.equal(before[k], after[k]) for k in decoder)
+    assert sum(not torch.equal(before[k], after[k]) for k in vision) > len(vision) // 2
+
+
+def test_schedules_and_configs(tmp_path):
+    s2 = STAGES["2"]
+    assert lr_at(s2, 0) == pytest.approx(s2.lr_max / s2.warmup_steps)
+    assert lr_at(s2, s2.warmup_steps - 1) == pytest.approx(s2.lr_max)
+    assert lr_at(s2, s2.max_steps - 1) == pytest.approx(s2.lr_min)
+    s4 = STAGES["4"]
+    mid = (s4.warmup_steps + s4.max_steps - 1) / 2
+    assert lr_at(s4, int(mid)) == pytest.approx((s4.lr_max + s4.lr_min) / 2, rel=1e-2)  # linear anneal
+    assert STAGES["1"].trains == "vision" and STAGES["3"].seq_len == 32768
+    for stage in ("1", "2", "3", "4"):
+        cfg = load_stage_config(
+            stage, Path(__file__).parents[2] / "src/hyocr/train/configs" / f"stage{stage}.toml"
+        )
+        assert cfg.name == stage
+    bad = tmp_path / "bad.toml"
+    bad.write_text("learning_rate = 1\n")
+    with pytest.raises(ValueError, match="unknown stage config field"):
+        load_stage_config("2", bad)
+
+
+def test_checkpoint_is_a_model_directory(toy_dir, tmp_path):
+    cfg = stage_config("2", dict(TOY, max_steps=2, warmup_steps=0))
+    run_sft(SftJob(toy_dir / "init", toy_dir / "shards", tmp_path, cfg, quiet=True))
+    assert (tmp_path / "latest").is_symlink()
+    engine = Engine.from_dir(tmp_path / "latest")
+    img = ShardIndex(toy_dir / "eval")[0].images[0]
+    gen = engine.generate(
+        [Request("Extract the text in the image.", [img])], SamplingParams(max_new_tokens=3)
+    )[0]
+    assert gen.finish_reason in ("stop", "length")
+    assert engine.cfg.max_pixels == 128 * 64  # the stage's image bounds travel with the model
+
+
+def _cli(out: Path, toy_dir: Path, config: Path, resume: bool = False) -> subprocess.Popen:
+    cmd = [
+        sys.executable,
+        "-m",
+        "hyocr.cli",
+        "train",
+        "--stage",
+        "2",
+        "--model",
+        str(toy_dir / "init"),
+        "--data",
+        str(toy_dir / "shards"),
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        "--quiet",
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.Popen(
+        cmd + (["--resume"] if resume else []), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def test_kill9_then_resume_matches_uninterrupted_run(toy_dir, tmp_path):
+    config = tmp_path / "stage.toml"
+    config.write_text(
+        "max_steps = 40\nwarmup_steps = 4\nlr_max = 3e-3\nlr_min = 3e-4\nseq_len = 300\nrows = 1\n"
+        "max_pixels = 8192\nmin_pixels = 1024\nbf16 = true\nsave_every = 3\nkeep_checkpoints = 2\nlog_every = 1\n"
+    )
+    ref = _cli(tmp_path / "ref", toy_dir, config)
+    assert ref.wait(timeout=120) == 0, ref.stderr.read().decode()
+    killed = _cli(tmp_path / "run", toy_dir, config)
+    deadline = time.time() + 120
+    while not (tmp_path / "run" / "ckpt-0000006").exists():
+        assert killed.poll() is None and time.time() < deadline, "run ended before it could be killed"
+        time.sleep(0.01)
+    killed.send_signal(signal.SIGKILL)
+    assert killed.wait() == -signal.SIGKILL
+    resumed = _cli(tmp_path / "run", toy_dir, config, resume=True)
+    assert resumed.wait(timeout=120) == 0, resumed.stderr.read().decode()
+    steps = [r["step"] for r in _log(tmp_path / "run")]
+    assert steps[-1] == 40 and set(range(1, 41)) <= set(steps)
+    assert steps.count(1) == 1  # the second process continued, it did not start over
+    a = load_model(tmp_path / "ref" / "latest").state_dict()
+    b = load_model(tmp_path / "run" / "latest").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # the data position and the optimiser's moments were restored too
+    sa = torch.load(tmp_path / "ref" / "latest" / "trainer_state.pt", weights_only=False)
+    sb = torch.load(tmp_path / "run" / "latest" / "trainer_state.pt", weights_only=False)
+    assert sa["state"] == sb["state"]
