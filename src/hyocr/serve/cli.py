@@ -41,6 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--dtype", default="auto", choices=DTYPES, help="native engine dtype (auto = bf16 autocast over fp32)"
     )
     p.add_argument("--max-pixels", type=int, help="resize budget per image (default: the model's)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch intra-op threads (default: torch's choice; 1 is steadier on a busy machine)",
+    )
     # network
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
