@@ -13,6 +13,7 @@ Reference: transformers 5.23.0 `HunYuanVLVisionPatchMerger`; names follow the re
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from hyocr.config import HyocrConfig
@@ -37,16 +38,23 @@ class Connector(nn.Module):
         self.image_end = nn.Parameter(torch.zeros(out))
         self.image_sep = nn.Parameter(torch.zeros(out))
         self.after_rms = RMSNorm(out, cfg.vit_eps)  # the reference uses the vision eps for both norms
+        self.merge = cfg.merge
 
     def forward(self, patches: torch.Tensor, h: int, w: int) -> torch.Tensor:
         # patches: (h*w, d) of one image in raster order -> (h/2 * (w/2+1) + 2, lm_hidden)
+        # The k=2 s=2 conv and the 1x1 conv are computed as matmuls over 2x2 blocks (same weights,
+        # same result as the reference's Conv2d, several times faster on CPU).
         x = self.before_rms(patches)
-        x = x.T.reshape(1, -1, h, w)  # (1, d, h, w)
-        x = self.proj(x)  # (1, 4d, h/2, w/2)
-        _, c, hh, ww = x.shape
-        newline = self.image_newline.to(x.dtype).reshape(1, c, 1, 1).expand(1, c, hh, 1)
-        x = torch.cat([x, newline], dim=-1)  # (1, 4d, h/2, w/2 + 1)
-        x = x.reshape(c, hh * (ww + 1)).T  # (tokens, 4d)
+        d, m = x.shape[1], self.merge
+        hh, ww = h // m, w // m
+        blocks = x.reshape(hh, m, ww, m, d).permute(0, 2, 4, 1, 3).reshape(hh * ww, d * m * m)  # (blocks, d*m*m) as (d, kh, kw)
+        conv0, conv2 = self.proj[0], self.proj[2]
+        x = F.linear(blocks, conv0.weight.reshape(conv0.weight.shape[0], -1), conv0.bias)  # (blocks, 2d)
+        x = F.linear(F.gelu(x), conv2.weight.reshape(conv2.weight.shape[0], -1), conv2.bias)  # (blocks, 4d)
+        c = x.shape[1]
+        x = x.reshape(hh, ww, c)
+        newline = self.image_newline.to(x.dtype).reshape(1, 1, c).expand(hh, 1, c)
+        x = torch.cat([x, newline], dim=1).reshape(hh * (ww + 1), c)  # a newline token ends every row
         x = self.mlp(x)
         x = torch.cat([self.image_begin.to(x.dtype)[None], x, self.image_end.to(x.dtype)[None]], dim=0)
         return self.after_rms(x)

@@ -41,11 +41,10 @@ class PatchEmbedding(nn.Module):
         return grid.permute(0, 2, 3, 1).reshape(h * w, d)
 
     def forward(self, pixel_values: torch.Tensor, grid_hw: list[tuple[int, int]]) -> torch.Tensor:
-        # pixel_values: (N, 3*p*p) -> (N, 3, p, p) -> conv -> (N, hidden)
-        n = pixel_values.shape[0]
-        weight = self.patch_embedding.weight
-        x = pixel_values.reshape(n, 3, self.patch, self.patch).to(weight.dtype)
-        x = self.patch_embedding(x).reshape(n, -1)
+        # pixel_values: (N, 3*p*p), each patch laid out (C, p, p) like the conv kernel, so the
+        # stride-p conv is one matmul: (N, 3*p*p) @ (3*p*p, hidden). Much faster than a conv on CPU.
+        weight = self.patch_embedding.weight  # (hidden, 3, p, p)
+        x = F.linear(pixel_values.to(weight.dtype), weight.reshape(weight.shape[0], -1), self.patch_embedding.bias)
         pos = torch.cat([self.interpolated_positions(h, w) for h, w in grid_hw], dim=0).to(x.dtype)
         return x + pos  # (N, hidden)
 
