@@ -298,12 +298,21 @@ async def soak(model_dir: Path, args) -> int:
     done = 0
     t0 = time.perf_counter()
 
+    slowest: dict[str, float] = Counter()
+
     async def one(http: httpx.AsyncClient, kind: str, k: int) -> None:
+        t_start = time.perf_counter()
+        try:
+            await one_inner(http, kind, k)
+        finally:
+            slowest[kind] = max(slowest[kind], time.perf_counter() - t_start)
+
+    async def one_inner(http: httpx.AsyncClient, kind: str, k: int) -> None:
         url = server.url
         img = images[k % len(images)]
         try:
             if kind == "chat":
-                r = await http.post(url + "/v1/chat/completions", json=chat(img, rng.choice([4, 8, 16])))
+                r = await http.post(url + "/v1/chat/completions", json=chat(img, rng.choice([2, 4, 8])))
             elif kind == "chat_stream":
                 async with http.stream(
                     "POST", url + "/v1/chat/completions", json=chat(img, 8, stream=True)
@@ -403,8 +412,8 @@ async def soak(model_dir: Path, args) -> int:
     print(
         f"\nsoak: {done} requests in {wall:.1f} s ({done / wall:.1f} req/s), server alive {alive}, /health {'ok' if healthy else 'FAILED'}"
     )
-    print("| kind | valid | count | outcomes |")
-    print("|---|---|---|---|")
+    print("| kind | valid | count | slowest s | outcomes |")
+    print("|---|---|---|---|---|")
     bad = 0
     for kind, counter in status.items():
         valid = KINDS[kind][1]
@@ -417,7 +426,7 @@ async def soak(model_dir: Path, args) -> int:
             elif not valid and code is not None and not 400 <= code < 500:
                 bad += counter[outcome]
         print(
-            f"| {kind} | {'yes' if valid else 'no'} | {sum(counter.values())} | "
+            f"| {kind} | {'yes' if valid else 'no'} | {sum(counter.values())} | {slowest[kind]:.2f} | "
             f"{', '.join(f'{k}: {v}' for k, v in sorted(counter.items(), key=str))} |"
         )
     print(
