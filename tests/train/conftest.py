@@ -17,7 +17,6 @@ from hyocr.processing.tokenizer import train_tokenizer
 from hyocr.tasks.prompts import instruction
 from hyocr.train.data import Sample, write_shard
 
-BIG = False  # larger glyphs at a fixed place: the words are easy to read (overfitting tests)
 WORDS = [
     "cat",
     "dog",
@@ -38,13 +37,14 @@ WORDS = [
 ]
 
 
-def toy_sample(key: str, rng: random.Random, task: str) -> Sample:
+def toy_sample(key: str, rng: random.Random, task: str, big: bool = False) -> Sample:
+    """big: larger glyphs near a fixed place, so the words are easier to read (overfitting test)."""
     w, h = 128, 64
     img = Image.new("RGB", (w, h), "white")
     draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default(size=40 if BIG else 22)
+    font = ImageFont.load_default(size=40 if big else 22)
     word = rng.choice(WORDS)
-    x, y = (rng.randint(0, 40), rng.randint(0, 8)) if BIG else (rng.randint(2, 70), rng.randint(2, 34))
+    x, y = (rng.randint(0, 40), rng.randint(0, 8)) if big else (rng.randint(2, 70), rng.randint(2, 34))
     draw.text((x, y), word, fill="black", font=font)
     x1, y1, x2, y2 = draw.textbbox((x, y), word, font=font)
     buf = io.BytesIO()
@@ -65,9 +65,13 @@ def toy_sample(key: str, rng: random.Random, task: str) -> Sample:
     )
 
 
-def make_shard(path: Path, n: int, seed: int = 0, tasks: tuple[str, ...] = ("text", "spotting")) -> Path:
+def make_shard(
+    path: Path, n: int, seed: int = 0, tasks: tuple[str, ...] = ("text", "spotting"), big: bool = False
+) -> Path:
     rng = random.Random(seed)
-    return write_shard(path, [toy_sample(f"s{seed}-{i:05d}", rng, tasks[i % len(tasks)]) for i in range(n)])
+    return write_shard(
+        path, [toy_sample(f"s{seed}-{i:05d}", rng, tasks[i % len(tasks)], big) for i in range(n)]
+    )
 
 
 TOKENIZER_TEXTS = [instruction("text"), instruction("spotting"), *WORDS, "(0,1),(2,3) 0123456789"] * 10

@@ -21,6 +21,7 @@ from hyocr.processing.tokenizer import HyTokenizer
 from hyocr.train.data import Packer, SampleEncoder, ShardIndex, collate
 from hyocr.train.sft import SftJob, forward_batch, run_sft
 from hyocr.train.stages import STAGES, load_stage_config, lr_at, stage_config
+from tests.train.conftest import make_shard
 
 TOY = dict(
     seq_len=1024,
@@ -39,20 +40,21 @@ def _log(out: Path, event: str = "train") -> list[dict]:
 
 
 def test_overfits_32_samples(toy_dir, tmp_path):
-    cfg = stage_config("2", dict(TOY, max_steps=100, warmup_steps=5, lr_max=1e-2, lr_min=1e-3))
-    run_sft(SftJob(toy_dir / "init", toy_dir / "shards", tmp_path, cfg, quiet=True))
+    make_shard(tmp_path / "big" / "train.tar", 32, seed=5, big=True)
+    cfg = stage_config("2", dict(TOY, max_steps=100, warmup_steps=5, lr_max=1e-2, lr_min=3e-3))
+    run_sft(SftJob(toy_dir / "init", tmp_path / "big", tmp_path, cfg, quiet=True))
     losses = [r["loss"] for r in _log(tmp_path)]
     assert losses[0] > 5.0
     # answer tokens: words (read from the glyphs, learned last) and box coordinates (learned first)
-    assert sum(losses[-5:]) / 5 < 0.35, losses[-10:]
+    assert sum(losses[-5:]) / 5 < 0.4, losses[-10:]
     # the saved model reproduces the low loss on the whole training shard
     model = load_model(tmp_path / "latest")
     tok = HyTokenizer.from_dir(tmp_path / "latest")
     enc = SampleEncoder(model.cfg, tok, cfg.max_pixels, cfg.min_pixels)
-    data = ShardIndex(toy_dir / "shards")
+    data = ShardIndex(tmp_path / "big")
     batch = collate([[enc.encode(data[i]) for i in range(32)]], tok.pad_id)
     with torch.no_grad():
-        assert float(forward_batch(model, batch, False).loss) < 0.35
+        assert float(forward_batch(model, batch, False).loss) < 0.4
 
 
 def test_packed_row_equals_samples_alone(toy_dir):
