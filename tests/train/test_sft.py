@@ -116,7 +116,8 @@ def test_accumulation_and_rows_give_the_same_step(toy_dir, tmp_path):
     a = load_model(tmp_path / "a" / "latest").state_dict()
     b = load_model(tmp_path / "b" / "latest").state_dict()
     for k in a:
-        torch.testing.assert_close(a[k], b[k], atol=2e-6, rtol=1e-5)
+        # Adam turns rounding-level gradient differences into up to ~1% of one step (lr 1e-3)
+        torch.testing.assert_close(a[k], b[k], atol=2e-5, rtol=1e-4)
 
 
 def test_stage1_trains_vision_only(toy_dir, tmp_path):
