@@ -141,13 +141,14 @@ class NativeBackend(Backend):
         max_batch: int = 16,
         max_queue: int = 64,
         window_ms: float = 5.0,
+        threads: int | None = None,
     ):
         from hyocr.serve.batching import Scheduler
 
         self.engine = engine
         self.name = name
         self.scheduler = Scheduler(
-            engine, mode=mode, max_batch=max_batch, max_queue=max_queue, window_ms=window_ms
+            engine, mode=mode, max_batch=max_batch, max_queue=max_queue, window_ms=window_ms, threads=threads
         )
         self.max_batch = self.scheduler.max_batch
         ids = engine.tok.ids

@@ -150,6 +150,7 @@ def build_backend(args: argparse.Namespace):
         max_batch=args.max_batch,
         max_queue=args.max_queue,
         window_ms=args.batch_window_ms,
+        threads=args.threads,
     )
 
 
