@@ -8,6 +8,10 @@ Non-obvious points (reference: transformers 5.23.0 `HunYuanVLDenseV1Attention`, 
 - SwiGLU MLP: down(silu(gate(x)) * up(x)). Input and output embeddings are tied.
 - Attention masks are boolean (B, 1, Lq, Lk). A query row with no visible key (left padding) is
   allowed to see itself, so no NaN reaches real tokens.
+- Packed training rows pass `spans` instead of a mask: per row, the (start, end) of each sample.
+  Attention then runs causally inside each span with the fused kernel, which equals the
+  causal-and-same-sample mask but skips the cross-sample blocks (most of an L x L mask when many
+  short samples share a row) and never materialises the mask.
 """
 
 from __future__ import annotations
@@ -84,10 +88,11 @@ class DecoderAttention(nn.Module):
         x: torch.Tensor,
         cos: torch.Tensor,
         sin: torch.Tensor,
-        mask: torch.Tensor | None,
+        mask: torch.Tensor | list[list[tuple[int, int]]] | None,
         cache: KVCache | None = None,
     ) -> torch.Tensor:
-        # x: (B, L, hidden); cos/sin: (B, L, head_dim); mask: (B, 1, L, Lk) bool or None for causal
+        # x: (B, L, hidden); cos/sin: (B, L, head_dim); mask: (B, 1, L, Lk) bool, per-row sample
+        # spans (packed training), or None for plain causal
         b, length, _ = x.shape
         q = self.q_proj(x).view(b, length, self.heads, self.head_dim).transpose(1, 2)  # (B, H, L, hd)
         k = self.k_proj(x).view(b, length, self.kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, L, hd)
@@ -100,7 +105,18 @@ class DecoderAttention(nn.Module):
         if rep > 1:  # GQA: each kv head serves `rep` query heads
             k = k.repeat_interleave(rep, dim=1)
             v = v.repeat_interleave(rep, dim=1)
-        if mask is None:
+        if isinstance(mask, list):  # spans of packed samples: causal attention within each
+            rows = []
+            for r, spans in enumerate(mask):
+                parts = [
+                    F.scaled_dot_product_attention(
+                        q[r : r + 1, :, a:e], k[r : r + 1, :, a:e], v[r : r + 1, :, a:e], is_causal=e - a > 1
+                    )
+                    for a, e in spans
+                ]
+                rows.append(torch.cat(parts, dim=2))
+            out = torch.cat(rows, dim=0)
+        elif mask is None:
             out = F.scaled_dot_product_attention(q, k, v, is_causal=length > 1)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)

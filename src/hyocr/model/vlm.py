@@ -89,6 +89,19 @@ class HunyuanOCRModel(nn.Module):
         return xdrope_cos_sin(position_ids, self.inv_freq, self.cfg.xdrope_section, dtype)
 
     @staticmethod
+    def _spans(segment_ids: torch.Tensor) -> list[list[tuple[int, int]]]:
+        """Per row, the (start, end) runs of equal segment id (padding is a run of its own)."""
+        out = []
+        for row in segment_ids.tolist():
+            spans, start = [], 0
+            for i in range(1, len(row) + 1):
+                if i == len(row) or row[i] != row[i - 1]:
+                    spans.append((start, i))
+                    start = i
+            out.append(spans)
+        return out
+
+    @staticmethod
     def _mask(attention_mask: torch.Tensor | None, segment_ids: torch.Tensor | None, length: int, device):
         """Causal & key-is-real & same-segment, (B, 1, L, L) bool; None when plain causal suffices."""
         if attention_mask is None and segment_ids is None:
@@ -134,7 +147,13 @@ class HunyuanOCRModel(nn.Module):
             grids = self._split_grids(grid_hw, images_per_row, b)
             position_ids = self.position_ids(input_ids, grids, attention_mask)
         cos, sin = self._rope(position_ids, x.dtype)
-        hidden = self.decoder(x, cos, sin, self._mask(attention_mask, segment_ids, length, x.device))
+        if segment_ids is not None:
+            # packed samples: causal attention inside each sample's span (equal to the mask, cheaper);
+            # padding forms its own span and carries no loss
+            mask = self._spans(segment_ids)
+        else:
+            mask = self._mask(attention_mask, None, length, x.device)
+        hidden = self.decoder(x, cos, sin, mask)
         logits = self.lm_head(hidden)
         if labels is None:
             return ModelOutput(logits)
