@@ -209,11 +209,16 @@ def bench(model_dir: Path, args) -> None:
                 steps = m1["hyocr_decode_steps_total"] - m0["hyocr_decode_steps_total"]
                 rows = m1["hyocr_decode_rows_total"] - m0["hyocr_decode_rows_total"]
                 r["mean_batch"] = rows / steps if steps else 0.0
+                r["busy"] = (
+                    m1["hyocr_engine_busy_seconds_total"] - m0["hyocr_engine_busy_seconds_total"]
+                ) / r["seconds"]
+                r["prefills"] = m1["hyocr_prefills_total"] - m0["hyocr_prefills_total"]
                 table[(mode, clients)] = r
                 print(
                     f"  {mode:10s} clients={clients:2d}: {r['requests']:4d} req in {r['seconds']:5.1f} s  {r['rps']:6.2f} req/s  "
                     f"{r['tok_s']:7.1f} tok/s  p50 {r['p50'] * 1000:7.0f} ms  p99 {r['p99'] * 1000:7.0f} ms  "
-                    f"mean decode batch {r['mean_batch']:.1f}  errors {r['errors']}  cut {r['cut']}",
+                    f"mean decode batch {r['mean_batch']:.1f}  prefills {r['prefills']:.0f}  engine busy {r['busy']:.0%}  "
+                    f"errors {r['errors']}  cut {r['cut']}",
                     flush=True,
                 )
     finally:
@@ -465,7 +470,7 @@ def main() -> int:
     p.add_argument(
         "--clients", type=int, nargs="+", default=[1, 4, 16], help="concurrency levels (default: 1 4 16)"
     )
-    p.add_argument("--requests", type=int, default=48, help="most requests per level (default: 48)")
+    p.add_argument("--requests", type=int, default=240, help="most requests per level (default: 240)")
     p.add_argument(
         "--seconds",
         type=float,
