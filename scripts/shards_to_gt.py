@@ -37,7 +37,9 @@ def main() -> None:
             boxes = s.get("boxes") or []
             item = items[name] = {
                 "image": name,
-                "task": {"fields": "kie", "key": "kie"}.get(s["task"], s.get("meta", {}).get("scenario", s["task"])),
+                "task": {"fields": "kie", "key": "kie"}.get(
+                    s["task"], s.get("meta", {}).get("scenario", s["task"])
+                ),
                 "lang": s.get("lang", "en"),
                 "text": "\n".join(b["text"] for b in boxes),
                 "boxes": [{"text": b["text"], "poly": [round(v, 1) for v in b["poly"]]} for b in boxes],

@@ -245,3 +245,15 @@ def test_draw_cjk_and_rtl_labels():
     import numpy as np
 
     assert len(np.unique(np.asarray(out.crop((40, 30, 200, 60))).reshape(-1, 3), axis=0)) > 2
+
+
+def test_multipage_tiff_gives_one_result_per_frame(model_dir, tmp_path):
+    frames = [make_image(64, 96, s) for s in (1, 2, 3)]
+    tif = tmp_path / "scan.tiff"
+    frames[0].save(tif, save_all=True, append_images=frames[1:])
+    proc = hyocr(
+        "run", tif, "--model", model_dir, "--max-new-tokens", "2", "--format", "jsonl", "--pages", "2-3"
+    )
+    assert proc.returncode == 0, proc.stderr
+    pages = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [p["source"] for p in pages] == [f"{tif}#page=2", f"{tif}#page=3"]

@@ -1,0 +1,42 @@
+"""Copy a trained model directory into the package as the shipped default, weights in bfloat16.
+
+bf16 halves the size on disk (the engine loads it back to float32 and runs under bf16 autocast).
+
+    python scripts/ship_model.py RUN_DIR/latest [--dest src/hyocr/assets/models/hyocr-tiny]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import torch
+
+from hyocr.model.weights import load_model, save_model
+from hyocr.processing.tokenizer import HyTokenizer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model")
+    ap.add_argument("--dest", default=str(ROOT / "src/hyocr/assets/models/hyocr-tiny"))
+    args = ap.parse_args()
+    dest = Path(args.dest)
+    card = dest / "MODEL_CARD.md"
+    keep = card.read_text() if card.is_file() else None
+    if dest.exists():
+        shutil.rmtree(dest)
+    model = load_model(args.model, dtype=torch.bfloat16)
+    save_model(model, dest)
+    HyTokenizer.from_dir(args.model).save(dest)
+    if keep is not None:
+        card.write_text(keep)
+    size = sum(f.stat().st_size for f in dest.iterdir()) / 1e6
+    print(f"shipped {args.model} -> {dest} ({size:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
