@@ -36,8 +36,9 @@ install_python() {
     [ -x "$VENV/bin/python" ] || { log "creating .venv"; python3 -m venv "$VENV"; }
     log "installing torch (CPU build) and the package with its extras"
     # torch first, pinned, so the CPU wheel on this machine's disk is used instead of a CUDA build.
-    "$VENV/bin/pip" install -q "torch==2.13.0"
-    "$VENV/bin/pip" install -q -e ".[dev]"
+    # (pip's notes about local index folders that do not exist on this machine are filtered out)
+    "$VENV/bin/pip" install -q "torch==2.13.0" 2> >(grep -v "^WARNING: Location" >&2)
+    "$VENV/bin/pip" install -q -e ".[dev]" 2> >(grep -v "^WARNING: Location" >&2)
     echo "$want" > "$STAMP"
 }
 
