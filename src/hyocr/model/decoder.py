@@ -101,25 +101,28 @@ class DecoderAttention(nn.Module):
         q, k = self.query_layernorm(q), self.key_layernorm(k)
         if cache is not None:
             k, v = cache.update(self.layer, k, v)
-        rep = self.heads // self.kv_heads
-        if rep > 1:  # GQA: each kv head serves `rep` query heads
-            k = k.repeat_interleave(rep, dim=1)
-            v = v.repeat_interleave(rep, dim=1)
+        # GQA: each kv head serves heads/kv_heads query heads; SDPA broadcasts them itself
+        # (enable_gqa), so the cache is never copied per step
+        gqa = self.heads != self.kv_heads
         if isinstance(mask, list):  # spans of packed samples: causal attention within each
             rows = []
             for r, spans in enumerate(mask):
                 parts = [
                     F.scaled_dot_product_attention(
-                        q[r : r + 1, :, a:e], k[r : r + 1, :, a:e], v[r : r + 1, :, a:e], is_causal=e - a > 1
+                        q[r : r + 1, :, a:e],
+                        k[r : r + 1, :, a:e],
+                        v[r : r + 1, :, a:e],
+                        is_causal=e - a > 1,
+                        enable_gqa=gqa,
                     )
                     for a, e in spans
                 ]
                 rows.append(torch.cat(parts, dim=2))
             out = torch.cat(rows, dim=0)
         elif mask is None:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=length > 1)
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=length > 1, enable_gqa=gqa)
         else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
         out = out.transpose(1, 2).reshape(b, length, self.heads * self.head_dim)
         return self.o_proj(out)
 
