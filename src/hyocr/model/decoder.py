@@ -119,12 +119,26 @@ class DecoderAttention(nn.Module):
                 ]
                 rows.append(torch.cat(parts, dim=2))
             out = torch.cat(rows, dim=0)
+        elif length == 1:  # decoding one token: two GEMVs beat the blocked flash kernel here
+            out = self._attend_one(q, k, v, mask)
         elif mask is None:
             out = F.scaled_dot_product_attention(q, k, v, is_causal=length > 1, enable_gqa=gqa)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
         out = out.transpose(1, 2).reshape(b, length, self.heads * self.head_dim)
         return self.o_proj(out)
+
+
+    def _attend_one(self, q, k, v, mask):
+        """q (B, H, 1, d) against k/v (B, Hkv, Lk, d): query heads grouped per kv head, no copies."""
+        b, _, _, d = q.shape
+        rep = self.heads // self.kv_heads
+        qg = q.reshape(b, self.kv_heads, rep, d)  # head h = kv * rep + r, as repeat_interleave
+        scores = torch.matmul(qg, k.transpose(-1, -2)).float() * d**-0.5  # (B, Hkv, rep, Lk)
+        if mask is not None:
+            scores = scores.masked_fill(~mask.reshape(b, 1, 1, -1), float("-inf"))
+        probs = torch.softmax(scores, dim=-1).to(v.dtype)
+        return torch.matmul(probs, v).reshape(b, self.heads, 1, d)
 
 
 class DecoderMLP(nn.Module):
