@@ -5,7 +5,7 @@ layout, so both load the very same file), then times each engine in its own subp
 memory is each one's own) on the same input: a 1024x1024 page image plus an instruction, 64
 decoded tokens (eos ignored), greedy. Figures:
   - encode + prefill seconds (vision tower, connector, prompt prefill, first token),
-  - decode tokens/s over the next 64 tokens,
+  - decode tokens/s over the next 64 tokens (time stamps of the first and the last token),
   - peak resident memory (ru_maxrss of the process).
 
     .venv/bin/python benchmarks/bench_infer.py [--dtype bfloat16|float32] [--threads 2]
@@ -68,16 +68,18 @@ def run_hyocr(model_dir: str, dtype: str) -> dict:
     prep = _Prepared(ids, [p.pixel_values], [p.grid_hw], [])
 
     def timed(n):
-        t0 = time.perf_counter()
-        out = [t for _, t, _, _ in engine._run([prep], SamplingParams(max_new_tokens=n, ignore_eos=True))]
-        return time.perf_counter() - t0, out
+        # time stamps as each token comes out: prefill ends at the first, decode spans the rest
+        t0, stamps, out = time.perf_counter(), [], []
+        for _, t, _, _ in engine._run([prep], SamplingParams(max_new_tokens=n, ignore_eos=True)):
+            stamps.append(time.perf_counter())
+            out.append(t)
+        return t0, stamps, out
 
     timed(1)  # warm-up
-    prefill, _ = timed(1)
-    total, toks = timed(NEW_TOKENS + 1)
+    t0, stamps, toks = timed(NEW_TOKENS + 1)
     return {
-        "prefill_s": prefill,
-        "decode_tok_s": NEW_TOKENS / (total - prefill),
+        "prefill_s": stamps[0] - t0,
+        "decode_tok_s": NEW_TOKENS / (stamps[-1] - stamps[0]),
         "prompt_tokens": len(ids),
         "tokens": toks,
     }
@@ -104,18 +106,28 @@ def run_transformers(model_dir: str, dtype: str) -> dict:
         pad_token_id=cfg.pad_id,
     )
 
+    class _Stamps:  # generate() calls put() with the prompt, then once per new token
+        def __init__(self):
+            self.times = []
+
+        def put(self, value):
+            self.times.append(time.perf_counter())
+
+        def end(self):
+            pass
+
     def timed(n):
+        st = _Stamps()
         t0 = time.perf_counter()
         with torch.no_grad():
-            out = model.generate(**kw, max_new_tokens=n, min_new_tokens=n)
-        return time.perf_counter() - t0, out[0, len(ids) :].tolist()
+            out = model.generate(**kw, max_new_tokens=n, min_new_tokens=n, streamer=st)
+        return t0, st.times[1:], out[0, len(ids) :].tolist()
 
     timed(1)
-    prefill, _ = timed(1)
-    total, toks = timed(NEW_TOKENS + 1)
+    t0, stamps, toks = timed(NEW_TOKENS + 1)
     return {
-        "prefill_s": prefill,
-        "decode_tok_s": NEW_TOKENS / (total - prefill),
+        "prefill_s": stamps[0] - t0,
+        "decode_tok_s": NEW_TOKENS / (stamps[-1] - stamps[0]),
         "prompt_tokens": len(ids),
         "tokens": toks,
     }

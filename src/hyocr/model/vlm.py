@@ -29,7 +29,7 @@ __all__ = ["HunyuanOCRModel", "ModelOutput"]
 
 @dataclass
 class ModelOutput:
-    logits: torch.Tensor  # (B, L, vocab) or (B, 1, vocab) when only the last position is kept
+    logits: torch.Tensor | None  # (B, L, vocab); None when only the loss was asked for
     loss: torch.Tensor | None = None
     num_tokens: int = 0  # answer tokens the loss was averaged over
 
@@ -138,8 +138,13 @@ class HunyuanOCRModel(nn.Module):
         position_ids: torch.Tensor | None = None,
         segment_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        loss_only: bool = False,
     ) -> ModelOutput:
-        """input_ids (B, L); pixel_values (N, 3*p*p) for all images of the batch in order."""
+        """input_ids (B, L); pixel_values (N, 3*p*p) for all images of the batch in order.
+
+        With `loss_only` (and labels), the vocabulary projection runs only at the positions that
+        predict an answer token, which is most of a small model's training step otherwise.
+        """
         b, length = input_ids.shape
         image_embeds = self.encode_images(pixel_values, grid_hw) if pixel_values is not None else None
         x = self.embed(input_ids, image_embeds)
@@ -154,17 +159,23 @@ class HunyuanOCRModel(nn.Module):
         else:
             mask = self._mask(attention_mask, None, length, x.device)
         hidden = self.decoder(x, cos, sin, mask)
-        logits = self.lm_head(hidden)
         if labels is None:
-            return ModelOutput(logits)
+            return ModelOutput(self.lm_head(hidden))
         target = labels[:, 1:]
-        count = int((target != -100).sum())
-        loss = F.cross_entropy(
-            logits[:, :-1].float().reshape(-1, logits.shape[-1]),
-            target.reshape(-1),
-            ignore_index=-100,
-            reduction="sum",
-        ) / max(count, 1)
+        keep = target != -100
+        count = int(keep.sum())
+        if loss_only:
+            logits = None
+            picked = self.lm_head(hidden[:, :-1][keep])
+            loss = F.cross_entropy(picked.float(), target[keep], reduction="sum") / max(count, 1)
+        else:
+            logits = self.lm_head(hidden)
+            loss = F.cross_entropy(
+                logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+                target.reshape(-1),
+                ignore_index=-100,
+                reduction="sum",
+            ) / max(count, 1)
         return ModelOutput(logits, loss, count)
 
     # ---- inference --------------------------------------------------------------------------

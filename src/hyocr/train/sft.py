@@ -156,8 +156,8 @@ def _autocast(enabled: bool, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def forward_batch(model: HunyuanOCRModel, batch: PackedBatch, bf16: bool):
-    """Model output (logits, mean answer loss, answer tokens) for a packed micro-batch."""
+def forward_batch(model: HunyuanOCRModel, batch: PackedBatch, bf16: bool, loss_only: bool = True):
+    """Model output (mean answer loss, answer tokens; logits unless `loss_only`) for a packed micro-batch."""
     dev = next(model.parameters()).device
     with _autocast(bf16, dev):
         return model(
@@ -169,6 +169,7 @@ def forward_batch(model: HunyuanOCRModel, batch: PackedBatch, bf16: bool):
             position_ids=batch.position_ids.to(dev),
             segment_ids=batch.segment_ids.to(dev),
             labels=batch.labels.to(dev),
+            loss_only=loss_only,
         )
 
 
