@@ -129,7 +129,7 @@ class HyTokenizer:
     def encode(self, text: str) -> list[int]:
         """Text (markers written as <ref> etc.) -> ids, no special tokens added."""
         for plain, name in MARKERS.items():
-            if name in self.tk.get_vocab() and plain in text:
+            if plain in text and self.tk.token_to_id(name) is not None:
                 text = text.replace(plain, name)
         return self.tk.encode(text, add_special_tokens=False).ids
 
