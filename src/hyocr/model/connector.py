@@ -47,7 +47,9 @@ class Connector(nn.Module):
         x = self.before_rms(patches)
         d, m = x.shape[1], self.merge
         hh, ww = h // m, w // m
-        blocks = x.reshape(hh, m, ww, m, d).permute(0, 2, 4, 1, 3).reshape(hh * ww, d * m * m)  # (blocks, d*m*m) as (d, kh, kw)
+        blocks = (
+            x.reshape(hh, m, ww, m, d).permute(0, 2, 4, 1, 3).reshape(hh * ww, d * m * m)
+        )  # (blocks, d*m*m) as (d, kh, kw)
         conv0, conv2 = self.proj[0], self.proj[2]
         x = F.linear(blocks, conv0.weight.reshape(conv0.weight.shape[0], -1), conv0.bias)  # (blocks, 2d)
         x = F.linear(F.gelu(x), conv2.weight.reshape(conv2.weight.shape[0], -1), conv2.bias)  # (blocks, 4d)

@@ -128,7 +128,6 @@ class DecoderAttention(nn.Module):
         out = out.transpose(1, 2).reshape(b, length, self.heads * self.head_dim)
         return self.o_proj(out)
 
-
     def _attend_one(self, q, k, v, mask):
         """q (B, H, 1, d) against k/v (B, Hkv, Lk, d): query heads grouped per kv head, no copies."""
         b, _, _, d = q.shape

@@ -44,7 +44,9 @@ class PatchEmbedding(nn.Module):
         # pixel_values: (N, 3*p*p), each patch laid out (C, p, p) like the conv kernel, so the
         # stride-p conv is one matmul: (N, 3*p*p) @ (3*p*p, hidden). Much faster than a conv on CPU.
         weight = self.patch_embedding.weight  # (hidden, 3, p, p)
-        x = F.linear(pixel_values.to(weight.dtype), weight.reshape(weight.shape[0], -1), self.patch_embedding.bias)
+        x = F.linear(
+            pixel_values.to(weight.dtype), weight.reshape(weight.shape[0], -1), self.patch_embedding.bias
+        )
         pos = torch.cat([self.interpolated_positions(h, w) for h, w in grid_hw], dim=0).to(x.dtype)
         return x + pos  # (N, hidden)
 

@@ -139,14 +139,18 @@ class HunyuanOCRModel(nn.Module):
         segment_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         loss_only: bool = False,
+        image_embeds_out: list[torch.Tensor] | None = None,
     ) -> ModelOutput:
         """input_ids (B, L); pixel_values (N, 3*p*p) for all images of the batch in order.
 
         With `loss_only` (and labels), the vocabulary projection runs only at the positions that
         predict an answer token, which is most of a small model's training step otherwise.
+        `image_embeds_out`, when given, receives each image's connector output (for auxiliary losses).
         """
         b, length = input_ids.shape
         image_embeds = self.encode_images(pixel_values, grid_hw) if pixel_values is not None else None
+        if image_embeds_out is not None and image_embeds is not None:
+            image_embeds_out.extend(image_embeds)
         x = self.embed(input_ids, image_embeds)
         if position_ids is None:
             grids = self._split_grids(grid_hw, images_per_row, b)

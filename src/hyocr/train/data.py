@@ -45,6 +45,7 @@ from hyocr.model.rope import xdrope_position_ids
 from hyocr.processing.image import load_image, preprocess, smart_resize
 from hyocr.processing.template import PromptBuilder
 from hyocr.processing.tokenizer import HyTokenizer
+from hyocr.train.ctc import ctc_target
 
 __all__ = [
     "IMAGE_EXTS",
@@ -242,6 +243,7 @@ class Encoded:
     pixel_values: list[np.ndarray]  # per image (h*w, 3*p*p)
     grids: list[tuple[int, int]]
     key: str = ""
+    ctc: list[int] | None = None  # answer ids for the auxiliary CTC loss (single-line text samples)
 
 
 class SampleEncoder:
@@ -293,7 +295,8 @@ class SampleEncoder:
             merge=self.cfg.merge,
             num_axes=len(self.cfg.xdrope_section),
         )[:, 0]  # (axes, n)
-        return Encoded(ids, labels, pos, pixel_values, grids, sample.key)
+        ctc = ctc_target(sample.task, sample.answer, len(grids), self.tok.encode)
+        return Encoded(ids, labels, pos, pixel_values, grids, sample.key, ctc)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -315,6 +318,7 @@ class PackedBatch:
     num_samples: int
     num_tokens: int  # real (non-pad) tokens
     num_answer_tokens: int  # tokens the loss is computed on
+    ctc_targets: list[list[int] | None] = field(default_factory=list)  # per image, in order
 
 
 def collate(rows: list[list[Encoded]], pad_id: int) -> PackedBatch:
@@ -330,6 +334,7 @@ def collate(rows: list[list[Encoded]], pad_id: int) -> PackedBatch:
     pixels: list[np.ndarray] = []
     grids: list[tuple[int, int]] = []
     per_row = []
+    ctc: list[list[int] | None] = []
     n_samples = 0
     for r, row in enumerate(rows):
         at = 0
@@ -342,13 +347,16 @@ def collate(rows: list[list[Encoded]], pad_id: int) -> PackedBatch:
             pos[:, r, at : at + n] = e.positions
             pixels += e.pixel_values
             grids += e.grids
+            ctc += [e.ctc] + [None] * (len(e.grids) - 1)
             at += n
             n_samples += 1
         per_row.append(sum(len(e.grids) for e in row))
     pv = torch.from_numpy(np.concatenate(pixels)) if pixels else None
     # an answer token counts when its label is predicted from the position before it (loss shift)
     n_answer = int((labels[:, 1:] != -100).sum())
-    return PackedBatch(ids, labels, attn, seg, pos, pv, grids, per_row, n_samples, int(attn.sum()), n_answer)
+    return PackedBatch(
+        ids, labels, attn, seg, pos, pv, grids, per_row, n_samples, int(attn.sum()), n_answer, ctc
+    )
 
 
 class Packer:

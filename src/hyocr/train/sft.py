@@ -49,6 +49,7 @@ from hyocr.train.checkpointing import (
     save_checkpoint,
     set_rng_state,
 )
+from hyocr.train.ctc import CtcHead, image_ctc_loss
 from hyocr.train.data import PackedBatch, Packer, SampleEncoder, ShardIndex
 from hyocr.train.stages import StageConfig, lr_at
 
@@ -156,7 +157,13 @@ def _autocast(enabled: bool, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def forward_batch(model: HunyuanOCRModel, batch: PackedBatch, bf16: bool, loss_only: bool = True):
+def forward_batch(
+    model: HunyuanOCRModel,
+    batch: PackedBatch,
+    bf16: bool,
+    loss_only: bool = True,
+    image_embeds_out: list[torch.Tensor] | None = None,
+):
     """Model output (mean answer loss, answer tokens; logits unless `loss_only`) for a packed micro-batch."""
     dev = next(model.parameters()).device
     with _autocast(bf16, dev):
@@ -170,6 +177,7 @@ def forward_batch(model: HunyuanOCRModel, batch: PackedBatch, bf16: bool, loss_o
             segment_ids=batch.segment_ids.to(dev),
             labels=batch.labels.to(dev),
             loss_only=loss_only,
+            image_embeds_out=image_embeds_out,
         )
 
 
@@ -245,6 +253,15 @@ def run_sft(job: SftJob) -> TrainerState:
     model.vision.gradient_checkpointing = cfg.grad_checkpointing
     model.decoder.gradient_checkpointing = cfg.grad_checkpointing
     optimizer = build_optimizer(model, cfg)
+    head = None
+    if cfg.ctc_weight > 0:
+        head = CtcHead(model.cfg.lm_hidden, model.cfg.lm_vocab, model.cfg.merge).to(
+            next(model.parameters()).device
+        )
+        if payload is not None and "ctc_head" in payload.get("extra", {}):
+            head.load_state_dict(payload["extra"]["ctc_head"])
+        optimizer.add_param_group({"params": list(head.parameters()), "weight_decay": 0.0})
+        params = params + list(head.parameters())
     if payload is not None:
         optimizer.load_state_dict(payload["optimizer"])
         set_rng_state(payload["rng"])
@@ -274,7 +291,16 @@ def run_sft(job: SftJob) -> TrainerState:
     stage_dict = cfg.to_dict()
     t_start = time.perf_counter()
     steps_here = 0
-    window = {"loss": 0.0, "tokens": 0, "answer": 0, "samples": 0, "t": time.perf_counter(), "steps": 0}
+    window = {
+        "loss": 0.0,
+        "ctc": 0.0,
+        "ctc_n": 0,
+        "tokens": 0,
+        "answer": 0,
+        "samples": 0,
+        "t": time.perf_counter(),
+        "steps": 0,
+    }
     dev = next(model.parameters()).device
     while state.step < cfg.max_steps:
         lr = lr_at(cfg, state.step)
@@ -292,9 +318,17 @@ def run_sft(job: SftJob) -> TrainerState:
         ]
         total_answer, total_samples, total_tokens = d.sum([float(x) for x in local])
         loss_sum = 0.0
+        ctc_total = max(sum(len(t) for b in micro for t in b.ctc_targets if t), 1)
         for batch in micro:
-            out_ = forward_batch(model, batch, cfg.bf16)
+            embeds: list[torch.Tensor] | None = [] if head is not None else None
+            out_ = forward_batch(model, batch, cfg.bf16, image_embeds_out=embeds)
             loss = out_.loss * (out_.num_tokens / max(total_answer, 1.0))
+            if head is not None:
+                ctc, n_ctc = image_ctc_loss(head, embeds, batch.grid_hw, batch.ctc_targets)
+                if ctc is not None:
+                    loss = loss + cfg.ctc_weight * ctc / ctc_total
+                    window["ctc"] += float(ctc.detach())
+                    window["ctc_n"] += n_ctc
             loss.backward()
             loss_sum += float(out_.loss.detach()) * out_.num_tokens
         d.sum_grads(params)
@@ -328,6 +362,8 @@ def run_sft(job: SftJob) -> TrainerState:
                 "epoch": state.position / len(data),
                 "skipped": state.skipped,
             }
+            if head is not None:
+                rec["ctc_loss"] = window["ctc"] / max(window["ctc_n"], 1)
             logger.log(rec)
             eta = _fmt_eta(step_time * (cfg.max_steps - state.step))
             logger.say(
@@ -336,6 +372,8 @@ def run_sft(job: SftJob) -> TrainerState:
             )
             window = {
                 "loss": 0.0,
+                "ctc": 0.0,
+                "ctc_n": 0,
                 "tokens": 0,
                 "answer": 0,
                 "samples": 0,
@@ -350,7 +388,10 @@ def run_sft(job: SftJob) -> TrainerState:
 
         if state.step % cfg.save_every == 0 or state.step == cfg.max_steps:
             if d.main:
-                path = save_checkpoint(out, model, tok, optimizer, state, stage_dict, cfg.keep_checkpoints)
+                extra = {"ctc_head": head.state_dict()} if head is not None else None
+                path = save_checkpoint(
+                    out, model, tok, optimizer, state, stage_dict, cfg.keep_checkpoints, extra
+                )
                 logger.log({"event": "checkpoint", "step": state.step, "path": str(path)})
             d.barrier()
     del dev

@@ -65,6 +65,7 @@ class StageConfig:
     # --- numerics and memory ---
     bf16: bool = True  # autocast to bfloat16 (AMX on CPU, tensor cores on CUDA); weights stay fp32
     grad_checkpointing: bool = False
+    ctc_weight: float = 0.0  # auxiliary CTC loss on image tokens for single-line text samples (train/ctc.py)
     # --- bookkeeping ---
     seed: int = 0
     log_every: int = 10

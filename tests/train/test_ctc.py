@@ -1,0 +1,66 @@
+"""Auxiliary CTC loss: which samples take part, the column layout it reads, and a resumable run whose
+saved model directory stays in the release's layout."""
+
+from __future__ import annotations
+
+import torch
+
+from hyocr.model.weights import load_model
+from hyocr.processing.tokenizer import HyTokenizer
+from hyocr.train.checkpointing import load_checkpoint
+from hyocr.train.ctc import CtcHead, ctc_target, image_ctc_loss
+from hyocr.train.data import SampleEncoder, ShardIndex, collate
+from hyocr.train.sft import SftJob, run_sft
+from hyocr.train.stages import stage_config
+from tests.train.test_sft import TOY
+
+
+def test_targets_only_for_single_line_text_samples():
+    enc = lambda s: [ord(c) for c in s]  # noqa: E731
+    assert ctc_target("text", "abc", 1, enc) == [97, 98, 99]
+    assert ctc_target("spotting", "abc", 1, enc) is None
+    assert ctc_target("text", "ab\ncd", 1, enc) is None
+    assert ctc_target("text", "abc", 2, enc) is None
+    assert ctc_target("text", "  ", 1, enc) is None
+
+
+def test_head_reads_columns_of_the_connector_layout():
+    head = CtcHead(hidden=8, vocab=5)
+    # grid 4x6 patches -> 2 rows of 3 tokens + a newline each, between begin and end
+    tokens = torch.randn(1 + 2 * 4 + 1, 8)
+    scores = head(tokens, (4, 6))
+    assert scores.shape == (6, 6)  # two 16-px columns per token, vocab + blank classes
+    # newline/begin/end tokens do not take part
+    changed = tokens.clone()
+    changed[0] += 5
+    changed[4] += 5
+    changed[-1] += 5
+    torch.testing.assert_close(head(changed, (4, 6)), scores)
+    # a target longer than the columns has no alignment and is left out rather than made infinite
+    loss, n = image_ctc_loss(head, [tokens, tokens], [(4, 6), (4, 6)], [[1, 2], [1] * 7])
+    assert n == 2 and torch.isfinite(loss)
+    loss.backward()
+    assert head.proj.weight.grad.abs().sum() > 0
+
+
+def test_run_with_ctc_saves_head_in_payload_and_model_in_release_layout(toy_dir, tmp_path):
+    cfg = stage_config("2", dict(TOY, max_steps=3, warmup_steps=0, lr_max=1e-3, lr_min=1e-3, ctc_weight=1.0))
+    run_sft(SftJob(toy_dir / "init", toy_dir / "shards", tmp_path, cfg, quiet=True))
+    model, payload = load_checkpoint(tmp_path / "latest")
+    assert set(payload["extra"]["ctc_head"]) == {"norm.weight", "norm.bias", "proj.weight", "proj.bias"}
+    assert set(model.state_dict()) == set(load_model(toy_dir / "init").state_dict())
+    logs = (tmp_path / "log.jsonl").read_text()
+    assert '"ctc_loss"' in logs
+    # the toy shard's text samples have targets; its spotting samples do not
+    tok = HyTokenizer.from_dir(toy_dir / "init")
+    enc = SampleEncoder(model.cfg, tok, 128 * 64, 32 * 32)
+    data = ShardIndex(toy_dir / "shards")
+    batch = collate([[enc.encode(data[i]) for i in range(8)]], tok.pad_id)
+    for i, t in enumerate(batch.ctc_targets):
+        assert (t is not None) == (data[i].task == "text")
+    # resuming continues the head from the payload
+    cfg5 = stage_config("2", dict(TOY, max_steps=5, warmup_steps=0, lr_max=1e-3, lr_min=1e-3, ctc_weight=1.0))
+    run_sft(SftJob(None, toy_dir / "shards", tmp_path, cfg5, resume=True, quiet=True))
+    _, payload5 = load_checkpoint(tmp_path / "latest")
+    assert payload5["state"]["step"] == 5
+    assert not torch.equal(payload5["extra"]["ctc_head"]["proj.weight"], payload["extra"]["ctc_head"]["proj.weight"])
