@@ -8,7 +8,7 @@ import torch
 from hyocr.model.weights import load_model
 from hyocr.processing.tokenizer import HyTokenizer
 from hyocr.train.checkpointing import load_checkpoint
-from hyocr.train.ctc import CtcHead, ctc_target, image_ctc_loss
+from hyocr.train.ctc import CHARSET, CtcHead, ctc_target, image_ctc_loss
 from hyocr.train.data import SampleEncoder, ShardIndex, collate
 from hyocr.train.sft import SftJob, run_sft
 from hyocr.train.stages import stage_config
@@ -16,16 +16,17 @@ from tests.train.test_sft import TOY
 
 
 def test_targets_only_for_single_line_text_samples():
-    enc = lambda s: [ord(c) for c in s]  # noqa: E731
-    assert ctc_target("text", "abc", 1, enc) == [97, 98, 99]
-    assert ctc_target("spotting", "abc", 1, enc) is None
-    assert ctc_target("text", "ab\ncd", 1, enc) is None
-    assert ctc_target("text", "abc", 2, enc) is None
-    assert ctc_target("text", "  ", 1, enc) is None
+    a, b, c = (CHARSET.index(x) for x in "abc")
+    assert ctc_target("text", "abc", 1) == [a, b, c]
+    assert ctc_target("text", "aé", 1) == [a, len(CHARSET)]  # anything else is one class
+    assert ctc_target("spotting", "abc", 1) is None
+    assert ctc_target("text", "ab\ncd", 1) is None
+    assert ctc_target("text", "abc", 2) is None
+    assert ctc_target("text", "  ", 1) is None
 
 
 def test_head_reads_columns_of_the_connector_layout():
-    head = CtcHead(hidden=8, vocab=5)
+    head = CtcHead(hidden=8, classes=6)
     # grid 4x6 patches -> 2 rows of 3 tokens + a newline each, between begin and end
     tokens = torch.randn(1 + 2 * 4 + 1, 8)
     scores = head(tokens, (4, 6))
@@ -63,4 +64,6 @@ def test_run_with_ctc_saves_head_in_payload_and_model_in_release_layout(toy_dir,
     run_sft(SftJob(None, toy_dir / "shards", tmp_path, cfg5, resume=True, quiet=True))
     _, payload5 = load_checkpoint(tmp_path / "latest")
     assert payload5["state"]["step"] == 5
-    assert not torch.equal(payload5["extra"]["ctc_head"]["proj.weight"], payload["extra"]["ctc_head"]["proj.weight"])
+    assert not torch.equal(
+        payload5["extra"]["ctc_head"]["proj.weight"], payload["extra"]["ctc_head"]["proj.weight"]
+    )

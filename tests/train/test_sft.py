@@ -65,7 +65,9 @@ def test_packed_row_equals_samples_alone(toy_dir):
     enc_samples = [enc.encode(data[i]) for i in range(5)]
     with torch.no_grad():
         packed = forward_batch(model, collate([enc_samples], tok.pad_id), False, loss_only=False)
-        alone = [forward_batch(model, collate([[e]], tok.pad_id), False, loss_only=False) for e in enc_samples]
+        alone = [
+            forward_batch(model, collate([[e]], tok.pad_id), False, loss_only=False) for e in enc_samples
+        ]
         fast = forward_batch(model, collate([enc_samples], tok.pad_id), False)
     assert fast.logits is None and fast.num_tokens == packed.num_tokens
     assert abs(float(fast.loss) - float(packed.loss)) < 1e-5

@@ -6,8 +6,10 @@ attention). Each is useless without the other, so the answer loss gives the visi
 signal for a long time (measured: after 500 steps on English lines a model's loss was the same with
 the real image and with a blank one). CTC, as in hybrid CTC/attention speech recognisers, gives
 the image tokens a direct reading target: a linear head maps each connector output token (the
-vectors the decoder sees) to two 16-pixel columns of character-class scores, and CTC aligns them
-with the answer's token ids. Only single-line text-task samples take part.
+vectors the decoder sees) to two 16-pixel columns of character scores, and CTC aligns them with
+the answer's characters. Only single-line text-task samples take part. The classes are characters
+(printable ASCII, one class for anything else), not the tokenizer's pieces: a column shows a glyph,
+not a BPE merge, and the head does not depend on the tokenizer.
 
 The head is a training aid: it is not part of the model's weights (the saved model directory stays
 in the release's layout) and lives in the checkpoint's trainer payload, so `--resume` continues it.
@@ -15,26 +17,33 @@ in the release's layout) and lives in the checkpoint's trainer payload, so `--re
 
 from __future__ import annotations
 
+import string
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CtcHead", "ctc_target", "image_ctc_loss"]
+__all__ = ["CHARSET", "CtcHead", "ctc_target", "image_ctc_loss"]
+
+CHARSET = string.printable[:95]  # digits, letters, punctuation, space
+_INDEX = {c: i for i, c in enumerate(CHARSET)}
+OTHER = len(CHARSET)  # any other character
+NUM_CLASSES = len(CHARSET) + 2  # + other + blank (last)
 
 
-def ctc_target(task: str, answer: str, n_images: int, encode) -> list[int] | None:
-    """Token ids a sample's image is read against, or None when it takes no part."""
+def ctc_target(task: str, answer: str, n_images: int) -> list[int] | None:
+    """Character classes a sample's image is read against, or None when it takes no part."""
     if task != "text" or n_images != 1 or not answer.strip() or "\n" in answer:
         return None
-    return encode(answer)
+    return [_INDEX.get(c, OTHER) for c in answer]
 
 
 class CtcHead(nn.Module):
     """Connector tokens (n, lm_hidden) -> per 16-px column class scores (2 per token), blank last."""
 
-    def __init__(self, hidden: int, vocab: int, merge: int = 2):
+    def __init__(self, hidden: int, merge: int = 2, classes: int = NUM_CLASSES):
         super().__init__()
-        self.merge, self.classes = merge, vocab + 1
+        self.merge, self.classes = merge, classes
         self.norm = nn.LayerNorm(hidden)
         self.proj = nn.Linear(hidden, merge * self.classes)
 

@@ -243,7 +243,7 @@ class Encoded:
     pixel_values: list[np.ndarray]  # per image (h*w, 3*p*p)
     grids: list[tuple[int, int]]
     key: str = ""
-    ctc: list[int] | None = None  # answer ids for the auxiliary CTC loss (single-line text samples)
+    ctc: list[int] | None = None  # answer characters for the auxiliary CTC loss (single-line text samples)
 
 
 class SampleEncoder:
@@ -295,7 +295,7 @@ class SampleEncoder:
             merge=self.cfg.merge,
             num_axes=len(self.cfg.xdrope_section),
         )[:, 0]  # (axes, n)
-        ctc = ctc_target(sample.task, sample.answer, len(grids), self.tok.encode)
+        ctc = ctc_target(sample.task, sample.answer, len(grids))
         return Encoded(ids, labels, pos, pixel_values, grids, sample.key, ctc)
 
 

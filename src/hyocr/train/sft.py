@@ -255,9 +255,7 @@ def run_sft(job: SftJob) -> TrainerState:
     optimizer = build_optimizer(model, cfg)
     head = None
     if cfg.ctc_weight > 0:
-        head = CtcHead(model.cfg.lm_hidden, model.cfg.lm_vocab, model.cfg.merge).to(
-            next(model.parameters()).device
-        )
+        head = CtcHead(model.cfg.lm_hidden, model.cfg.merge).to(next(model.parameters()).device)
         if payload is not None and "ctc_head" in payload.get("extra", {}):
             head.load_state_dict(payload["extra"]["ctc_head"])
         optimizer.add_param_group({"params": list(head.parameters()), "weight_decay": 0.0})
