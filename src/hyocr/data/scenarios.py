@@ -36,6 +36,7 @@ def _lazy(module: str, fn: str, takes_lang: bool = True):
 # scenario name -> renderer(rng, lang)
 RENDERERS = {
     "line": _lazy("lines", "render_line"),
+    "line_clean": _lazy("lines", "render_clean_line"),
     "paragraph": _lazy("lines", "render_paragraph"),
     "parallel": _lazy("lines", "render_parallel"),
     "receipt": _lazy("receipt", "render_receipt"),

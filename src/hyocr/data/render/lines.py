@@ -25,7 +25,7 @@ from hyocr.data.render.base import (
 )
 from hyocr.data.text import gettext_catalogue, language, text_source
 
-__all__ = ["render_line", "render_paragraph", "render_parallel"]
+__all__ = ["render_line", "render_clean_line", "render_paragraph", "render_parallel"]
 
 
 def _background(rng, w: int, h: int) -> Image.Image:
@@ -44,8 +44,14 @@ def _style(rng) -> str | None:
     )
 
 
-def render_line(rng, lang: str = "en", max_chars: int = 48, style: str | None = None) -> Render:
+def render_line(
+    rng, lang: str = "en", max_chars: int = 48, style: str | None = None, clean: bool = False
+) -> Render:
     """One line of text, tightly framed with a small random margin.
+
+    `clean`: dark ink on near-white paper in a printed face (no handwriting), the first rung of a
+    from-scratch model's curriculum (a small model learns to read these in a few hundred steps, and
+    the full-variety lines only after that).
 
     Example:
         >>> import random
@@ -54,16 +60,22 @@ def render_line(rng, lang: str = "en", max_chars: int = 48, style: str | None = 
     """
     L = language(lang)
     src = text_source(lang)
-    style = style if style is not None else _style(rng)
+    if style is None:
+        style = _style(rng)
+        while clean and style == "hand":
+            style = _style(rng)
     text, face = fit_text(rng, lambda g: src.line(g, rng.randint(4, max_chars)), L.script, style)
     size = rng.randint(18, 44)
     font = face.pil(size)
     x0, y0, x1, y1 = text_bbox(font, text, L.rtl)
     padx, pady = rng.randint(2, size), rng.randint(2, size // 2 + 2)
     w, h = (x1 - x0) + 2 * padx, (y1 - y0) + 2 * pady
-    img = _background(rng, max(w, 8), max(h, 8))
-    bg = img.getpixel((w // 2, h // 2))
-    fill = contrast_colour(rng, bg, 110)
+    if clean:
+        img = solid(max(w, 8), max(h, 8), (rng.randint(235, 255),) * 3)
+        fill = (rng.randint(0, 50),) * 3
+    else:
+        img = _background(rng, max(w, 8), max(h, 8))
+        fill = contrast_colour(rng, img.getpixel((w // 2, h // 2)), 110)
     d = ImageDraw.Draw(img)
     quad = draw_line(d, (padx - x0, pady - y0), text, font, fill, rtl=L.rtl)
     return Render(
@@ -73,6 +85,11 @@ def render_line(rng, lang: str = "en", max_chars: int = 48, style: str | None = 
         lang,
         meta={"font": face.name, "size": size},
     )
+
+
+def render_clean_line(rng, lang: str = "en") -> Render:
+    """A short line (4-24 characters) of dark print on near-white paper: see `render_line(clean=True)`."""
+    return render_line(rng, lang, max_chars=24, clean=True)
 
 
 def render_paragraph(rng, lang: str = "en", width: int | None = None, max_chars: int = 400) -> Render:
