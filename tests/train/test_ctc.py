@@ -67,3 +67,23 @@ def test_run_with_ctc_saves_head_in_payload_and_model_in_release_layout(toy_dir,
     assert not torch.equal(
         payload5["extra"]["ctc_head"]["proj.weight"], payload["extra"]["ctc_head"]["proj.weight"]
     )
+
+
+def test_vision_only_ctc_stage_never_touches_the_decoder(toy_dir, tmp_path):
+    cfg = stage_config(
+        "1",
+        dict(TOY, max_steps=3, warmup_steps=0, lr_max=1e-3, lr_min=1e-3, ctc_weight=1.0, answer_loss=False),
+    )
+    run_sft(SftJob(toy_dir / "init", toy_dir / "shards", tmp_path, cfg, quiet=True))
+    before = load_model(toy_dir / "init").state_dict()
+    after = load_model(tmp_path / "latest").state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("vision."))
+    assert '"ctc_loss"' in (tmp_path / "log.jsonl").read_text()
+
+
+def test_vision_only_stage_needs_ctc():
+    import pytest
+
+    with pytest.raises(ValueError, match="ctc_weight"):
+        stage_config("1", dict(answer_loss=False))

@@ -319,16 +319,22 @@ def run_sft(job: SftJob) -> TrainerState:
         ctc_total = max(sum(len(t) for b in micro for t in b.ctc_targets if t), 1)
         for batch in micro:
             embeds: list[torch.Tensor] | None = [] if head is not None else None
-            out_ = forward_batch(model, batch, cfg.bf16, image_embeds_out=embeds)
-            loss = out_.loss * (out_.num_tokens / max(total_answer, 1.0))
+            if cfg.answer_loss:
+                out_ = forward_batch(model, batch, cfg.bf16, image_embeds_out=embeds)
+                loss = out_.loss * (out_.num_tokens / max(total_answer, 1.0))
+                loss_sum += float(out_.loss.detach()) * out_.num_tokens
+            else:  # vision-only CTC stage: the decoder is not run at all
+                with _autocast(cfg.bf16, dev):
+                    embeds = model.encode_images(batch.pixel_values.to(dev), batch.grid_hw)
+                loss = torch.zeros((), device=dev)
             if head is not None:
                 ctc, n_ctc = image_ctc_loss(head, embeds, batch.grid_hw, batch.ctc_targets)
                 if ctc is not None:
                     loss = loss + cfg.ctc_weight * ctc / ctc_total
                     window["ctc"] += float(ctc.detach())
                     window["ctc_n"] += n_ctc
-            loss.backward()
-            loss_sum += float(out_.loss.detach()) * out_.num_tokens
+            if loss.requires_grad:
+                loss.backward()
         d.sum_grads(params)
         grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)) if cfg.clip_norm > 0 else 0.0
         optimizer.step()
