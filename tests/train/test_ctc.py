@@ -80,6 +80,13 @@ def test_vision_only_ctc_stage_never_touches_the_decoder(toy_dir, tmp_path):
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("vision."))
     assert '"ctc_loss"' in (tmp_path / "log.jsonl").read_text()
+    # the next stage, started from that checkpoint, keeps the head it trained (lr 0: nothing moves)
+    _, payload1 = load_checkpoint(tmp_path / "latest")
+    cfg2 = stage_config("2", dict(TOY, max_steps=1, warmup_steps=0, lr_max=0.0, lr_min=0.0, ctc_weight=1.0))
+    run_sft(SftJob(tmp_path / "latest", toy_dir / "shards", tmp_path / "s2", cfg2, quiet=True))
+    _, payload2 = load_checkpoint(tmp_path / "s2" / "latest")
+    for k, v in payload1["extra"]["ctc_head"].items():
+        assert torch.equal(payload2["extra"]["ctc_head"][k], v), k
 
 
 def test_vision_only_stage_needs_ctc():

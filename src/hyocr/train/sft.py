@@ -43,6 +43,7 @@ from hyocr.model.vlm import HunyuanOCRModel
 from hyocr.model.weights import load_model
 from hyocr.processing.tokenizer import HyTokenizer
 from hyocr.train.checkpointing import (
+    STATE_FILE,
     TrainerState,
     latest_checkpoint,
     load_checkpoint,
@@ -256,8 +257,12 @@ def run_sft(job: SftJob) -> TrainerState:
     head = None
     if cfg.ctc_weight > 0:
         head = CtcHead(model.cfg.lm_hidden, model.cfg.merge).to(next(model.parameters()).device)
-        if payload is not None and "ctc_head" in payload.get("extra", {}):
-            head.load_state_dict(payload["extra"]["ctc_head"])
+        saved = payload
+        if saved is None and job.model is not None and (Path(job.model) / STATE_FILE).is_file():
+            # a new stage started from a checkpoint keeps the CTC head trained before it
+            saved = torch.load(Path(job.model) / STATE_FILE, map_location="cpu", weights_only=False)
+        if saved is not None and "ctc_head" in saved.get("extra", {}):
+            head.load_state_dict(saved["extra"]["ctc_head"])
         optimizer.add_param_group({"params": list(head.parameters()), "weight_decay": 0.0})
         params = params + list(head.parameters())
     if payload is not None:
