@@ -132,3 +132,15 @@ def test_warp_backward_inverts_forward_and_boxes_follow():
     cx, cy = warp.forward(np.array([200.0]), np.array([120.0]))
     assert qx.min() <= cx[0] <= qx.max() and qy.min() <= cy[0] <= qy.max()
     assert (qx >= 0).all() and (qx <= 800).all() and (qy >= 0).all() and (qy <= 600).all()
+
+
+def test_receipt_line_is_one_segment_of_a_receipt_cut_out():
+    from hyocr.data.render.receipt import render_receipt, render_receipt_line
+
+    for seed in range(4):
+        r = render_receipt_line(random.Random(seed))
+        full = render_receipt(random.Random(seed))
+        assert len(r.lines) == 1 and r.lines[0].text in {ln.text for ln in full.lines}
+        # a cut-out, not the whole paper: about one line high
+        assert r.image.height < 3 * (quad_bounds(r.lines[0].quad)[3] - quad_bounds(r.lines[0].quad)[1]) + 4
+        assert_ground_truth(r, 60)

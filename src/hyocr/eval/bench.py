@@ -67,14 +67,16 @@ class Engine(Protocol):
     def predict(self, image: Image.Image, item: dict[str, Any]) -> dict[str, Any]: ...
 
 
-def make_engine(name: str, model: str | None = None, lang: str = "", threads: int = 1) -> Engine:
+def make_engine(
+    name: str, model: str | None = None, lang: str = "", threads: int = 1, psm: int = 3
+) -> Engine:
     """Build an engine by name; closed choice, one-line errors."""
     if name not in ENGINES:
         raise ValueError(f"unknown engine '{name}' (choose from {', '.join(ENGINES)})")
     if name == "tesseract":
         from hyocr.eval.tesseract import TesseractEngine
 
-        return TesseractEngine(lang=lang, threads=threads)
+        return TesseractEngine(lang=lang, threads=threads, psm=psm)
     try:
         from hyocr.eval.engines import hyocr_engine
     except ImportError as exc:
@@ -267,6 +269,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=int, default=1, help="tesseract threads (OMP_THREAD_LIMIT)")
     parser.add_argument(
+        "--psm",
+        type=int,
+        default=3,
+        choices=range(14),
+        metavar="N",
+        help="tesseract page segmentation mode (3: page, 6: one block, 7: one line)",
+    )
+    parser.add_argument(
         "--batch-size", type=int, default=1, help="images per engine call (engines with predict_batch)"
     )
     # where results go
@@ -276,7 +286,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    engine = make_engine(args.engine, args.model, lang=args.lang, threads=args.threads)
+    engine = make_engine(args.engine, args.model, lang=args.lang, threads=args.threads, psm=args.psm)
     meta = {"engine": getattr(engine, "describe", lambda: args.engine)()}
     if args.model:
         meta["model"] = args.model

@@ -444,6 +444,35 @@ def render_receipt(rng, lang: str = "en") -> Render:
     )
 
 
+def render_receipt_line(rng, lang: str = "en") -> Render:
+    """One printed segment of a receipt cut out with a little paper around it: line recognition in
+    receipt print (thermal fades, dot-matrix, mono faces, capitals and amounts), the way a reader
+    meets a receipt's lines after a detector.
+
+    Example:
+        >>> import random
+        >>> r = render_receipt_line(random.Random(0))
+        >>> len(r.lines)
+        1
+    """
+    r = render_receipt(rng, lang)
+    ln = rng.choice([t for t in r.lines if t.text.strip()])
+    xs, ys = ln.quad[0::2], ln.quad[1::2]
+    h = max(ys) - min(ys)
+    x0 = max(0, int(min(xs) - h * rng.uniform(0.1, 0.8)))
+    y0 = max(0, int(min(ys) - h * rng.uniform(0.1, 0.4)))
+    x1 = min(r.image.width, int(math.ceil(max(xs) + h * rng.uniform(0.1, 0.8))))
+    y1 = min(r.image.height, int(math.ceil(max(ys) + h * rng.uniform(0.1, 0.4))))
+    quad = tuple(v - (x0 if i % 2 == 0 else y0) for i, v in enumerate(ln.quad))
+    return Render(
+        r.image.crop((x0, y0, x1, y1)),
+        [TextLine(ln.text, quad, "body", lang)],
+        "line",
+        lang,
+        meta={**r.meta, "role": ln.role},
+    )
+
+
 def _print(rng, ink: Image.Image, mono: bool) -> Image.Image:
     """Put the ink mask on paper: thermal fade and dropouts, or a dot-matrix screen."""
     W, H = ink.size
