@@ -275,8 +275,6 @@ HYOCR_TEST = replace(
     max_pixels=512 * 512,
 )
 
-# CPU-trainable models (the shipped default is trained from `hyocr-tiny`). Token ids are filled in
-# from the tokenizer when a model directory is written.
 # CPU-trainable models. `hyocr-tiny` (~8.6M parameters) is sized by measurement on a 2-core CPU
 # (~3 s per 2048-token training step, bf16 autocast) so that a session can train it; the shipped
 # default is trained from it. Token ids are filled in from the tokenizer when a model directory is

@@ -97,3 +97,25 @@ def test_grpo_raises_a_toy_reward(toy_dir, tmp_path):
     logs = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert all(rec["kept_groups"] + sum(rec["dropped"].values()) == 4 for rec in logs if rec["event"] == "rl")
     assert (tmp_path / "latest" / "model.safetensors").is_file()
+
+
+def test_cli_rl_reports_held_out_reward_before_and_after(toy_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "rl.toml"
+    config.write_text(
+        "max_steps = 1\ngroup_size = 2\nprompts_per_step = 2\nmax_new_tokens = 8\neval_prompts = 3\n"
+        "eval_max_new_tokens = 8\nbf16 = false\nmax_pixels = 8192\nmin_pixels = 1024\nlr = 1e-4\n"
+    )
+    cmd = [sys.executable, "-m", "hyocr.cli", "train", "--stage", "rl", "--config", str(config)]
+    cmd += ["--model", str(toy_dir / "init"), "--data", str(toy_dir / "shards"), "--quiet"]
+    cmd += ["--eval-data", str(toy_dir / "shards"), "--out", str(tmp_path / "rl")]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1")
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "rl done: held-out greedy reward" in proc.stdout, proc.stdout
+    evals = [json.loads(x) for x in (tmp_path / "rl" / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in evals if e["event"] == "eval"] == [0, 1]

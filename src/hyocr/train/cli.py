@@ -101,21 +101,38 @@ def main(args: argparse.Namespace) -> int:
         out = init_model_dir(args.preset, args.data, args.out, args.vocab_size, args.max_texts, args.seed)
         print(f"wrote a fresh {args.preset} model to {out}")
         return 0
+    if args.stage == "rl":
+        from hyocr.train.grpo import GrpoJob, load_grpo_config, run_grpo
+        from hyocr.train.rewards import ChrfStandInJudge, OpenAIJudge
+        from hyocr.train.stages import CONFIG_DIR
+
+        cfg = load_grpo_config(args.config, base=CONFIG_DIR / "rl.toml", max_steps=args.max_steps)
+
+        judge = OpenAIJudge(args.judge_url, args.judge_model) if args.judge_url else ChrfStandInJudge()
+        summary = run_grpo(
+            GrpoJob(
+                args.model,
+                args.data,
+                args.out,
+                cfg,
+                resume=args.resume,
+                eval_data=args.eval_data,
+                judge=judge,
+                quiet=args.quiet,
+            )
+        )
+        if "reward_before" in summary and "reward_after" in summary:
+            print(
+                f"rl done: held-out greedy reward {summary['reward_before']:.4f} -> {summary['reward_after']:.4f}"
+            )
+        return 0
+    from hyocr.train.sft import SftJob, run_sft
+
     cfg = load_stage_config(args.stage, args.config)
     if args.max_steps is not None:
         from dataclasses import replace
 
         cfg = replace(cfg, max_steps=args.max_steps)
-    if args.stage == "rl":
-        from hyocr.train.grpo import GrpoJob, run_grpo
-        from hyocr.train.rewards import ChrfStandInJudge, OpenAIJudge
-
-        judge = OpenAIJudge(args.judge_url, args.judge_model) if args.judge_url else ChrfStandInJudge()
-        run_grpo(
-            GrpoJob(args.model, args.data, args.out, cfg, resume=args.resume, judge=judge, quiet=args.quiet)
-        )
-        return 0
-    from hyocr.train.sft import SftJob, run_sft
 
     state = run_sft(SftJob(args.model, args.data, args.out, cfg, args.resume, args.eval_data, args.quiet))
     print(f"stage {cfg.name} done at step {state.step}; model in {Path(args.out) / 'latest'}")

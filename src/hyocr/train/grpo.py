@@ -119,15 +119,24 @@ class GrpoConfig:
         return asdict(self)
 
 
-def load_grpo_config(path: str | Path | None = None, **overrides: Any) -> GrpoConfig:
-    """GrpoConfig from a TOML file (top-level keys or a `[grpo]` table) plus keyword overrides."""
-    data: dict[str, Any] = {}
+def _read_toml(path: str | Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read config ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: invalid TOML ({exc})") from None
+    return data.get("grpo", data)
+
+
+def load_grpo_config(
+    path: str | Path | None = None, base: str | Path | None = None, **overrides: Any
+) -> GrpoConfig:
+    """GrpoConfig from a TOML file (top-level keys or a `[grpo]` table) plus keyword overrides;
+    with `base` (e.g. the packaged `configs/rl.toml`), the file overrides what base sets."""
+    data: dict[str, Any] = _read_toml(base) if base is not None else {}
     if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: invalid TOML ({exc})") from None
-        data = data.get("grpo", data)
+        data.update(_read_toml(path))
     data.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in fields(GrpoConfig)}
     bad = sorted(set(data) - known)
