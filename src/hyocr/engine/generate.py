@@ -230,7 +230,7 @@ class Engine:
                 pv = torch.cat([torch.from_numpy(a) for p in batch for a in p.pixel_values]).to(dev)
                 embeds = model.encode_images(pv, flat)
             cache_dtype = torch.bfloat16 if self.autocast else next(model.parameters()).dtype
-            cache = KVCache(self.cfg, b, capacity, cache_dtype, dev)
+            cache = KVCache(self.cfg, b, capacity, cache_dtype, dev, zeroed=False)
             logits, positions = model.prefill(input_ids, attn, embeds, grids, cache)
             key_mask = (
                 None
