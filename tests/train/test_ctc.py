@@ -94,3 +94,24 @@ def test_vision_only_stage_needs_ctc():
 
     with pytest.raises(ValueError, match="ctc_weight"):
         stage_config("1", dict(answer_loss=False))
+
+
+def test_text_only_sample_adds_no_ctc_target(toy_dir):
+    # regression: collate gave a sample without images one CTC target, so `ctc_targets` no longer
+    # lined up with the images and image_ctc_loss failed (zip strict) on any mixed micro-batch
+    from dataclasses import replace
+
+    tok = HyTokenizer.from_dir(toy_dir / "init")
+    enc = SampleEncoder(load_model(toy_dir / "init").cfg, tok, 128 * 64, 32 * 32)
+    data = ShardIndex(toy_dir / "shards")
+    text = next(s for s in data if s.task == "text")
+    batch = collate([[enc.encode(replace(text, images=[])), enc.encode(text)]], tok.pad_id)
+    assert len(batch.grid_hw) == 1
+    assert len(batch.ctc_targets) == 1 and batch.ctc_targets[0] is not None
+
+
+def test_fsdp_refuses_the_vision_only_ctc_stage():
+    import pytest
+
+    with pytest.raises(ValueError, match="fsdp"):
+        stage_config("1", dict(answer_loss=False, ctc_weight=1.0, fsdp=True))

@@ -94,13 +94,15 @@ def save_checkpoint(
     out: str | Path,
     model: HunyuanOCRModel,
     tok: HyTokenizer,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | dict[str, Any],
     state: TrainerState,
     stage: dict[str, Any],
     keep: int = 2,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write OUT/ckpt-STEP atomically, point OUT/latest at it, keep the newest `keep` checkpoints."""
+    """Write OUT/ckpt-STEP atomically, point OUT/latest at it, keep the newest `keep` checkpoints.
+
+    `optimizer` is the optimizer or its state dict (FSDP passes one gathered whole, fsdp.py)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     name = f"ckpt-{state.step:07d}"
@@ -113,7 +115,7 @@ def save_checkpoint(
     torch.save(
         {
             "state": state.__dict__,
-            "optimizer": optimizer.state_dict(),
+            "optimizer": optimizer if isinstance(optimizer, dict) else optimizer.state_dict(),
             "rng": rng_state(),
             "extra": extra or {},
         },

@@ -9,7 +9,8 @@
     hyocr train --stage rl --model runs/s4/latest --data rl_shards/ --out runs/rl --config ...rl.toml
 
 Every output directory's `latest` is a model directory: `hyocr run --model runs/s2/latest img.png`.
-Multi-process: `torchrun --nproc-per-node 2 -m hyocr.cli train --stage 2 ...` (gloo on CPU).
+Multi-process: `torchrun --nproc-per-node 2 -m hyocr.cli train --stage 2 ...` (gloo on CPU); with
+`fsdp = true` in the config the processes shard the model (train/fsdp.py).
 """
 
 from __future__ import annotations

@@ -347,7 +347,7 @@ def collate(rows: list[list[Encoded]], pad_id: int) -> PackedBatch:
             pos[:, r, at : at + n] = e.positions
             pixels += e.pixel_values
             grids += e.grids
-            ctc += [e.ctc] + [None] * (len(e.grids) - 1)
+            ctc += [e.ctc] + [None] * (len(e.grids) - 1) if e.grids else []  # one per image
             at += n
             n_samples += 1
         per_row.append(sum(len(e.grids) for e in row))

@@ -5,15 +5,23 @@ One optimiser step:
    decodes only its own rows (data.py).
 2. Each micro-batch runs under bf16 autocast (fp32 master weights); the loss is the sum of answer-
    token cross-entropies divided by the answer tokens of the *whole step* (all micro-batches, all
-   processes), so accumulation and data parallelism give the same gradient as one big batch.
-3. Gradients are summed across processes (one all-reduce of a flat buffer per step), clipped to
-   `clip_norm`, and AdamW steps with the schedule's learning rate (stages.lr_at).
+   processes; the CTC term likewise by the whole step's CTC targets), so accumulation and data
+   parallelism give the same gradient as one big batch.
+3. Gradients are summed across processes (one all-reduce of a flat buffer per step, or FSDP's
+   reduce-scatters), clipped to `clip_norm`, and AdamW steps with the schedule's learning rate
+   (stages.lr_at).
 
 Choices and departures
-- Data parallelism is plain gradient all-reduce, not `DistributedDataParallel`: the same maths, but
-  parameters without a gradient in a step (the vision tower on a text-only batch, the frozen
-  decoder in stage 1) need no `find_unused_parameters` machinery, and accumulation needs no
-  `no_sync`. Works with torchrun on gloo (CPU) or nccl (CUDA). FSDP for the 1B model is not here.
+- Data parallelism is plain gradient all-reduce by default, not `DistributedDataParallel`: the same
+  maths, but parameters without a gradient in a step (the vision tower on a text-only batch, the
+  frozen decoder in stage 1) need no `find_unused_parameters` machinery, and accumulation needs no
+  `no_sync`. Works with torchrun on gloo (CPU). With CUDA present the processes use nccl and
+  GPU `LOCAL_RANK`, but only the FSDP path moves the model there.
+- `fsdp = true` (and world > 1) shards weights, gradients and Adam moments per ViT block and per
+  decoder layer with FSDP2 instead (fsdp.py, which lists its choices): the 1B model's fp32 weights
+  and moments no longer need to fit on every device. Checkpoints are gathered to rank 0 in the
+  same layout as without FSDP (full weights, full optimizer state), so either kind of run resumes
+  the other.
 - Position ids restart at 0 for every packed sample and attention is confined to it, so a packed
   row computes exactly what the samples would alone.
 - The exported config records the stage's image bounds (`min_pixels`/`max_pixels`), so the
@@ -38,6 +46,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch.distributed.device_mesh import init_device_mesh
 
 from hyocr.model.vlm import HunyuanOCRModel
 from hyocr.model.weights import load_model
@@ -52,6 +61,14 @@ from hyocr.train.checkpointing import (
 )
 from hyocr.train.ctc import CtcHead, image_ctc_loss
 from hyocr.train.data import PackedBatch, Packer, SampleEncoder, ShardIndex
+from hyocr.train.fsdp import (
+    clip_grad_norm_,
+    gathered_model,
+    gathered_optimizer_state,
+    load_optimizer_state,
+    shard_model,
+    with_placeholder_image,
+)
 from hyocr.train.stages import StageConfig, lr_at
 
 __all__ = [
@@ -83,10 +100,16 @@ class Dist:
     def __init__(self) -> None:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         self.enabled = self.world > 1
+        # the device FSDP runs on (the all-reduce path keeps the model where it was loaded)
+        self.device = (
+            torch.device("cuda", self.local_rank) if torch.cuda.is_available() else torch.device("cpu")
+        )
         if self.enabled and not dist.is_initialized():
-            backend = "nccl" if torch.cuda.is_available() else "gloo"
-            dist.init_process_group(backend)
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
 
     @property
     def main(self) -> bool:
@@ -95,7 +118,7 @@ class Dist:
     def sum(self, values: list[float]) -> list[float]:
         if not self.enabled:
             return values
-        t = torch.tensor(values, dtype=torch.float64)
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
         dist.all_reduce(t)
         return t.tolist()
 
@@ -253,6 +276,10 @@ def run_sft(job: SftJob) -> TrainerState:
     params = freeze_for_stage(model, cfg.trains)
     model.vision.gradient_checkpointing = cfg.grad_checkpointing
     model.decoder.gradient_checkpointing = cfg.grad_checkpointing
+    sharded = cfg.fsdp and d.enabled
+    if sharded:
+        model = shard_model(model.to(d.device), init_device_mesh(d.device.type, (d.world,)))
+        params = [p for p in model.parameters() if p.requires_grad]  # now sharded (DTensor), same order
     optimizer = build_optimizer(model, cfg)
     head = None
     if cfg.ctc_weight > 0:
@@ -266,7 +293,10 @@ def run_sft(job: SftJob) -> TrainerState:
         optimizer.add_param_group({"params": list(head.parameters()), "weight_decay": 0.0})
         params = params + list(head.parameters())
     if payload is not None:
-        optimizer.load_state_dict(payload["optimizer"])
+        if sharded:
+            load_optimizer_state(optimizer, payload["optimizer"])
+        else:
+            optimizer.load_state_dict(payload["optimizer"])
         set_rng_state(payload["rng"])
 
     data = ShardIndex(job.data, tasks=cfg.tasks)
@@ -288,7 +318,7 @@ def run_sft(job: SftJob) -> TrainerState:
     logger.say(
         f"stage {cfg.name}: {len(data)} samples, {sum(p.numel() for p in params) / 1e6:.1f}M trainable parameters, "
         f"{cfg.max_steps} steps x {cfg.rows}x{cfg.grad_accum}x{d.world} rows of {cfg.seq_len} tokens, "
-        f"bf16={'on' if cfg.bf16 else 'off'}"
+        f"bf16={'on' if cfg.bf16 else 'off'}{', FSDP' if sharded else ''}"
     )
 
     stage_dict = cfg.to_dict()
@@ -313,15 +343,18 @@ def run_sft(job: SftJob) -> TrainerState:
         micro: list[PackedBatch] = []
         for _ in range(cfg.grad_accum):
             rows = packer.next_rows(cfg.rows * d.world)
-            micro.append(packer.encode_rows(rows[d.rank * cfg.rows : (d.rank + 1) * cfg.rows]))
+            batch = packer.encode_rows(rows[d.rank * cfg.rows : (d.rank + 1) * cfg.rows])
+            # FSDP: every process must run the ViT blocks, so a text-only micro-batch gets a blank image
+            micro.append(with_placeholder_image(batch, model.cfg, tok.pad_id) if sharded else batch)
         local = [
             sum(b.num_answer_tokens for b in micro),
             sum(b.num_samples for b in micro),
             sum(b.num_tokens for b in micro),
+            sum(len(t) for b in micro for t in b.ctc_targets if t),
         ]
-        total_answer, total_samples, total_tokens = d.sum([float(x) for x in local])
-        loss_sum = 0.0
-        ctc_total = max(sum(len(t) for b in micro for t in b.ctc_targets if t), 1)
+        total_answer, total_samples, total_tokens, total_ctc = d.sum([float(x) for x in local])
+        loss_sum, ctc_sum, ctc_n = 0.0, 0.0, 0
+        ctc_total = max(total_ctc, 1.0)  # CTC targets of the whole step, like the answer tokens
         for batch in micro:
             embeds: list[torch.Tensor] | None = [] if head is not None else None
             if cfg.answer_loss:
@@ -336,15 +369,22 @@ def run_sft(job: SftJob) -> TrainerState:
                 ctc, n_ctc = image_ctc_loss(head, embeds, batch.grid_hw, batch.ctc_targets)
                 if ctc is not None:
                     loss = loss + cfg.ctc_weight * ctc / ctc_total
-                    window["ctc"] += float(ctc.detach())
-                    window["ctc_n"] += n_ctc
+                    ctc_sum += float(ctc.detach())
+                    ctc_n += n_ctc
             if loss.requires_grad:
                 loss.backward()
-        d.sum_grads(params)
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)) if cfg.clip_norm > 0 else 0.0
+        if sharded:  # FSDP has reduce-scattered the model's gradients; the CTC head is replicated
+            if head is not None:
+                d.sum_grads(list(head.parameters()))
+            grad_norm = clip_grad_norm_(params, cfg.clip_norm) if cfg.clip_norm > 0 else 0.0
+        else:
+            d.sum_grads(params)
+            grad_norm = (
+                float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)) if cfg.clip_norm > 0 else 0.0
+            )
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        (loss_sum,) = d.sum([loss_sum])
+        loss_sum, ctc_sum, ctc_n = d.sum([loss_sum, ctc_sum, float(ctc_n)])
         state.step += 1
         state.position = packer.position
         state.skipped = packer.skipped
@@ -352,6 +392,8 @@ def run_sft(job: SftJob) -> TrainerState:
         state.tokens += int(total_tokens)
         steps_here += 1
         window["loss"] += loss_sum
+        window["ctc"] += ctc_sum
+        window["ctc_n"] += int(ctc_n)
         window["answer"] += int(total_answer)
         window["tokens"] += int(total_tokens)
         window["samples"] += int(total_samples)
@@ -390,19 +432,29 @@ def run_sft(job: SftJob) -> TrainerState:
                 "steps": 0,
             }
 
-        if eval_data is not None and cfg.eval_every and state.step % cfg.eval_every == 0 and d.main:
-            rec = {"event": "eval", "step": state.step, **evaluate(model, tok, eval_data, cfg, encoder)}
+        do_eval = eval_data is not None and cfg.eval_every and state.step % cfg.eval_every == 0
+        do_save = state.step % cfg.save_every == 0 or state.step == cfg.max_steps
+        # FSDP: every process takes part in gathering the full weights the main process evaluates and saves
+        whole = gathered_model(model, d.main) if sharded and (do_eval or do_save) else model
+        if do_eval and d.main:
+            rec = {
+                "event": "eval",
+                "step": state.step,
+                **evaluate(whole.to(dev), tok, eval_data, cfg, encoder),
+            }
             logger.log(rec)
             logger.say("eval " + " ".join(f"{k} {v:.4f}" for k, v in rec.items() if isinstance(v, float)))
 
-        if state.step % cfg.save_every == 0 or state.step == cfg.max_steps:
+        if do_save:
+            optim_state = gathered_optimizer_state(optimizer, d.main) if sharded else optimizer
             if d.main:
                 extra = {"ctc_head": head.state_dict()} if head is not None else None
                 path = save_checkpoint(
-                    out, model, tok, optimizer, state, stage_dict, cfg.keep_checkpoints, extra
+                    out, whole, tok, optim_state, state, stage_dict, cfg.keep_checkpoints, extra
                 )
                 logger.log({"event": "checkpoint", "step": state.step, "path": str(path)})
             d.barrier()
+        del whole
     del dev
     d.close()
     return state

@@ -65,6 +65,7 @@ class StageConfig:
     # --- numerics and memory ---
     bf16: bool = True  # autocast to bfloat16 (AMX on CPU, tensor cores on CUDA); weights stay fp32
     grad_checkpointing: bool = False
+    fsdp: bool = False  # with several processes: shard weights, grads, Adam moments per block (train/fsdp.py)
     ctc_weight: float = 0.0  # auxiliary CTC loss on image tokens for single-line text samples (train/ctc.py)
     answer_loss: bool = True  # False (with ctc_weight > 0): a vision-only CTC stage, the decoder never runs
     # --- bookkeeping ---
@@ -85,6 +86,10 @@ class StageConfig:
             raise ValueError(f"unknown schedule '{self.schedule}' (choose from cosine, linear, constant)")
         if not self.answer_loss and self.ctc_weight <= 0:
             raise ValueError("answer_loss = false needs ctc_weight > 0 (nothing would be trained)")
+        if self.fsdp and not self.answer_loss:
+            raise ValueError(
+                "fsdp = true needs answer_loss = true (the vision-only CTC stage is not sharded)"
+            )
         if self.max_steps < 1 or self.seq_len < 16 or self.rows < 1 or self.grad_accum < 1:
             raise ValueError("max_steps, rows and grad_accum must be >= 1 and seq_len >= 16")
 
