@@ -11,8 +11,8 @@ import random
 from hyocr.data.degrade import DegradeConfig, degrade
 from hyocr.data.preview import contact_sheet
 from hyocr.data.render.document import render_document
-from hyocr.data.render.lines import render_line
-from hyocr.data.render.receipt import render_receipt
+from hyocr.data.render.lines import render_clean_line, render_line
+from hyocr.data.render.receipt import render_receipt, render_receipt_line
 from hyocr.data.render.table import render_table
 from hyocr.data.scenarios import RENDERERS
 
@@ -43,6 +43,11 @@ def main() -> None:
     render_line(random.Random(4), "en", style="sans").image.save(
         os.path.join(ex, "line_en.png"), optimize=True
     )
+    # single lines, what the shipped hyocr-tiny reads (the demo's inputs): the first seed whose
+    # line has at least 14 characters
+    for name, fn in (("line_print.png", render_clean_line), ("line_receipt.png", render_receipt_line)):
+        r = next(r for r in (fn(random.Random(i), "en") for i in range(100)) if len(r.lines[0].text) >= 14)
+        r.image.save(os.path.join(ex, name), optimize=True)
     render_table(random.Random(5), "en").image.quantize(**small).save(
         os.path.join(ex, "table.png"), optimize=True
     )

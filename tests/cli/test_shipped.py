@@ -1,0 +1,69 @@
+"""The model shipped inside the package: what the CLI, the API and the server load when no model is
+given, small enough for git, and it reads printed English lines it has never seen."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from hyocr.data.render.lines import render_basic_line
+from hyocr.data.render.receipt import render_receipt_line
+from hyocr.engine.backends import DEFAULT_MODEL_DIR, resolve_model_dir
+from hyocr.eval.metrics import cer
+from tests.cli.test_run import hyocr
+
+
+def test_shipped_model_is_in_the_package_and_small():
+    files = {f.name: f.stat().st_size for f in DEFAULT_MODEL_DIR.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "MODEL_CARD.md"} <= set(files)
+    assert sum(files.values()) <= 60e6
+    assert resolve_model_dir(None) == DEFAULT_MODEL_DIR
+
+
+def test_shipped_model_reads_unseen_lines():
+    from hyocr import OCR
+
+    # seeds in a form the data engine never uses for training shards ("SEED:INDEX")
+    basic = [render_basic_line(random.Random(f"shipped-test:{i}"), "en") for i in range(24)]
+    receipt = [render_receipt_line(random.Random(f"shipped-test:{i}"), "en") for i in range(24)]
+    ocr = OCR(max_new_tokens=64, batch_size=8)
+    for renders, limit in ((basic, 0.1), (receipt, 0.15)):  # measured: 0.029 and 0.052
+        results = ocr.text([r.image for r in renders])
+        errors = [cer(res.text, r.lines[0].text) for res, r in zip(results, renders, strict=True)]
+        assert sum(errors) / len(errors) <= limit, [
+            (res.text, r.lines[0].text) for res, r in zip(results, renders, strict=True)
+        ]
+
+
+def test_cli_uses_the_shipped_model_when_none_is_given(tmp_path):
+    renders = [render_basic_line(random.Random(f"shipped-cli:{i}"), "en") for i in range(4)]
+    paths = []
+    for i, r in enumerate(renders):
+        paths.append(tmp_path / f"l{i}.png")
+        r.image.save(paths[-1])
+    proc = hyocr("run", *paths, "--format", "jsonl", "--max-new-tokens", "64")
+    assert proc.returncode == 0, proc.stderr
+    got = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert len(got) == 4
+    errors = [cer(g["content"], r.lines[0].text) for g, r in zip(got, renders, strict=True)]
+    assert sum(errors) / 4 <= 0.3, (got, [r.lines[0].text for r in renders])
+
+
+def test_server_reads_an_upload_with_the_shipped_model():
+    import io
+
+    import httpx
+
+    from hyocr.engine.backends import load_engine
+    from tests.serve.conftest import LiveServer, make_app
+
+    r = render_receipt_line(random.Random("shipped-serve:1"), "en")
+    buf = io.BytesIO()
+    r.image.save(buf, format="PNG")
+    with LiveServer(make_app(load_engine(None), max_new_tokens=64)) as server:
+        resp = httpx.post(
+            server.url + "/v1/ocr/text", files={"file": ("line.png", buf.getvalue(), "image/png")}, timeout=60
+        )
+    assert resp.status_code == 200, resp.text
+    (res,) = resp.json()["results"]
+    assert cer(res["content"], r.lines[0].text) <= 0.3, (res["content"], r.lines[0].text)
