@@ -144,3 +144,19 @@ def test_receipt_line_is_one_segment_of_a_receipt_cut_out():
         # a cut-out, not the whole paper: about one line high
         assert r.image.height < 3 * (quad_bounds(r.lines[0].quad)[3] - quad_bounds(r.lines[0].quad)[1]) + 4
         assert_ground_truth(r, 60)
+
+
+def test_receipt_stamp_shows_in_colour_and_never_lightens_the_print():
+    from hyocr.data.render.receipt import _stamp, render_receipt
+
+    r = render_receipt(random.Random(3))
+    before = np.asarray(r.image, np.int16).copy()
+    img = r.image.copy()
+    _stamp(random.Random(7), img, 20)
+    after = np.asarray(img, np.int16)
+    changed = np.abs(after - before).sum(-1) > 6
+    # stamp ink multiplies with the paper: it shows, in colour, and never lightens the print below it
+    assert changed.sum() > 200
+    assert (after <= before + 1).all()
+    chroma = after.max(-1) - after.min(-1)
+    assert np.median(chroma[changed]) > 15

@@ -9,7 +9,9 @@ What real scans of such receipts show, and how each is produced here:
   key/value meta (doc no, date, time, cashier), item rows in 2–4 columns, totals with right-aligned
   amounts, footer lines, separators (dashes, not ground-truth text), barcodes;
 - the paper is then scanned: `degrade` with a scanner-bed background, slight skew, folds and curl
-  (recipes choose the strength), and sometimes a pen circle around the total.
+  (recipes choose the strength), sometimes a pen circle around the total, and sometimes a red or
+  blue rubber stamp (PAID, RECEIVED, a date) pressed over the print (not ground truth, as in SROIE);
+- faces: mono for till printers, serif and sans for laser/inkjet slips.
 Ground truth is segment-level like SROIE's (a key and its value are separate boxes). Fields follow
 SROIE's four keys (company, address, date, total) plus time, cashier, invoice_no, phone, subtotal,
 tax, change, item_count; values are the exact strings printed.
@@ -281,6 +283,9 @@ def _layout(rng, lang: str, width: int, cw: float):
     )
     total_str = _money(rounded)
     total_printed = total_str if rng.random() < 0.7 else f"RM {total_str}"
+    # indent + label and colon (capitals at 1.25x) + amount at 1.25x
+    if (5 + (len(total_label) + 2) * 1.4 + len(total_printed) * 1.25) * cw > width:
+        total_label = "TOTAL"  # a narrow slip has no room for a long label beside a large amount
     tot_rows.append((total_label, total_printed, True))
     note = rng.choice([0.05, 1, 5, 10, 50])
     cash = round(max(rounded, math.ceil(rounded / note) * note), 2)
@@ -306,8 +311,12 @@ def _layout(rng, lang: str, width: int, cw: float):
                 bold=big,
             )
         )
-        if rows[-1].segs[0].align == "right":  # right-aligned keys end where the amounts column begins
-            rows[-1].segs[0].x = R - cw * 11
+        key = rows[-1].segs[0]
+        if key.align == "right":  # right-aligned keys end where the amounts column begins
+            key.x = R - cw * 11
+        elif not big:  # a long left-aligned key starts early enough not to run into its amount
+            est = len(key.text) * cw * 1.2  # capitals of proportional faces are wider than "0"
+            key.x = max(L, min(key.x, R - cw * 11 - est))
     rows.append(_Row([], kind="rule"))
     footer = list(rng.choice(_FOOTERS))
     for f in footer:
@@ -359,10 +368,10 @@ def render_receipt(rng, lang: str = "en") -> Render:
     """
     src = text_source(lang)
     script = src.lang.script
-    mono = rng.random() < 0.6
-    face: Font = pick_font(
-        rng, script, "mono" if mono else rng.choice(["sans", "narrow", "sans"]), "TOTAL 0123456789.:,-()/&"
-    )
+    mono = rng.random() < 0.55
+    # mono for till printers; serif (Times/Courier-like laser and inkjet slips) and sans otherwise
+    style = "mono" if mono else rng.choice(["sans", "narrow", "sans", "serif", "serif"])
+    face: Font = pick_font(rng, script, style, "TOTAL 0123456789.:,-()/&")
     size = rng.randint(15, 24)
     font = face.pil(size)
     cw = font.getlength("0")
@@ -431,6 +440,8 @@ def render_receipt(rng, lang: str = "en") -> Render:
     img = _print(rng, ink, mono)
     if total_box is not None and rng.random() < 0.15:
         _pen_circle(rng, img, total_box)
+    if rng.random() < 0.2:
+        _stamp(rng, img, size)
     # drop lines whose box fell outside the cropped paper (cannot happen unless est_h was short)
     lines = [ln for ln in lines if ln.quad[5] <= H]
     return Render(
@@ -490,11 +501,16 @@ def _print(rng, ink: Image.Image, mono: bool) -> Image.Image:
             )
             / 255.0
         )
-        ink_rgb = np.array(rng.choice([(40, 40, 120), (70, 40, 110), (30, 30, 40), (50, 50, 90)]), np.float32)
-    else:
-        ink_rgb = np.array([rng.randint(10, 70)] * 3, np.float32) + np.array(
-            [0, 0, rng.randint(0, 15)], np.float32
+        ink_rgb = np.array(
+            rng.choice(
+                [(40, 40, 120), (70, 40, 110), (30, 30, 40), (50, 50, 90), (70, 90, 180), (90, 110, 190)]
+            ),
+            np.float32,
         )
+    else:
+        # near-black, or the grey of a worn thermal head / a faint scan
+        grey = rng.randint(10, 70) if rng.random() < 0.75 else rng.randint(70, 120)
+        ink_rgb = np.array([grey] * 3, np.float32) + np.array([0, 0, rng.randint(0, 15)], np.float32)
     # fade: smooth field, stretched along the feed direction (vertical), never below 0.45
     fade = lowfreq_noise(rng, W, H, rng.randint(3, 8))
     cols = lowfreq_noise(rng, W, 4, rng.randint(6, 20))[0]
@@ -509,6 +525,51 @@ def _print(rng, ink: Image.Image, mono: bool) -> Image.Image:
     paper_arr = paper_rgb[None, None, :] + g.normal(0, rng.uniform(1, 4), (H, W, 1)).astype(np.float32)
     out = paper_arr * (1 - a) + ink_rgb[None, None, :] * a
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
+
+
+_STAMP_WORDS = ("PAID", "RECEIVED", "CANCELLED", "PAID CASH", "COPY", "DUPLICATE", "POSTED", "VERIFIED")
+
+
+def _stamp(rng, img: Image.Image, size: int) -> None:
+    """A rubber stamp (word in a box or an oval, often with a date) in red or blue ink, pressed at an
+    angle anywhere on the receipt, over the print. Stamps are not ground truth, as in SROIE."""
+    word = rng.choice(_STAMP_WORDS)
+    face = pick_font(rng, "latn", rng.choice(["sans", "serif"]), word + " 0123456789-")
+    f = face.pil(int(size * rng.uniform(1.2, 2.4)))
+    small = face.pil(max(8, int(size * rng.uniform(0.6, 0.9))))
+    date = f"{rng.randint(1, 28):02d} {rng.choice(['JAN', 'MAR', 'JUN', 'SEP', 'DEC'])} {rng.randint(2015, 2019)}"
+    tw, th = f.getlength(word), size * 2.4
+    w, h = int(tw + size * 2), int(th + size * (2.2 if rng.random() < 0.6 else 1.0))
+    layer = Image.new("L", (w, h), 0)
+    d = ImageDraw.Draw(layer)
+    lw = rng.randint(2, 4)
+    if rng.random() < 0.5:
+        d.rectangle((lw, lw, w - lw - 1, h - lw - 1), outline=255, width=lw)
+    else:
+        d.ellipse((lw, lw, w - lw - 1, h - lw - 1), outline=255, width=lw)
+    d.text((w / 2, size * 0.9), word, font=f, fill=255, anchor="mt")
+    if h > th + size * 1.5:
+        d.text((w / 2, h - size * 0.5), date, font=small, fill=255, anchor="mb")
+    layer = layer.rotate(rng.uniform(-25, 25), expand=True, resample=Image.BILINEAR)
+    # uneven pressure: parts of the stamp print faintly
+    g = np.random.default_rng(rng.getrandbits(64))
+    a = np.asarray(layer, np.float32) / 255.0 * rng.uniform(0.5, 0.9)
+    a = a * np.clip(0.55 + 0.45 * g.random((1, a.shape[1])) + 0.2 * g.standard_normal(a.shape), 0, 1)
+    x0 = rng.randint(0, max(0, img.width - layer.width // 2)) - layer.width // 4
+    y0 = rng.randint(0, max(0, img.height - layer.height))
+    colour = np.array(rng.choice([(200, 40, 50), (180, 30, 70), (40, 60, 170), (60, 40, 150)]), np.float32)
+    arr = np.asarray(img, np.float32).copy()
+    # paste the stamp's alpha over the clipped region of the receipt
+    sx0, sy0 = max(0, -x0), max(0, -y0)
+    dx0, dy0 = max(0, x0), max(0, y0)
+    ww, hh = min(a.shape[1] - sx0, img.width - dx0), min(a.shape[0] - sy0, img.height - dy0)
+    if ww <= 0 or hh <= 0:
+        return
+    al = a[sy0 : sy0 + hh, sx0 : sx0 + ww, None]
+    region = arr[dy0 : dy0 + hh, dx0 : dx0 + ww]
+    # ink multiplies with what is below it (a stamp darkens print, it does not cover it)
+    arr[dy0 : dy0 + hh, dx0 : dx0 + ww] = region * (1 - al) + region * (colour / 255.0) * al
+    img.paste(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)))
 
 
 def _pen_circle(rng, img: Image.Image, box) -> None:
