@@ -40,21 +40,31 @@ def _log(out: Path, event: str = "train") -> list[dict]:
 
 
 def test_overfits_32_samples(toy_dir, tmp_path):
+    # 16 text and 16 spotting samples, each word at its own place. A constant 1e-3 (a high rate such as
+    # 1e-2 lets the model fit the format and the word prior but never read the first letter: it stalls
+    # at ~0.2, the entropy of the words)
     make_shard(tmp_path / "big" / "train.tar", 32, seed=5, big=True)
-    cfg = stage_config("2", dict(TOY, max_steps=100, warmup_steps=5, lr_max=1e-2, lr_min=3e-3))
+    cfg = stage_config("2", dict(TOY, rows=2, max_steps=300, warmup_steps=5, lr_max=1e-3, lr_min=1e-3))
     run_sft(SftJob(toy_dir / "init", tmp_path / "big", tmp_path, cfg, quiet=True))
     losses = [r["loss"] for r in _log(tmp_path)]
     assert losses[0] > 5.0
-    # answer tokens: words (read from the glyphs, learned last) and box coordinates (learned first)
-    assert sum(losses[-5:]) / 5 < 0.4, losses[-10:]
-    # the saved model reproduces the low loss on the whole training shard
+    assert sum(losses[-5:]) / 5 < 0.05, losses[-10:]
+    # the saved model reproduces the near-zero loss on the whole training shard ...
     model = load_model(tmp_path / "latest")
     tok = HyTokenizer.from_dir(tmp_path / "latest")
     enc = SampleEncoder(model.cfg, tok, cfg.max_pixels, cfg.min_pixels)
     data = ShardIndex(tmp_path / "big")
     batch = collate([[enc.encode(data[i]) for i in range(32)]], tok.pad_id)
     with torch.no_grad():
-        assert float(forward_batch(model, batch, False).loss) < 0.4
+        assert float(forward_batch(model, batch, False).loss) < 0.05
+    # ... and reads the training images back: greedy answers equal the targets (words and boxes)
+    engine = Engine(model, tok)
+    gens = engine.generate(
+        [Request(data[i].instruction, [data[i].images[0]]) for i in range(32)],
+        SamplingParams(max_new_tokens=40),
+    )
+    right = sum(g.text == data[i].answer for i, g in enumerate(gens))
+    assert right >= 30, [(g.text, data[i].answer) for i, g in enumerate(gens) if g.text != data[i].answer]
 
 
 def test_packed_row_equals_samples_alone(toy_dir):
