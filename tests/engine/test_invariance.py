@@ -131,4 +131,9 @@ def test_vision_token_budget_is_a_clear_error(random_model, tokenizer):
         eng.generate([Request("x", [make_image(128, 128, 1)])], SamplingParams(max_new_tokens=1))
     # a smaller max_pixels brings the same image inside the budget
     small = Engine(random_model, tokenizer, autocast=False, max_vision_tokens=20, max_pixels=64 * 64)
-    assert small.generate([Request("x", [make_image(128, 128, 1)])], SamplingParams(max_new_tokens=1))[0].image_sizes[0]["resized_width"] == 64
+    assert (
+        small.generate([Request("x", [make_image(128, 128, 1)])], SamplingParams(max_new_tokens=1))[
+            0
+        ].image_sizes[0]["resized_width"]
+        == 64
+    )

@@ -15,7 +15,11 @@ def test_packed_spans_equal_samples_alone(random_model, test_cfg):
     ids = torch.tensor([a + b + pad])
     seg = torch.tensor([[1] * len(a) + [2] * len(b) + [0] * len(pad)])
     pos = torch.cat(
-        [xdrope_position_ids(torch.tensor([s]), [[]], image_token_id=c.image_token_id, merge=2) for s in (a, b, pad)], dim=2
+        [
+            xdrope_position_ids(torch.tensor([s]), [[]], image_token_id=c.image_token_id, merge=2)
+            for s in (a, b, pad)
+        ],
+        dim=2,
     )
     with torch.no_grad():
         packed = random_model(ids, segment_ids=seg, position_ids=pos).logits[0]
