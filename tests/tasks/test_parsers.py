@@ -181,3 +181,14 @@ def test_parsers_accept_non_strings():
         assert parse_markdown(bad).blocks == []
         assert parse_html_table(bad).rows == []
         assert not extract_json(bad).ok
+
+
+def test_json_with_a_python_escape_parses_without_warning():
+    # hypothesis found model text whose single-quoted form made ast.literal_eval warn on stderr
+    # ("invalid escape sequence '\['"); under -W error that warning would escape the parser
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = extract_json("{'a': '\\[x'}")
+    assert r.ok and r.value == {"a": "\\[x"}

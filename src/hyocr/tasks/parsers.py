@@ -36,6 +36,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -671,7 +672,9 @@ def _loads(candidate: str) -> tuple[bool, Any]:
         except (ValueError, RecursionError):
             pass
         try:
-            v = ast.literal_eval(attempt)
+            with warnings.catch_warnings():  # model text such as '\[' must not warn on stderr
+                warnings.simplefilter("ignore")
+                v = ast.literal_eval(attempt)
             if isinstance(v, dict | list):
                 json.dumps(v)  # reject values JSON cannot hold (sets, bytes, ...)
                 return True, v
