@@ -40,33 +40,21 @@ def main() -> None:
     from hyocr.train.grpo import GrpoConfig, GrpoJob, run_grpo
     from hyocr.train.sft import SftJob, run_sft
     from hyocr.train.stages import stage_config
-    from tests.train.conftest import make_model_dir, make_shard
+    from tests.train.test_sft import TOY
 
     toy.WORDS = toy.WORDS[: args.words]  # fewer words: the task is mostly where, not what
 
     out = args.out
     spot = ("spotting",)
-    make_shard(out / "data" / "sft" / "train.tar", args.sft_samples, seed=11, tasks=spot, big=True)
-    make_shard(out / "data" / "rl" / "train.tar", 512, seed=12, tasks=spot, big=True)
-    make_shard(out / "data" / "heldout" / "eval.tar", args.heldout, seed=13, tasks=spot, big=True)
-    make_model_dir(out / "init")
+    toy.make_shard(out / "data" / "sft" / "train.tar", args.sft_samples, seed=11, tasks=spot, big=True)
+    toy.make_shard(out / "data" / "rl" / "train.tar", 512, seed=12, tasks=spot, big=True)
+    toy.make_shard(out / "data" / "heldout" / "eval.tar", args.heldout, seed=13, tasks=spot, big=True)
+    toy.make_model_dir(out / "init")
     t0 = time.perf_counter()
+    # the overfitting test's toy settings (tests/train/test_sft.py) with its constant 1e-3, 2 rows
     sft = stage_config(
         "2",
-        dict(
-            seq_len=1024,
-            rows=2,
-            max_pixels=128 * 64,
-            min_pixels=32 * 32,
-            bf16=False,
-            log_every=25,
-            save_every=10_000,
-            weight_decay=0.0,
-            max_steps=args.sft_steps,
-            warmup_steps=5,
-            lr_max=1e-3,
-            lr_min=1e-3,
-        ),
+        dict(TOY, rows=2, log_every=25, max_steps=args.sft_steps, warmup_steps=5, lr_max=1e-3, lr_min=1e-3),
     )
     run_sft(SftJob(out / "init", out / "data" / "sft", out / "sft", sft, quiet=True))
     t_sft = time.perf_counter() - t0
@@ -75,8 +63,8 @@ def main() -> None:
         max_steps=args.rl_steps,
         prompts_per_step=8,
         max_new_tokens=48,
-        max_pixels=128 * 64,
-        min_pixels=32 * 32,
+        max_pixels=TOY["max_pixels"],
+        min_pixels=TOY["min_pixels"],
         bf16=False,
         save_every=10_000,
         eval_every=max(1, args.rl_steps // 3),

@@ -558,17 +558,12 @@ def _stamp(rng, img: Image.Image, size: int) -> None:
     x0 = rng.randint(0, max(0, img.width - layer.width // 2)) - layer.width // 4
     y0 = rng.randint(0, max(0, img.height - layer.height))
     colour = np.array(rng.choice([(200, 40, 50), (180, 30, 70), (40, 60, 170), (60, 40, 150)]), np.float32)
-    arr = np.asarray(img, np.float32).copy()
-    # paste the stamp's alpha over the clipped region of the receipt
-    sx0, sy0 = max(0, -x0), max(0, -y0)
-    dx0, dy0 = max(0, x0), max(0, y0)
-    ww, hh = min(a.shape[1] - sx0, img.width - dx0), min(a.shape[0] - sy0, img.height - dy0)
-    if ww <= 0 or hh <= 0:
-        return
-    al = a[sy0 : sy0 + hh, sx0 : sx0 + ww, None]
-    region = arr[dy0 : dy0 + hh, dx0 : dx0 + ww]
+    # the stamp's coverage on a canvas of the receipt's size (Pillow clips what falls off the paper)
+    canvas = Image.new("L", img.size, 0)
+    canvas.paste(Image.fromarray((a * 255).astype(np.uint8)), (x0, y0))
+    al = np.asarray(canvas, np.float32)[..., None] / 255.0  # (H, W, 1)
     # ink multiplies with what is below it (a stamp darkens print, it does not cover it)
-    arr[dy0 : dy0 + hh, dx0 : dx0 + ww] = region * (1 - al) + region * (colour / 255.0) * al
+    arr = np.asarray(img, np.float32) * (1 - al * (1 - colour / 255.0))
     img.paste(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)))
 
 
