@@ -11,7 +11,8 @@ Non-obvious choices:
   are not in the cmap and need not be: HarfBuzz (Pillow's raqm layout) derives them from base
   characters, which must be present.
 - Styles are coarse tags used by renderers: sans, serif, mono (receipts, code), hand (handwriting-like),
-  display (ads, scenes), bold.
+  display (ads, scenes), bold, italic (slanted faces: real receipts print item lines and headers
+  in Arial/Times italics, which upright faces alone never taught the reader).
 """
 
 from __future__ import annotations
@@ -99,6 +100,45 @@ CATALOGUE: tuple[FontSpec, ...] = (
     ),
     FontSpec("truetype/liberation2/LiberationSans-Bold.ttf", "fonts-liberation2", _LAT, ("sans", "bold")),
     FontSpec("truetype/liberation2/LiberationSerif-Regular.ttf", "fonts-liberation2", _LAT, ("serif",)),
+    FontSpec("truetype/liberation2/LiberationSerif-Bold.ttf", "fonts-liberation2", _LAT, ("serif", "bold")),
+    FontSpec(
+        "truetype/liberation2/LiberationSans-Italic.ttf",
+        "fonts-liberation2",
+        _LAT,
+        ("sans", "italic"),
+        weight=0.5,
+    ),
+    FontSpec(
+        "truetype/liberation2/LiberationSans-BoldItalic.ttf",
+        "fonts-liberation2",
+        _LAT,
+        ("sans", "italic", "bold"),
+        weight=0.5,
+    ),
+    FontSpec(
+        "truetype/liberation2/LiberationSerif-Italic.ttf",
+        "fonts-liberation2",
+        _LAT,
+        ("serif", "italic"),
+        weight=0.5,
+    ),
+    FontSpec(
+        "truetype/liberation2/LiberationSerif-BoldItalic.ttf",
+        "fonts-liberation2",
+        _LAT,
+        ("serif", "italic", "bold"),
+        weight=0.5,
+    ),
+    FontSpec(
+        "truetype/dejavu/DejaVuSans-Oblique.ttf", "fonts-dejavu-extra", _LAT, ("sans", "italic"), weight=0.5
+    ),
+    FontSpec(
+        "truetype/dejavu/DejaVuSans-BoldOblique.ttf",
+        "fonts-dejavu-extra",
+        _LAT,
+        ("sans", "italic", "bold"),
+        weight=0.5,
+    ),
     FontSpec(
         "truetype/liberation2/LiberationMono-Regular.ttf", "fonts-liberation2", _LAT, ("mono",), weight=2
     ),

@@ -191,6 +191,8 @@ def _layout(rng, lang: str, width: int, cw: float):
         meta_rows.pop(2)
     rng.shuffle(meta_rows)
     colon = rng.choice([":", " :", ""])
+    # capitals in a proportional face are wider than the digit cell: keep the values clear of the keys
+    vx = max(vx, L + cw * (1.35 * max(len(k) + len(colon) for k, _ in meta_rows) + 1))
     for k, v in meta_rows:
         k = up(k) if rng.random() < 0.5 else k
         rows.append(_Row([_Seg(f"{k}{colon}", L, "left", "key"), _Seg(v, vx, "left", "value")]))
@@ -370,8 +372,16 @@ def render_receipt(rng, lang: str = "en") -> Render:
     script = src.lang.script
     mono = rng.random() < 0.55
     # mono for till printers; serif (Times/Courier-like laser and inkjet slips) and sans otherwise
-    style = "mono" if mono else rng.choice(["sans", "narrow", "sans", "serif", "serif"])
+    style = "mono" if mono else rng.choice(["sans", "narrow", "sans", "serif", "serif", "italic"])
     face: Font = pick_font(rng, script, style, "TOTAL 0123456789.:,-()/&")
+    # shop name and titles are often printed in a face of their own (bold, serif, italic), and some
+    # printers strike every glyph heavily
+    head: Font = face
+    if rng.random() < 0.5:
+        head = pick_font(
+            rng, script, rng.choice(["bold", "serif", "italic", "sans"]), "TOTAL 0123456789.:,-()/&"
+        )
+    heavy = rng.random() < 0.2
     size = rng.randint(15, 24)
     font = face.pil(size)
     cw = font.getlength("0")
@@ -412,9 +422,9 @@ def render_receipt(rng, lang: str = "en") -> Render:
             _barcode(rng, d, margin + width * 0.15, y, width * 0.7, lh * 2)
             y += lh * 2.4
             continue
-        f = face.pil(int(size * row.scale))
-        sw = 1 if row.bold and row.scale < 1.3 else 0
-        f_draw = face.pil(int(size * row.scale))
+        row_face = head if row.bold or row.scale > 1.05 else face
+        f = f_draw = row_face.pil(int(size * row.scale))
+        sw = 1 if (row.bold or (heavy and size >= 16)) and row.scale < 1.3 else 0
         row_boxes = []
         for s in row.segs:
             if not s.text:
@@ -471,10 +481,15 @@ def render_receipt_line(rng, lang: str = "en") -> Render:
     xs, ys = ln.quad[0::2], ln.quad[1::2]
     h = max(ys) - min(ys)
     x0 = max(0, int(min(xs) - h * rng.uniform(0.1, 0.8)))
-    y0 = max(0, int(min(ys) - h * rng.uniform(0.1, 0.4)))
+    # detector boxes on real scans are sometimes tight (a sliver of the glyphs cut) and sometimes
+    # loose (pieces of the neighbouring lines inside)
+    y0 = max(0, int(min(ys) - h * rng.uniform(-0.05, 0.45)))
     x1 = min(r.image.width, int(math.ceil(max(xs) + h * rng.uniform(0.1, 0.8))))
-    y1 = min(r.image.height, int(math.ceil(max(ys) + h * rng.uniform(0.1, 0.4))))
-    quad = tuple(v - (x0 if i % 2 == 0 else y0) for i, v in enumerate(ln.quad))
+    y1 = min(r.image.height, int(math.ceil(max(ys) + h * rng.uniform(-0.05, 0.45))))
+    quad = tuple(
+        min(max(v - (x0 if i % 2 == 0 else y0), 0), (x1 - x0) if i % 2 == 0 else (y1 - y0))
+        for i, v in enumerate(ln.quad)
+    )
     return Render(
         r.image.crop((x0, y0, x1, y1)),
         [TextLine(ln.text, quad, "body", lang)],
@@ -521,6 +536,10 @@ def _print(rng, ink: Image.Image, mono: bool) -> Image.Image:
         drop = g.random((H, W)) < rng.uniform(0.02, 0.12)
         m = np.where(drop, m * rng.uniform(0.0, 0.5), m)
     a = (m * fade)[..., None]
+    if not dot and rng.random() < 0.15:
+        # a bilevel scan (fax, black-and-white scanner mode): pure ink or pure paper, jagged edges
+        a = (a > rng.uniform(0.3, 0.55)).astype(np.float32)
+        ink_rgb = np.array([rng.randint(0, 30)] * 3, np.float32)
     paper_rgb = np.array([rng.randint(238, 255), rng.randint(236, 253), rng.randint(228, 250)], np.float32)
     paper_arr = paper_rgb[None, None, :] + g.normal(0, rng.uniform(1, 4), (H, W, 1)).astype(np.float32)
     out = paper_arr * (1 - a) + ink_rgb[None, None, :] * a
