@@ -69,8 +69,13 @@ class HyocrConfig:
     # --- pre-processing (the reference's smart_resize bounds) ---
     min_pixels: int = 512 * 512
     max_pixels: int = 2048 * 2048
+    # what the trained model reads in one pass: "page" (the release) or "lines" (a line reader such
+    # as the shipped hyocr-tiny; text and spotting then cut the page into segments first)
+    reads: str = "page"
 
     def __post_init__(self) -> None:
+        if self.reads not in ("page", "lines"):
+            raise ValueError(f"reads must be 'page' or 'lines', not {self.reads!r}")
         if sum(self.xdrope_section) * 2 != self.lm_head_dim:
             raise ValueError(
                 f"xdrope_section {self.xdrope_section} must sum to lm_head_dim/2 = {self.lm_head_dim // 2}"
@@ -174,7 +179,8 @@ class HyocrConfig:
                 "min_image_size": int(math.isqrt(self.min_pixels)),
                 "cat_extra_token": 1,
             },
-            "hyocr": {"min_pixels": self.min_pixels, "max_pixels": self.max_pixels},
+            "hyocr": {"min_pixels": self.min_pixels, "max_pixels": self.max_pixels}
+            | ({"reads": self.reads} if self.reads != "page" else {}),
         }
 
     @classmethod
@@ -235,6 +241,8 @@ class HyocrConfig:
             kw["min_pixels"] = int(extra["min_pixels"])
         if "max_pixels" in extra:
             kw["max_pixels"] = int(extra["max_pixels"])
+        if "reads" in extra:
+            kw["reads"] = str(extra["reads"])
         try:
             return cls(**kw)
         except ValueError as exc:

@@ -49,6 +49,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dtype", default="auto", choices=DTYPES, help="auto = bf16 autocast over fp32 weights")
     g.add_argument("--max-pixels", type=int, help="resize budget per image in pixels (default: the model's)")
     g.add_argument("--batch-size", type=int, default=4, help="pages per forward batch (default: 4)")
+    g.add_argument(
+        "--segment",
+        default="auto",
+        choices=("auto", "lines", "off"),
+        help="text/spotting: cut pages into printed segments and read each (auto: when the model reads "
+        "lines, as the shipped one does; off: one pass over the page, as the release does)",
+    )
     # decoding
     g = p.add_argument_group("decoding")
     g.add_argument("--max-new-tokens", type=int, default=16384, help="answer length limit (default: 16384)")
@@ -144,6 +151,7 @@ def main(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         batch_size=args.batch_size,
         params=params,
+        segment=args.segment,
     )
     runner = _Runner(args, ocr, params)
     out_dir = Path(args.out) if args.out else None
@@ -194,11 +202,15 @@ def _run_one(runner: _Runner, path: Path, kind: str, fmt: str, target: Path | No
         return _run_video(runner, path, fmt)
     if fmt in ("srt", "vtt"):
         raise ValueError(f"--format {fmt} is for videos")
-    if args.stream and fmt == "txt" and kind == "image" and target is None:
+    segmenting = runner.task != "prompt" and runner.ocr.segmenting(runner.task)
+    if args.stream and fmt == "txt" and kind == "image" and target is None and not segmenting:
         return _stream_image(runner, path)
-    pages = list(
-        iter_pages(path, pages=args.pages, dpi=args.dpi, max_pixels=4 * runner.ocr.engine.max_pixels)
-    )
+    # pages are cut down to a few times the model's budget before it resizes them; segments are
+    # read at the page's own scale, so a segmented page keeps up to an A4 scan at 400 dpi
+    cap = 4 * runner.ocr.engine.max_pixels
+    if segmenting:
+        cap = max(cap, 16_000_000)
+    pages = list(iter_pages(path, pages=args.pages, dpi=args.dpi, max_pixels=cap))
     results = runner.pages([p.image for p in pages])
     for page, r in zip(pages, results, strict=True):
         r.source = page.name

@@ -68,7 +68,7 @@ class Engine(Protocol):
 
 
 def make_engine(
-    name: str, model: str | None = None, lang: str = "", threads: int = 1, psm: int = 3
+    name: str, model: str | None = None, lang: str = "", threads: int = 1, psm: int = 3, segment: str = "auto"
 ) -> Engine:
     """Build an engine by name; closed choice, one-line errors."""
     if name not in ENGINES:
@@ -81,9 +81,7 @@ def make_engine(
         from hyocr.eval.engines import hyocr_engine
     except ImportError as exc:
         raise HyocrError("the hyocr engine needs the task layer (hyocr.tasks), not available yet") from exc
-    if not model:
-        raise ValueError("--engine hyocr needs --model DIR")
-    return hyocr_engine(model)
+    return hyocr_engine(model, segment=segment)  # no model: the shipped one
 
 
 def load_gt(data_dir: Path, errors: list[str]) -> list[dict[str, Any]]:
@@ -263,7 +261,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine", default="hyocr", choices=list(ENGINES), help="hyocr model or a baseline engine"
     )
-    parser.add_argument("--model", default=None, help="model directory (for --engine hyocr)")
+    parser.add_argument(
+        "--model", default=None, help="model directory (for --engine hyocr; default: the shipped model)"
+    )
+    parser.add_argument(
+        "--segment",
+        default="auto",
+        choices=("auto", "lines", "off"),
+        help="hyocr text/spotting: cut pages into printed segments first (auto: when the model reads lines)",
+    )
     parser.add_argument(
         "--lang", default="", help="tesseract language(s), e.g. eng or eng+fra (default: from gt lang)"
     )
@@ -286,7 +292,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    engine = make_engine(args.engine, args.model, lang=args.lang, threads=args.threads, psm=args.psm)
+    engine = make_engine(
+        args.engine, args.model, lang=args.lang, threads=args.threads, psm=args.psm, segment=args.segment
+    )
     meta = {"engine": getattr(engine, "describe", lambda: args.engine)()}
     if args.model:
         meta["model"] = args.model

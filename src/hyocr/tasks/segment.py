@@ -1,0 +1,190 @@
+"""Printed text segments found by ink projection, for models that read one line at a time.
+
+The release reads a whole page in one pass. A model trained only on line crops (the shipped
+`hyocr-tiny`, whose config says `"reads": "lines"`) cannot: its pixel budget shrinks a page until
+nothing is legible, and it was never taught to move from line to line. For such a model the `text`
+and `spotting` tasks first cut the page into printed segments here and read each crop at its own
+size (`hyocr.api.OCR`, `hyocr run --segment`).
+
+Non-obvious choices:
+- Ink is what is clearly darker than the local paper (a max filter over a downscaled copy), so a
+  shaded or unevenly lit scan does not turn its dark half into one block; light text on a dark
+  ground is not handled.
+- Lines are bands of rows with ink (horizontal projection). A band much taller than the page's
+  typical line is split again at its faintest rows, since touching lines on a tight receipt merge
+  into one band.
+- A line is cut into segments at blank runs wider than `gap` x its height, the way SROIE-style
+  ground truth boxes a receipt ("TOTAL" and its amount are two segments). Normal word spaces are
+  about half a height and stay inside a segment.
+- Scanner grain (ink pixels with fewer than two ink neighbours), long horizontal rules, barcodes
+  and bands thinner than 4 px are removed before or after cutting; a model asked to read them
+  writes invented text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+__all__ = ["Segment", "find_segments", "page_segments"]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One printed segment: its box in pixels (x0, y0, x1, y1; x1/y1 exclusive) and its line number."""
+
+    box: tuple[int, int, int, int]
+    row: int
+
+
+def _ink(gray: np.ndarray) -> np.ndarray:
+    h, w = gray.shape
+    # paper level: max filter on a copy downscaled to ~256 px, then blurred back up
+    scale = max(1, int(max(h, w) / 256))
+    small = (
+        Image.fromarray(gray.astype(np.uint8)).reduce(scale)
+        if scale > 1
+        else Image.fromarray(gray.astype(np.uint8))
+    )
+    paper = (
+        small.filter(ImageFilter.MaxFilter(7))
+        .filter(ImageFilter.GaussianBlur(2))
+        .resize((w, h), Image.BILINEAR)
+    )
+    diff = np.asarray(paper, np.float32) - gray
+    # threshold: Otsu on the darkness, never below a contrast of 25 grey levels
+    hist = np.bincount(np.clip(diff, 0, 255).astype(np.int64).ravel(), minlength=256).astype(np.float64)
+    total = hist.sum()
+    levels = np.arange(256, dtype=np.float64)
+    w0 = np.cumsum(hist)
+    m0 = np.cumsum(hist * levels)
+    mean = m0[-1] / max(total, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mean * w0 - m0) ** 2 / (w0 * (total - w0))
+    between = np.nan_to_num(between)
+    thr = max(25.0, float(np.argmax(between)))
+    ink = diff > thr
+    # scanner grain: drop ink pixels with fewer than 2 ink pixels among their 8 neighbours (glyph
+    # strokes always have 2; specks and pairs of specks do not)
+    p = np.pad(ink, 1).astype(np.uint8)
+    nb = sum(p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) - ink
+    ink &= nb >= 2
+    return ink & ~_long_runs(ink, max(40, w // 6))
+
+
+def _long_runs(ink: np.ndarray, length: int) -> np.ndarray:
+    """Pixels on a horizontal ink run of at least `length` (ruled lines, table borders)."""
+    h, w = ink.shape
+    if w <= length:
+        return np.zeros_like(ink)
+    cs = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(ink, axis=1, dtype=np.int32)], axis=1)
+    start = (cs[:, length:] - cs[:, :-length]) == length  # a full run starts at x: (h, w - length + 1)
+    cover = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(start, axis=1, dtype=np.int32)], axis=1)
+    x = np.arange(w)
+    hi = np.minimum(x, w - length) + 1
+    lo = np.clip(x - length + 1, 0, w - length + 1)
+    return (cover[:, hi] - cover[:, lo]) > 0
+
+
+def _runs(mask: np.ndarray, min_gap: int = 1) -> list[tuple[int, int]]:
+    """[start, end) runs of True, joining runs separated by fewer than `min_gap` False entries."""
+    idx = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    runs = [(int(a), int(b)) for a, b in zip(idx[0::2], idx[1::2], strict=True)]
+    out: list[tuple[int, int]] = []
+    for a, b in runs:
+        if out and a - out[-1][1] < min_gap:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def _split_tall(profile: np.ndarray, a: int, b: int, typical: float) -> list[tuple[int, int]]:
+    """Split band [a, b) at its faintest rows while it is much taller than a typical line."""
+    if b - a <= 1.7 * typical:
+        return [(a, b)]
+    band = profile[a:b]
+    lo = int(0.35 * typical)
+    hi = (b - a) - lo
+    if hi <= lo:
+        return [(a, b)]
+    cut = lo + int(np.argmin(band[lo:hi]))
+    if band[cut] > 0.25 * band.max():
+        return [(a, b)]  # no faint row: one tall line (a big title), not two
+    return _split_tall(profile, a, a + cut, typical) + _split_tall(profile, a + cut + 1, b, typical)
+
+
+def _is_barcode(block: np.ndarray) -> bool:
+    """Bars: many columns inked over most of the height, alternating with blank ones."""
+    cover = block.mean(axis=0)
+    full = cover > 0.85
+    flips = np.count_nonzero(np.diff(full.astype(np.int8)))
+    # text columns are partly inked (bowls, bars, serifs); bar columns are all ink or none
+    all_or_none = ((cover > 0.85) | (cover < 0.15)).mean()
+    return full.mean() > 0.25 and all_or_none > 0.85 and flips > 20
+
+
+def find_segments(image: Image.Image, *, gap: float = 1.6) -> list[Segment]:
+    """Printed segments of `image` in reading order (top to bottom, left to right).
+
+    Example:
+        >>> from PIL import Image, ImageDraw
+        >>> im = Image.new("L", (300, 80), 255)
+        >>> ImageDraw.Draw(im).text((10, 10), "TOTAL", fill=0, font_size=20)
+        >>> ImageDraw.Draw(im).text((220, 10), "9.90", fill=0, font_size=20)
+        >>> ImageDraw.Draw(im).text((10, 45), "THANK YOU", fill=0, font_size=20)
+        >>> [(s.row, s.box[0] < 100) for s in find_segments(im)]
+        [(0, True), (0, False), (1, True)]
+    """
+    gray = np.asarray(image.convert("L"), np.float32)
+    H, W = gray.shape
+    if H < 4 or W < 4:
+        return []
+    ink = _ink(gray)
+    # specks never make a row: a row needs ink in at least 2 columns
+    profile = ink.sum(axis=1).astype(np.float32)
+    bands = [(a, b) for a, b in _runs(profile >= 2, min_gap=2) if b - a >= 4]
+    if not bands:
+        return []
+    typical = float(np.median([b - a for a, b in bands]))
+    lines: list[tuple[int, int]] = []
+    for a, b in bands:
+        lines += [(x, y) for x, y in _split_tall(profile, a, b, typical) if y - x >= 4]
+    out: list[Segment] = []
+    row = 0
+    for a, b in lines:
+        h = b - a
+        cols = ink[a:b].any(axis=0)
+        segs = _runs(cols, min_gap=max(2, int(round(gap * h))))
+        kept = []
+        for x0, x1 in segs:
+            block = ink[a:b, x0:x1]
+            rows = np.flatnonzero(block.any(axis=1))
+            if block.sum() < 6 or rows.size == 0:
+                continue
+            y0, y1 = a + int(rows[0]), a + int(rows[-1]) + 1
+            sh = y1 - y0
+            if sh < 3 or (sh < 0.4 * typical and x1 - x0 > 3 * typical):
+                continue  # a rule or a dashed line
+            if _is_barcode(ink[y0:y1, x0:x1]):
+                continue
+            pad_x, pad_y = max(2, int(0.25 * sh)), max(1, int(0.15 * sh))
+            kept.append(
+                Segment((max(0, x0 - pad_x), max(0, y0 - pad_y), min(W, x1 + pad_x), min(H, y1 + pad_y)), row)
+            )
+        if kept:
+            out += kept
+            row += 1
+    return out
+
+
+def page_segments(image: Image.Image, *, gap: float = 1.6) -> list[Segment]:
+    """`find_segments`, except that an image that is already one line (its tallest segment at least
+    half its height: a line crop, perhaps with slivers of its neighbours) is one segment, the whole
+    image, as a line reader was trained to see it."""
+    segs = find_segments(image, gap=gap)
+    if segs and max(s.box[3] - s.box[1] for s in segs) * 2.2 >= image.height:
+        return [Segment((0, 0, image.width, image.height), 0)]
+    return segs

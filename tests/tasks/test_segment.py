@@ -1,0 +1,104 @@
+"""Printed segments found by ink projection (hyocr.tasks.segment), on receipts our data engine
+renders with their ground-truth boxes, and the line-by-line reading built on them."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from hyocr.data.render.receipt import render_receipt
+from hyocr.tasks.segment import find_segments, page_segments
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
+
+
+def _gt_boxes(render):
+    return [
+        (min(q[0::2]), min(q[1::2]), max(q[0::2]), max(q[1::2]))
+        for q in (ln.quad for ln in render.lines)
+        if q
+    ]
+
+
+def test_segments_match_the_receipt_ground_truth():
+    rates = []
+    for seed in range(8):
+        r = render_receipt(random.Random(f"segment-test:{seed}"))
+        gt = [b for b, ln in zip(_gt_boxes(r), r.lines, strict=True) if ln.text.strip()]
+        segs = find_segments(r.image)
+        found = [max((_iou(g, s.box) for s in segs), default=0.0) for g in gt]
+        # a ground-truth segment is found when a box covers it with IoU >= 0.5; a quantity printed
+        # one cell from its price, or a stamp over the print, merges segments (measured: 0.75-1.0)
+        rates.append(sum(f >= 0.5 for f in found) / len(gt))
+        # reading order: rows go down the page, segments of a row go left to right
+        for a, b in zip(segs, segs[1:], strict=False):
+            assert b.row in (a.row, a.row + 1)
+            if b.row == a.row:
+                assert b.box[0] >= a.box[2] - 1
+            else:
+                assert (b.box[1] + b.box[3]) / 2 > (a.box[1] + a.box[3]) / 2
+    assert min(rates) >= 0.7 and sum(rates) / len(rates) >= 0.9, rates
+
+
+def test_grain_rules_and_barcodes_are_not_text():
+    g = np.random.default_rng(0)
+    im = np.full((400, 600), 245, np.uint8)
+    im[g.random(im.shape) < 0.02] = 30  # scanner grain: isolated dark pixels
+    page = Image.fromarray(im)
+    d = ImageDraw.Draw(page)
+    d.line((20, 100, 580, 100), fill=20, width=2)  # a ruled line
+    x = 150
+    while x < 450:  # a barcode
+        w = int(g.integers(1, 5))
+        d.rectangle((x, 200, x + w - 1, 260), fill=10)
+        x += w + int(g.integers(1, 5))
+    assert find_segments(page) == []
+    d.text((40, 320), "THANK YOU", fill=0, font_size=24)
+    segs = find_segments(page)
+    assert len(segs) == 1 and segs[0].box[1] >= 300 and segs[0].box[0] <= 40 <= segs[0].box[2]
+
+
+def test_blank_and_tiny_images_have_no_segments():
+    assert find_segments(Image.new("RGB", (300, 200), "white")) == []
+    assert find_segments(Image.new("L", (3, 3), 0)) == []
+
+
+def test_a_line_crop_is_read_whole():
+    # a line crop with a sliver of the next line below it stays one segment: the whole image
+    im = Image.new("L", (240, 44), 250)
+    d = ImageDraw.Draw(im)
+    d.text((8, 4), "SUB TOTAL", fill=0, font_size=26)
+    d.text((8, 38), "CASH", fill=0, font_size=26)  # only its top shows
+    assert [s.box for s in page_segments(im)] == [(0, 0, 240, 44)]
+
+
+def test_shipped_model_reads_a_page_segment_by_segment():
+    from hyocr import OCR
+    from hyocr.eval.metrics import cer
+
+    words = ["INVOICE 2041", "Cash 12.50", "Change 7.50", "THANK YOU"]
+    page = Image.new("RGB", (420, 300), (250, 250, 248))
+    d = ImageDraw.Draw(page)
+    for i, w in enumerate(words):
+        d.text((30, 30 + 64 * i), w, fill=(20, 20, 20), font_size=30)
+    ocr = OCR(max_new_tokens=32, segment="lines")
+    spot = ocr.spotting(page)
+    assert len(spot.lines) == 4 and spot.width == 420 and spot.height == 300
+    for line, i in zip(spot.lines, range(4), strict=True):
+        x0, y0, x1, y1 = line.box
+        assert x0 <= 32 and y0 <= 30 + 64 * i + 8 <= y1 and x1 > 100
+        assert line.box_norm[1] == round(y0 * 1000 / 300) and 0 < line.confidence <= 1
+    text = ocr.text(page)
+    assert len(text.text.splitlines()) == 4
+    assert cer(text.text, "\n".join(words)) <= 0.15, text.text
+    # the same page without segmentation is one pass over the whole image: a different answer path
+    assert OCR(max_new_tokens=32, segment="off").segmenting("text") is False
+    assert ocr.segmenting("table") is False
