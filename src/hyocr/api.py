@@ -17,7 +17,6 @@ it (the release reads the whole page in one pass, as the design intends).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -125,7 +124,7 @@ class OCR:
         """Cut each page into printed segments, read them all in batches with the text instruction,
         and put the page back together (spotting: one line per segment with its box)."""
         from hyocr.processing.image import load_image
-        from hyocr.tasks.segment import page_segments
+        from hyocr.tasks.segment import SegmentAnswer, assemble, page_segments
 
         pages, crops = [], []
         for src in items:
@@ -144,62 +143,20 @@ class OCR:
             self.batch_size = saved
         per_crop = (time.perf_counter() - t0) / max(1, len(crops))
         results: list[R.TaskResult] = []
-        for src, (w, h), segs, first, seconds in pages:
-            lines, rows = [], {}
-            mine = gens[first : first + len(segs)]
-            for s, g in zip(segs, mine, strict=True):
-                text = " ".join(g.text.split())
-                if not text:
-                    continue
-                x0, y0, x1, y1 = s.box
-                lines.append(
-                    R.TextLine(
-                        text=text,
-                        box=[float(x0), float(y0), float(x1), float(y1)],
-                        box_norm=[
-                            round(x0 * 1000 / w),
-                            round(y0 * 1000 / h),
-                            round(x1 * 1000 / w),
-                            round(y1 * 1000 / h),
-                        ],
-                        polygon=[
-                            [float(x0), float(y0)],
-                            [float(x1), float(y0)],
-                            [float(x1), float(y1)],
-                            [float(x0), float(y1)],
-                        ],
-                        confidence=round(math.exp(sum(g.logprobs) / len(g.logprobs)), 4)
-                        if g.logprobs
-                        else None,
-                    )
+        for src, size, segs, first, seconds in pages:
+            results.append(
+                assemble(
+                    task,
+                    size,
+                    segs,
+                    [
+                        SegmentAnswer(g.text, g.logprobs, g.repetition_cut, g.finish_reason == "length")
+                        for g in gens[first : first + len(segs)]
+                    ],
+                    seconds=seconds + per_crop * len(segs),
+                    source=str(src) if isinstance(src, (str, Path)) else "",
                 )
-                rows.setdefault(s.row, []).append(text)
-            base = dict(
-                task=task,
-                width=w,
-                height=h,
-                warnings=[f"read segment by segment: {len(segs)} printed segments found by ink projection"],
-                repetition_cut=any(g.repetition_cut for g in mine),
-                truncated=any(g.finish_reason == "length" for g in mine),
-                seconds=round(seconds + per_crop * len(segs), 3),
-                source=str(src) if isinstance(src, (str, Path)) else "",
             )
-            if task == "spotting":
-                raw = "\n".join(
-                    f"{ln.text}({ln.box_norm[0]},{ln.box_norm[1]}),({ln.box_norm[2]},{ln.box_norm[3]})"
-                    for ln in lines
-                )
-                results.append(R.SpottingResult(**base, raw=raw, lines=lines))
-            else:
-                content = "\n".join(" ".join(r) for _, r in sorted(rows.items()))
-                results.append(
-                    R.TextResult(
-                        **base,
-                        raw=content,
-                        content=content,
-                        line_confidences=[ln.confidence or 0.0 for ln in lines],
-                    )
-                )
         return results
 
     # ---- one method per task ------------------------------------------------------------------

@@ -68,3 +68,32 @@ def test_server_reads_an_upload_with_the_shipped_model():
     assert resp.status_code == 200, resp.text
     (res,) = resp.json()["results"]
     assert cer(res["content"], r.lines[0].text) <= 0.3, (res["content"], r.lines[0].text)
+
+
+def test_server_reads_a_page_segment_by_segment():
+    import io
+
+    import httpx
+    from PIL import Image, ImageDraw
+
+    from hyocr.engine.backends import load_engine
+    from tests.serve.conftest import LiveServer, make_app
+
+    words = ["RECEIPT 0417", "Total 23.90", "THANK YOU"]
+    page = Image.new("RGB", (400, 240), (250, 250, 248))
+    d = ImageDraw.Draw(page)
+    for i, w in enumerate(words):
+        d.text((30, 30 + 70 * i), w, fill=(20, 20, 20), font_size=30)
+    buf = io.BytesIO()
+    page.save(buf, format="PNG")
+    upload = {"file": ("page.png", buf.getvalue(), "image/png")}
+    # max_batch 2 with 3 segments: the page's segments wait for each other instead of flooding
+    with LiveServer(make_app(load_engine(None), max_new_tokens=32, segment="lines", max_batch=2)) as server:
+        spot = httpx.post(server.url + "/v1/ocr/spotting", files=upload, timeout=60)
+        text = httpx.post(server.url + "/v1/ocr/text", files=upload, timeout=60)
+    assert spot.status_code == 200 and text.status_code == 200, (spot.text, text.text)
+    (res,) = spot.json()["results"]
+    assert [round((ln["box"][1] - 30) / 70) for ln in res["lines"]] == [0, 1, 2]  # one line per printed line
+    assert res["usage"]["completion_tokens"] > 0 and res["finish_reason"] == "stop"
+    (res,) = text.json()["results"]
+    assert cer(res["content"], "\n".join(words)) <= 0.15, res["content"]

@@ -59,6 +59,7 @@ from hyocr.serve.batching import QueueFull
 from hyocr.serve.inputs import InputLimits, decode_image, image_from_url, is_pdf, pdf_pages
 from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import LANGUAGES, TASKS, TRANSLATION_TARGETS, instruction
+from hyocr.tasks.segment import SegmentAnswer, assemble, page_segments
 
 __all__ = ["ServeConfig", "create_app"]
 
@@ -82,6 +83,9 @@ class ServeConfig:
     max_new_tokens: int = 16384  # default and ceiling of max_tokens
     timeout: float = 600.0  # seconds per request, queue wait included
     limits: InputLimits = field(default_factory=InputLimits)
+    # /v1/ocr/text and /v1/ocr/spotting: cut pages into printed segments first ("auto": when the
+    # model's config says it reads lines, as the shipped hyocr-tiny does; "lines": always; "off")
+    segment: str = "auto"
 
 
 class ApiError(Exception):
@@ -638,7 +642,48 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         except Exception as exc:
             raise _as_api_error(exc) from None
 
+        cfg = getattr(getattr(backend, "engine", None), "cfg", None)
+        segmenting = task in ("text", "spotting") and (
+            config.segment == "lines"
+            or (config.segment == "auto" and getattr(cfg, "reads", "page") == "lines")
+        )
+        width = asyncio.Semaphore(max(1, getattr(backend, "max_batch", 8)))  # never flood the queue
+
+        async def read_segment(crop) -> Completion:
+            async with width:
+                return await backend.generate(
+                    GenRequest(instruction("text", lang), [crop]), params, config.timeout
+                )
+
+        async def by_segments(k: int, img) -> dict:
+            t0 = time.perf_counter()
+            segs = await asyncio.to_thread(page_segments, img)
+            outs = await asyncio.gather(*(read_segment(img.crop(s.box)) for s in segs))
+            answers = [
+                SegmentAnswer(
+                    c.text, c.logprobs, c.repetition_cut, c.finish_reason in ("length", "repetition")
+                )
+                for c in outs
+            ]
+            typed = assemble(
+                task,
+                img.size,
+                segs,
+                answers,
+                seconds=time.perf_counter() - t0,
+                source=f"{name}#page={k + 1}" if pdf else name,
+            ).to_dict()
+            usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+            for c in outs:
+                for key, v in _usage(c).items():
+                    usage[key] += v
+            finish = "length" if any(a.truncated for a in answers) else "stop"
+            typed.update(page=k + 1 if pdf else None, finish_reason=finish, usage=usage)
+            return typed
+
         async def one(k: int, img) -> dict:
+            if segmenting:
+                return await by_segments(k, img)
             c = await backend.generate(GenRequest(text, [img]), params, config.timeout)
             conf = None
             if task == "spotting" and backend.ref_ids and c.token_ids:

@@ -73,6 +73,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=600.0, help="seconds per request, queueing included (default: 600)"
     )
     p.add_argument(
+        "--segment",
+        default="auto",
+        choices=("auto", "lines", "off"),
+        help="/v1/ocr/text and /v1/ocr/spotting: cut pages into printed segments and read each "
+        "(auto: when the model reads lines, as the shipped one does)",
+    )
+    p.add_argument(
         "--max-new-tokens", type=int, default=16384, help="default and ceiling of max_tokens (default: 16384)"
     )
     # limits
@@ -118,6 +125,7 @@ def build_config(args: argparse.Namespace, model_name: str):
         max_new_tokens=args.max_new_tokens,
         timeout=args.timeout,
         limits=limits,
+        segment=args.segment,
     )
 
 

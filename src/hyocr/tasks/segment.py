@@ -23,12 +23,16 @@ Non-obvious choices:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-__all__ = ["Segment", "find_segments", "page_segments"]
+from hyocr.tasks import results as R
+
+__all__ = ["Segment", "SegmentAnswer", "assemble", "find_segments", "page_segments"]
 
 
 @dataclass(frozen=True)
@@ -188,3 +192,71 @@ def page_segments(image: Image.Image, *, gap: float = 1.6) -> list[Segment]:
     if segs and max(s.box[3] - s.box[1] for s in segs) * 2.2 >= image.height:
         return [Segment((0, 0, image.width, image.height), 0)]
     return segs
+
+
+@dataclass
+class SegmentAnswer:
+    """What the model answered for one segment crop (the text instruction)."""
+
+    text: str
+    logprobs: Sequence[float] = field(default_factory=list)
+    repetition_cut: bool = False
+    truncated: bool = False
+
+
+def assemble(
+    task: str,
+    size: tuple[int, int],
+    segs: Sequence[Segment],
+    answers: Sequence[SegmentAnswer],
+    *,
+    seconds: float = 0.0,
+    source: str = "",
+) -> R.SpottingResult | R.TextResult:
+    """One page's result from its segments' answers: spotting gets a line per segment with the
+    segment's box and a confidence (geometric-mean token probability); text gets the segments of a
+    line joined by spaces and the lines by newlines. Empty answers are dropped."""
+    w, h = size
+    lines: list[R.TextLine] = []
+    rows: dict[int, list[str]] = {}
+    for s, a in zip(segs, answers, strict=True):
+        text = " ".join(a.text.split())
+        if not text:
+            continue
+        x0, y0, x1, y1 = (float(v) for v in s.box)
+        conf = round(math.exp(sum(a.logprobs) / len(a.logprobs)), 4) if a.logprobs else None
+        lines.append(
+            R.TextLine(
+                text=text,
+                box=[x0, y0, x1, y1],
+                box_norm=[
+                    round(x0 * 1000 / w),
+                    round(y0 * 1000 / h),
+                    round(x1 * 1000 / w),
+                    round(y1 * 1000 / h),
+                ],
+                polygon=[[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+                confidence=conf,
+            )
+        )
+        rows.setdefault(s.row, []).append(text)
+    base = dict(
+        task=task,
+        width=w,
+        height=h,
+        warnings=[f"read segment by segment: {len(segs)} printed segments found by ink projection"],
+        repetition_cut=any(a.repetition_cut for a in answers),
+        truncated=any(a.truncated for a in answers),
+        seconds=round(seconds, 3),
+        source=source,
+    )
+    if task == "spotting":
+        raw = "\n".join(
+            f"{ln.text}({ln.box_norm[0]},{ln.box_norm[1]}),({ln.box_norm[2]},{ln.box_norm[3]})"
+            for ln in lines
+        )
+        return R.SpottingResult(**base, raw=raw, lines=lines)
+    content = "\n".join(" ".join(r) for _, r in sorted(rows.items()))
+    return R.TextResult(
+        **base, raw=content, content=content, line_confidences=[ln.confidence or 0.0 for ln in lines]
+    )
