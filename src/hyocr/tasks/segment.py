@@ -15,7 +15,9 @@ Non-obvious choices:
   into one band.
 - A line is cut into segments at blank runs wider than `gap` x its height, the way SROIE-style
   ground truth boxes a receipt ("TOTAL" and its amount are two segments). Normal word spaces are
-  about half a height and stay inside a segment.
+  about half a height and stay inside a segment. `gap` 1.2 was chosen on realdev's receipt boxes
+  (detection F1 at IoU 0.5: 0.667 at 1.0, 0.676 at 1.2, 0.647 at 1.6, 0.565 at 2.5); the margin
+  around the ink (a quarter of the height across, 15% up and down) also matched them best.
 - Scanner grain (ink pixels with fewer than two ink neighbours), long horizontal rules, barcodes
   and bands thinner than 4 px are removed before or after cutting; a model asked to read them
   writes invented text.
@@ -130,7 +132,7 @@ def _is_barcode(block: np.ndarray) -> bool:
     return full.mean() > 0.25 and all_or_none > 0.85 and flips > 20
 
 
-def find_segments(image: Image.Image, *, gap: float = 1.6) -> list[Segment]:
+def find_segments(image: Image.Image, *, gap: float = 1.2) -> list[Segment]:
     """Printed segments of `image` in reading order (top to bottom, left to right).
 
     Example:
@@ -184,7 +186,7 @@ def find_segments(image: Image.Image, *, gap: float = 1.6) -> list[Segment]:
     return out
 
 
-def page_segments(image: Image.Image, *, gap: float = 1.6) -> list[Segment]:
+def page_segments(image: Image.Image, *, gap: float = 1.2) -> list[Segment]:
     """`find_segments`, except that an image that is already one line (its tallest segment at least
     half its height: a line crop, perhaps with slivers of its neighbours) is one segment, the whole
     image, as a line reader was trained to see it."""
