@@ -2,12 +2,16 @@
 
 bf16 halves the size on disk (the engine loads it back to float32 and runs under bf16 autocast).
 
-    python scripts/ship_model.py RUN_DIR/latest [--dest src/hyocr/assets/models/hyocr-tiny]
+    python scripts/ship_model.py RUN_DIR/latest [--dest src/hyocr/assets/models/hyocr-tiny] [--reads lines]
+
+`--reads lines` writes `"reads": "lines"` into the config's hyocr block: the model is a line
+reader, and text/spotting cut pages into printed segments for it (hyocr.tasks.segment).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -23,6 +27,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
     ap.add_argument("--dest", default=str(ROOT / "src/hyocr/assets/models/hyocr-tiny"))
+    ap.add_argument("--reads", choices=("page", "lines"), help="what the model reads in one pass")
     args = ap.parse_args()
     dest = Path(args.dest)
     card = dest / "MODEL_CARD.md"
@@ -30,6 +35,8 @@ def main() -> None:
     if dest.exists():
         shutil.rmtree(dest)
     model = load_model(args.model, dtype=torch.bfloat16)
+    if args.reads:
+        model.cfg = dataclasses.replace(model.cfg, reads=args.reads)
     save_model(model, dest)
     HyTokenizer.from_dir(args.model).save(dest)
     if keep is not None:

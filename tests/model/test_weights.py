@@ -139,3 +139,19 @@ def test_truncated_weights_file(random_model, tmp_path):
     f.write_bytes(f.read_bytes()[:1000])
     with pytest.raises(ModelLoadError, match="cannot read weights"):
         load_model(tmp_path)
+
+
+def test_reads_round_trips_and_is_checked(tmp_path):
+    import dataclasses
+
+    from hyocr.config import save_config
+
+    cfg = dataclasses.replace(get_preset("hyocr-test"), reads="lines")
+    save_config(cfg, tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["hyocr"]["reads"] == "lines"
+    assert load_config(tmp_path).reads == "lines"
+    save_config(get_preset("hyocr-test"), tmp_path)  # the default is not written: release-like configs
+    assert "reads" not in json.loads((tmp_path / "config.json").read_text())["hyocr"]
+    assert load_config(tmp_path).reads == "page"
+    with pytest.raises(ValueError, match="reads must be 'page' or 'lines'"):
+        dataclasses.replace(cfg, reads="pages")
