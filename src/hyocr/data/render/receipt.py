@@ -88,9 +88,35 @@ class _Row:
     kind: str = "text"  # text | rule | barcode | gap
 
 
-def _company(rng) -> str:
-    words = " ".join(rng.sample(_SHOP_WORDS, rng.randint(1, 2)))
+def _company(rng, src) -> str:
+    if rng.random() < 0.5:
+        words = " ".join(rng.sample(_SHOP_WORDS, rng.randint(1, 2)))
+    else:  # words from the language's word list: a reader must read names, not recall a short list
+        words = " ".join(src.word(rng).upper() for _ in range(rng.randint(1, 2)))
     return f"{words} {rng.choice(_SHOP_SUFFIX)}"
+
+
+_UNITS = ("G", "KG", "ML", "L", "PCS", "S", "MM", "CM", "IN", "W", "M", "PKT", "BTL")
+
+
+def _item(rng, src) -> str:
+    """An item name: half from the list of real-looking items, half made of words, sizes and codes."""
+    if rng.random() < 0.5:
+        return rng.choice(_ITEMS)
+    words = [src.word(rng).upper() for _ in range(rng.randint(1, 3))]
+    extra = rng.choice(
+        [
+            "",
+            "",
+            f"{rng.randint(1, 999)}{rng.choice(_UNITS)}",
+            f"{rng.choice(['A', 'B', 'KF', 'M', 'SR', 'TL', 'XL', 'NO.'])}{rng.randint(1, 99)}",
+            f"{rng.randint(2, 48)}X{rng.randint(10, 500)}{rng.choice(_UNITS)}",
+            f"{rng.randint(1000, 99999)}",
+        ]
+    )
+    if extra:
+        words.insert(rng.randint(0, len(words)) if rng.random() < 0.3 else len(words), extra)
+    return " ".join(words)
 
 
 def _ms_address(rng) -> list[str]:
@@ -126,7 +152,7 @@ def _layout(rng, lang: str, width: int, cw: float):
     rows: list[_Row] = []
     up = (lambda s: s.upper()) if rng.random() < 0.85 else (lambda s: s)
 
-    company = _company(rng) if latin else src.company(rng)
+    company = _company(rng, src) if latin else src.company(rng)
     company = company[
         : max(8, int(width / cw / (2 if src.lang.script in ("hans", "hant", "jpan", "kore") else 1) / 1.7))
     ].strip()
@@ -211,7 +237,7 @@ def _layout(rng, lang: str, width: int, cw: float):
         rows.append(_Row([], kind="rule"))
     items: list[tuple[str, int, float, float]] = []
     for _ in range(rng.randint(1, 7)):
-        name = rng.choice(_ITEMS) if latin else src.phrase(rng, 14)
+        name = _item(rng, src) if latin else src.phrase(rng, 14)
         qty = rng.choice([1, 1, 1, 2, 3, 4, 5, 10])
         price = float(amount(rng, 0.5, 120).replace(",", ""))
         items.append((name, qty, price, round(qty * price, 2)))
