@@ -50,7 +50,7 @@ case "$cmd" in
     setup) setup ;;
     demo)
         setup
-        exec "$VENV/bin/hyocr" run examples/line_print.png examples/line_receipt.png "$@"
+        exec "$VENV/bin/hyocr" run examples/line_print.png examples/line_receipt.png examples/receipt.png "$@"
         ;;
     test)
         setup
