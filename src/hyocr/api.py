@@ -25,10 +25,9 @@ from typing import Any
 from hyocr.tasks import results as R
 from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import instruction
+from hyocr.tasks.segment import SEGMENT_MODES
 
-__all__ = ["OCR", "SEGMENT_MODES"]
-
-SEGMENT_MODES = ("auto", "lines", "off")
+__all__ = ["OCR"]
 
 
 def _is_many(images: Any) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from hyocr.engine.backends import DEVICES, DTYPES
 from hyocr.errors import HyocrError
 from hyocr.tasks.prompts import LANGUAGES, TASKS, instruction
+from hyocr.tasks.segment import SEGMENT_MODES
 
 __all__ = ["add_arguments", "main"]
 
@@ -52,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--segment",
         default="auto",
-        choices=("auto", "lines", "off"),
+        choices=SEGMENT_MODES,
         help="text/spotting: cut pages into printed segments and read each (auto: when the model reads "
         "lines, as the shipped one does; off: one pass over the page, as the release does)",
     )

@@ -37,6 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 from PIL import Image
 
 from hyocr.errors import HyocrError
+from hyocr.tasks.segment import SEGMENT_MODES
 
 __all__ = [
     "Engine",
@@ -267,7 +268,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--segment",
         default="auto",
-        choices=("auto", "lines", "off"),
+        choices=SEGMENT_MODES,
         help="hyocr text/spotting: cut pages into printed segments first (auto: when the model reads lines)",
     )
     parser.add_argument(

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from hyocr.engine.backends import DEVICES, DTYPES
+from hyocr.tasks.segment import SEGMENT_MODES
 
 __all__ = ["add_arguments", "main", "build_backend", "build_config"]
 
@@ -75,7 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--segment",
         default="auto",
-        choices=("auto", "lines", "off"),
+        choices=SEGMENT_MODES,
         help="/v1/ocr/text and /v1/ocr/spotting: cut pages into printed segments and read each "
         "(auto: when the model reads lines, as the shipped one does)",
     )

@@ -34,7 +34,10 @@ from PIL import Image, ImageFilter
 
 from hyocr.tasks import results as R
 
-__all__ = ["Segment", "SegmentAnswer", "assemble", "find_segments", "page_segments"]
+__all__ = ["SEGMENT_MODES", "Segment", "SegmentAnswer", "assemble", "find_segments", "page_segments"]
+
+# auto: segment when the model's config says it reads lines; lines: always; off: never
+SEGMENT_MODES = ("auto", "lines", "off")
 
 
 @dataclass(frozen=True)
