@@ -50,6 +50,8 @@ class OCR:
         segment: str = "auto",
     ):
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
+        if segment not in SEGMENT_MODES:
+            raise ValueError(f"segment must be one of {', '.join(SEGMENT_MODES)}, not {segment!r}")
         if engine is None:
             from hyocr.engine.backends import load_engine
 
@@ -59,8 +61,6 @@ class OCR:
         self.max_new_tokens = max_new_tokens
         self.batch_size = max(1, batch_size)
         self.params = params
-        if segment not in SEGMENT_MODES:
-            raise ValueError(f"segment must be one of {', '.join(SEGMENT_MODES)}, not {segment!r}")
         self.segment = segment
 
     # ---- core -------------------------------------------------------------------------------
@@ -132,7 +132,6 @@ class OCR:
             segs = page_segments(im)
             pages.append((src, im.size, segs, len(crops), time.perf_counter() - t0))
             crops += [im.crop(s.box) for s in segs]
-        gens = []
         prompt = instruction("text", lang)
         saved, self.batch_size = self.batch_size, max(self.batch_size, 16)  # line crops are small
         t0 = time.perf_counter()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 from hyocr.data.render.receipt import render_receipt
@@ -103,3 +104,10 @@ def test_shipped_model_reads_a_page_segment_by_segment():
     # the same page without segmentation is one pass over the whole image: a different answer path
     assert OCR(max_new_tokens=32, segment="off").segmenting("text") is False
     assert ocr.segmenting("table") is False
+
+
+def test_an_unknown_segment_mode_is_refused_before_any_model_loads():
+    from hyocr import OCR
+
+    with pytest.raises(ValueError, match="segment must be one of auto, lines, off"):
+        OCR("/no/such/model", segment="page")
