@@ -12,7 +12,8 @@ and then returns a list, run as one batch (`batch_size` at a time).
 `segment`: "auto" (default) cuts pages into printed segments for `text` and `spotting` when the
 model is a line reader (its config says `"reads": "lines"`, as the shipped hyocr-tiny's does), then
 reads every segment at its own size (`hyocr.tasks.segment`); "lines" forces that, "off" never does
-it (the release reads the whole page in one pass, as the design intends).
+it (the release reads the whole page in one pass, as the design intends). `drop_score` (0.5, as in
+PaddleOCR): segments of a page read with a lower confidence are left out (and counted in warnings).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class OCR:
         params=None,
         engine=None,
         segment: str = "auto",
+        drop_score: float = 0.5,
     ):
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
         if segment not in SEGMENT_MODES:
@@ -62,6 +64,7 @@ class OCR:
         self.batch_size = max(1, batch_size)
         self.params = params
         self.segment = segment
+        self.drop_score = drop_score
 
     # ---- core -------------------------------------------------------------------------------
     def _generate(self, prompt: str, images: Sequence, params=None):
@@ -153,6 +156,7 @@ class OCR:
                     ],
                     seconds=seconds + per_crop * len(segs),
                     source=str(src) if isinstance(src, (str, Path)) else "",
+                    drop_score=self.drop_score,
                 )
             )
         return results

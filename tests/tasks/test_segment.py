@@ -111,3 +111,21 @@ def test_an_unknown_segment_mode_is_refused_before_any_model_loads():
 
     with pytest.raises(ValueError, match="segment must be one of auto, lines, off"):
         OCR("/no/such/model", segment="page")
+
+
+def test_assemble_leaves_out_unsure_segments_of_a_page_but_never_a_lone_line():
+    import math
+
+    from hyocr.tasks.segment import Segment, SegmentAnswer, assemble
+
+    segs = [Segment((10, 10, 90, 30), 0), Segment((120, 10, 190, 30), 0), Segment((10, 50, 150, 70), 1)]
+    sure, unsure = [math.log(0.9)] * 4, [math.log(0.2)] * 4
+    answers = [SegmentAnswer("TOTAL", sure), SegmentAnswer("~%x", unsure), SegmentAnswer("THANK  YOU", sure)]
+    spot = assemble("spotting", (200, 100), segs, answers, drop_score=0.5)
+    assert [ln.text for ln in spot.lines] == ["TOTAL", "THANK YOU"]
+    assert spot.lines[0].confidence == 0.9 and spot.lines[0].box_norm == [50, 100, 450, 300]
+    assert any("1 segment(s)" in w for w in spot.warnings)
+    text = assemble("text", (200, 100), segs, answers, drop_score=0.0)
+    assert text.text == "TOTAL ~%x\nTHANK YOU"
+    lone = assemble("text", (200, 40), segs[:1], [SegmentAnswer("T0TAL", unsure)], drop_score=0.5)
+    assert lone.text == "T0TAL"

@@ -57,6 +57,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="text/spotting: cut pages into printed segments and read each (auto: when the model reads "
         "lines, as the shipped one does; off: one pass over the page, as the release does)",
     )
+    g.add_argument(
+        "--drop-score",
+        type=float,
+        default=0.5,
+        help="segmented pages: leave out segments read with a lower confidence (default: 0.5; 0 keeps all)",
+    )
     # decoding
     g = p.add_argument_group("decoding")
     g.add_argument("--max-new-tokens", type=int, default=16384, help="answer length limit (default: 16384)")
@@ -153,6 +159,7 @@ def main(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         params=params,
         segment=args.segment,
+        drop_score=args.drop_score,
     )
     runner = _Runner(args, ocr, params)
     out_dir = Path(args.out) if args.out else None

@@ -69,7 +69,13 @@ class Engine(Protocol):
 
 
 def make_engine(
-    name: str, model: str | None = None, lang: str = "", threads: int = 1, psm: int = 3, segment: str = "auto"
+    name: str,
+    model: str | None = None,
+    lang: str = "",
+    threads: int = 1,
+    psm: int = 3,
+    segment: str = "auto",
+    drop_score: float = 0.5,
 ) -> Engine:
     """Build an engine by name; closed choice, one-line errors."""
     if name not in ENGINES:
@@ -82,7 +88,7 @@ def make_engine(
         from hyocr.eval.engines import hyocr_engine
     except ImportError as exc:
         raise HyocrError("the hyocr engine needs the task layer (hyocr.tasks), not available yet") from exc
-    return hyocr_engine(model, segment=segment)  # no model: the shipped one
+    return hyocr_engine(model, segment=segment, drop_score=drop_score)  # no model: the shipped one
 
 
 def load_gt(data_dir: Path, errors: list[str]) -> list[dict[str, Any]]:
@@ -272,6 +278,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="hyocr text/spotting: cut pages into printed segments first (auto: when the model reads lines)",
     )
     parser.add_argument(
+        "--drop-score",
+        type=float,
+        default=0.5,
+        help="segmented pages: leave out segments read with a lower confidence (default: 0.5; 0 keeps all)",
+    )
+    parser.add_argument(
         "--lang", default="", help="tesseract language(s), e.g. eng or eng+fra (default: from gt lang)"
     )
     parser.add_argument("--threads", type=int, default=1, help="tesseract threads (OMP_THREAD_LIMIT)")
@@ -294,7 +306,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     engine = make_engine(
-        args.engine, args.model, lang=args.lang, threads=args.threads, psm=args.psm, segment=args.segment
+        args.engine,
+        args.model,
+        lang=args.lang,
+        threads=args.threads,
+        psm=args.psm,
+        segment=args.segment,
+        drop_score=args.drop_score,
     )
     meta = {"engine": getattr(engine, "describe", lambda: args.engine)()}
     if args.model:

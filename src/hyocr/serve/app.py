@@ -86,6 +86,7 @@ class ServeConfig:
     # /v1/ocr/text and /v1/ocr/spotting: cut pages into printed segments first ("auto": when the
     # model's config says it reads lines, as the shipped hyocr-tiny does; "lines": always; "off")
     segment: str = "auto"
+    drop_score: float = 0.5  # segmented pages: leave out segments read with a lower confidence
 
 
 class ApiError(Exception):
@@ -672,6 +673,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 answers,
                 seconds=time.perf_counter() - t0,
                 source=f"{name}#page={k + 1}" if pdf else name,
+                drop_score=config.drop_score,
             ).to_dict()
             usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
             for c in outs:

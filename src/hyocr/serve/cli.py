@@ -81,6 +81,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(auto: when the model reads lines, as the shipped one does)",
     )
     p.add_argument(
+        "--drop-score",
+        type=float,
+        default=0.5,
+        help="segmented pages: leave out segments read with a lower confidence (default: 0.5; 0 keeps all)",
+    )
+    p.add_argument(
         "--max-new-tokens", type=int, default=16384, help="default and ceiling of max_tokens (default: 16384)"
     )
     # limits
@@ -127,6 +133,7 @@ def build_config(args: argparse.Namespace, model_name: str):
         timeout=args.timeout,
         limits=limits,
         segment=args.segment,
+        drop_score=args.drop_score,
     )
 
 

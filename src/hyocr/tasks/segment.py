@@ -225,19 +225,27 @@ def assemble(
     *,
     seconds: float = 0.0,
     source: str = "",
+    drop_score: float = 0.0,
 ) -> R.SpottingResult | R.TextResult:
     """One page's result from its segments' answers: spotting gets a line per segment with the
     segment's box and a confidence (geometric-mean token probability); text gets the segments of a
-    line joined by spaces and the lines by newlines. Empty answers are dropped."""
+    line joined by spaces and the lines by newlines. Empty answers are dropped, and so are answers
+    with a confidence below `drop_score` when the page has more than one segment (PaddleOCR's
+    `drop_score` convention: what the reader is unsure of on a page is mostly a stamp, a scribble
+    or a rule, not print); a single line is always given back."""
     w, h = size
     lines: list[R.TextLine] = []
     rows: dict[int, list[str]] = {}
+    dropped = 0
     for s, a in zip(segs, answers, strict=True):
         text = " ".join(a.text.split())
         if not text:
             continue
         x0, y0, x1, y1 = (float(v) for v in s.box)
         conf = round(math.exp(sum(a.logprobs) / len(a.logprobs)), 4) if a.logprobs else None
+        if len(segs) > 1 and conf is not None and conf < drop_score:
+            dropped += 1
+            continue
         lines.append(
             R.TextLine(
                 text=text,
@@ -257,7 +265,8 @@ def assemble(
         task=task,
         width=w,
         height=h,
-        warnings=[f"read segment by segment: {len(segs)} printed segments found by ink projection"],
+        warnings=[f"read segment by segment: {len(segs)} printed segments found by ink projection"]
+        + ([f"{dropped} segment(s) read with a confidence below {drop_score} left out"] if dropped else []),
         repetition_cut=any(a.repetition_cut for a in answers),
         truncated=any(a.truncated for a in answers),
         seconds=round(seconds, 3),
