@@ -129,3 +129,13 @@ def test_assemble_leaves_out_unsure_segments_of_a_page_but_never_a_lone_line():
     assert text.text == "TOTAL ~%x\nTHANK YOU"
     lone = assemble("text", (200, 40), segs[:1], [SegmentAnswer("T0TAL", unsure)], drop_score=0.5)
     assert lone.text == "T0TAL"
+
+
+def test_a_page_with_a_big_title_is_not_one_line():
+    im = Image.new("L", (400, 300), 250)
+    d = ImageDraw.Draw(im)
+    d.text((20, 10), "BIG SHOP", fill=0, font_size=60)
+    for i in range(4):
+        d.text((20, 120 + 40 * i), f"ITEM {i}   {i}.00", fill=0, font_size=20)
+    segs = page_segments(im)
+    assert len({s.row for s in segs}) == 5 and segs[0].box != (0, 0, 400, 300)

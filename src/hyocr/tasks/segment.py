@@ -191,8 +191,8 @@ def find_segments(image: Image.Image, *, gap: float = 1.2) -> list[Segment]:
 
 def page_segments(image: Image.Image, *, gap: float = 1.2) -> list[Segment]:
     """`find_segments`, except that an image that is already one line (a line crop, perhaps with a
-    wide margin or slivers of its neighbours: one line at least 60% as tall as its tallest) is one
-    segment, the whole image, as a line reader was trained to see it; so is a line-sized image (at
+    wide margin or slivers of its neighbours: at most 3 lines, only one of them at least 60% as tall
+    as the tallest) is one segment, the whole image, as a line reader was trained to see it; so is a line-sized image (at
     most 200 px tall) in which no segment was found."""
     segs = find_segments(image, gap=gap)
     whole = (0, 0, image.width, image.height)
@@ -202,7 +202,7 @@ def page_segments(image: Image.Image, *, gap: float = 1.2) -> list[Segment]:
     rows: dict[int, int] = {}
     for s in segs:
         rows[s.row] = max(rows.get(s.row, 0), s.box[3] - s.box[1])
-    if rows and sum(h >= 0.6 * max(rows.values()) for h in rows.values()) == 1:
+    if len(rows) <= 3 and sum(h >= 0.6 * max(rows.values()) for h in rows.values()) == 1:
         return [Segment(whole, 0)]
     return segs
 
