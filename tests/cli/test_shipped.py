@@ -98,3 +98,21 @@ def test_server_reads_a_page_segment_by_segment():
     assert res["usage"]["completion_tokens"] > 0 and res["finish_reason"] == "stop"
     (res,) = text.json()["results"]
     assert cer(res["content"], "\n".join(words)) <= 0.15, res["content"]
+
+
+def test_cli_spots_a_whole_receipt_with_the_shipped_model():
+    from pathlib import Path
+
+    receipt = Path(__file__).resolve().parents[2] / "examples" / "receipt.png"
+    proc = hyocr("run", receipt, "--task", "spotting", "--format", "json", "--max-new-tokens", "48")
+    assert proc.returncode == 0, proc.stderr
+    (page,) = json.loads(proc.stdout)["pages"]
+    assert page["width"] == 658 and page["height"] == 807
+    assert any("segment by segment" in w for w in page["warnings"])
+    lines = page["lines"]
+    assert len(lines) >= 15  # the example receipt prints 24 lines; merged and dropped ones aside
+    assert all(
+        0 <= ln["box"][0] < ln["box"][2] <= 658 and 0 <= ln["box"][1] < ln["box"][3] <= 807 for ln in lines
+    )
+    texts = " ".join(ln["text"] for ln in lines)
+    assert "GARDENIA CAFE" in texts and "THANK YOU" in texts, texts
