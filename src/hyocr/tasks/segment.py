@@ -192,8 +192,8 @@ def find_segments(image: Image.Image, *, gap: float = 1.2) -> list[Segment]:
 def page_segments(image: Image.Image, *, gap: float = 1.2) -> list[Segment]:
     """`find_segments`, except that an image that is already one line (a line crop, perhaps with a
     wide margin or slivers of its neighbours: at most 3 lines, only one of them at least 60% as tall
-    as the tallest) is one segment, the whole image, as a line reader was trained to see it; so is a line-sized image (at
-    most 200 px tall) in which no segment was found."""
+    as the tallest) is one segment, the whole image, as a line reader was trained to see it; so is
+    a line-sized image (at most 200 px tall) in which no segment was found."""
     segs = find_segments(image, gap=gap)
     whole = (0, 0, image.width, image.height)
     if not segs:
