@@ -26,7 +26,7 @@ from typing import Any
 from hyocr.tasks import results as R
 from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import instruction
-from hyocr.tasks.segment import SEGMENT_MODES
+from hyocr.tasks.segment import SEGMENT_MODES, segmenting
 
 __all__ = ["OCR"]
 
@@ -67,23 +67,20 @@ class OCR:
         self.drop_score = drop_score
 
     # ---- core -------------------------------------------------------------------------------
-    def _generate(self, prompt: str, images: Sequence, params=None):
+    def _generate(self, prompt: str, images: Sequence, params=None, batch_size: int | None = None):
         from hyocr.engine.generate import Request, SamplingParams
 
         params = params or self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
+        step = batch_size or self.batch_size
         out = []
-        for i in range(0, len(images), self.batch_size):
-            chunk = images[i : i + self.batch_size]
+        for i in range(0, len(images), step):
+            chunk = images[i : i + step]
             out += self.engine.generate([Request(prompt, [im]) for im in chunk], params)
         return out
 
     def segmenting(self, task: str) -> bool:
         """Whether `task` runs segment by segment (see the module's `segment`)."""
-        if task not in ("text", "spotting") or self.segment == "off":
-            return False
-        if self.segment == "lines":
-            return True
-        return getattr(getattr(self.engine, "cfg", None), "reads", "page") == "lines"
+        return segmenting(self.segment, task, getattr(getattr(self.engine, "cfg", None), "reads", "page"))
 
     def _task(self, task: str, images, *, lang: str | None = None, **kw) -> R.TaskResult | list[R.TaskResult]:
         many = _is_many(images)
@@ -135,13 +132,9 @@ class OCR:
             segs = page_segments(im)
             pages.append((src, im.size, segs, len(crops), time.perf_counter() - t0))
             crops += [im.crop(s.box) for s in segs]
-        prompt = instruction("text", lang)
-        saved, self.batch_size = self.batch_size, max(self.batch_size, 16)  # line crops are small
         t0 = time.perf_counter()
-        try:
-            gens = self._generate(prompt, crops) if crops else []
-        finally:
-            self.batch_size = saved
+        # line crops are small: at least 16 to a batch
+        gens = self._generate(instruction("text", lang), crops, batch_size=max(self.batch_size, 16))
         per_crop = (time.perf_counter() - t0) / max(1, len(crops))
         results: list[R.TaskResult] = []
         for src, size, segs, first, seconds in pages:

@@ -139,3 +139,12 @@ def test_a_page_with_a_big_title_is_not_one_line():
         d.text((20, 120 + 40 * i), f"ITEM {i}   {i}.00", fill=0, font_size=20)
     segs = page_segments(im)
     assert len({s.row for s in segs}) == 5 and segs[0].box != (0, 0, 400, 300)
+
+
+def test_only_text_and_spotting_are_segmented_and_auto_follows_the_model():
+    from hyocr.tasks.segment import segmenting
+
+    assert segmenting("auto", "text", "lines") and segmenting("auto", "spotting", "lines")
+    assert not segmenting("auto", "text", "page") and not segmenting("auto", "document", "lines")
+    assert segmenting("lines", "spotting", "page") and not segmenting("lines", "table", "lines")
+    assert not segmenting("off", "text", "lines")

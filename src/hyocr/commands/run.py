@@ -20,7 +20,7 @@ from pathlib import Path
 from hyocr.engine.backends import DEVICES, DTYPES
 from hyocr.errors import HyocrError
 from hyocr.tasks.prompts import LANGUAGES, TASKS, instruction
-from hyocr.tasks.segment import SEGMENT_MODES
+from hyocr.tasks.segment import add_segment_arguments
 
 __all__ = ["add_arguments", "main"]
 
@@ -50,19 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dtype", default="auto", choices=DTYPES, help="auto = bf16 autocast over fp32 weights")
     g.add_argument("--max-pixels", type=int, help="resize budget per image in pixels (default: the model's)")
     g.add_argument("--batch-size", type=int, default=4, help="pages per forward batch (default: 4)")
-    g.add_argument(
-        "--segment",
-        default="auto",
-        choices=SEGMENT_MODES,
-        help="text/spotting: cut pages into printed segments and read each (auto: when the model reads "
-        "lines, as the shipped one does; off: one pass over the page, as the release does)",
-    )
-    g.add_argument(
-        "--drop-score",
-        type=float,
-        default=0.5,
-        help="segmented pages: leave out segments read with a lower confidence (default: 0.5; 0 keeps all)",
-    )
+    add_segment_arguments(g)
     # decoding
     g = p.add_argument_group("decoding")
     g.add_argument("--max-new-tokens", type=int, default=16384, help="answer length limit (default: 16384)")
@@ -210,7 +198,7 @@ def _run_one(runner: _Runner, path: Path, kind: str, fmt: str, target: Path | No
         return _run_video(runner, path, fmt)
     if fmt in ("srt", "vtt"):
         raise ValueError(f"--format {fmt} is for videos")
-    segmenting = runner.task != "prompt" and runner.ocr.segmenting(runner.task)
+    segmenting = runner.ocr.segmenting(runner.task)
     if args.stream and fmt == "txt" and kind == "image" and target is None and not segmenting:
         return _stream_image(runner, path)
     # pages are cut down to a few times the model's budget before it resizes them; segments are

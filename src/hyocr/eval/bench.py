@@ -37,7 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 from PIL import Image
 
 from hyocr.errors import HyocrError
-from hyocr.tasks.segment import SEGMENT_MODES
+from hyocr.tasks.segment import add_segment_arguments
 
 __all__ = [
     "Engine",
@@ -271,18 +271,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default=None, help="model directory (for --engine hyocr; default: the shipped model)"
     )
-    parser.add_argument(
-        "--segment",
-        default="auto",
-        choices=SEGMENT_MODES,
-        help="hyocr text/spotting: cut pages into printed segments first (auto: when the model reads lines)",
-    )
-    parser.add_argument(
-        "--drop-score",
-        type=float,
-        default=0.5,
-        help="segmented pages: leave out segments read with a lower confidence (default: 0.5; 0 keeps all)",
-    )
+    add_segment_arguments(parser, "hyocr text/spotting")
     parser.add_argument(
         "--lang", default="", help="tesseract language(s), e.g. eng or eng+fra (default: from gt lang)"
     )

@@ -59,7 +59,7 @@ from hyocr.serve.batching import QueueFull
 from hyocr.serve.inputs import InputLimits, decode_image, image_from_url, is_pdf, pdf_pages
 from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import LANGUAGES, TASKS, TRANSLATION_TARGETS, instruction
-from hyocr.tasks.segment import SegmentAnswer, assemble, page_segments
+from hyocr.tasks.segment import SegmentAnswer, assemble, page_segments, segmenting
 
 __all__ = ["ServeConfig", "create_app"]
 
@@ -643,18 +643,14 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         except Exception as exc:
             raise _as_api_error(exc) from None
 
-        cfg = getattr(getattr(backend, "engine", None), "cfg", None)
-        segmenting = task in ("text", "spotting") and (
-            config.segment == "lines"
-            or (config.segment == "auto" and getattr(cfg, "reads", "page") == "lines")
-        )
+        reads = getattr(getattr(getattr(backend, "engine", None), "cfg", None), "reads", "page")
+        by_segment = segmenting(config.segment, task, reads)
         width = asyncio.Semaphore(max(1, getattr(backend, "max_batch", 8)))  # never flood the queue
+        line_text = instruction("text", lang)
 
         async def read_segment(crop) -> Completion:
             async with width:
-                return await backend.generate(
-                    GenRequest(instruction("text", lang), [crop]), params, config.timeout
-                )
+                return await backend.generate(GenRequest(line_text, [crop]), params, config.timeout)
 
         async def by_segments(k: int, img) -> dict:
             t0 = time.perf_counter()
@@ -684,7 +680,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             return typed
 
         async def one(k: int, img) -> dict:
-            if segmenting:
+            if by_segment:
                 return await by_segments(k, img)
             c = await backend.generate(GenRequest(text, [img]), params, config.timeout)
             conf = None

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from hyocr.engine.backends import DEVICES, DTYPES
-from hyocr.tasks.segment import SEGMENT_MODES
+from hyocr.tasks.segment import add_segment_arguments
 
 __all__ = ["add_arguments", "main", "build_backend", "build_config"]
 
@@ -73,19 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout", type=float, default=600.0, help="seconds per request, queueing included (default: 600)"
     )
-    p.add_argument(
-        "--segment",
-        default="auto",
-        choices=SEGMENT_MODES,
-        help="/v1/ocr/text and /v1/ocr/spotting: cut pages into printed segments and read each "
-        "(auto: when the model reads lines, as the shipped one does)",
-    )
-    p.add_argument(
-        "--drop-score",
-        type=float,
-        default=0.5,
-        help="segmented pages: leave out segments read with a lower confidence (default: 0.5; 0 keeps all)",
-    )
+    add_segment_arguments(p, "/v1/ocr/text and /v1/ocr/spotting")
     p.add_argument(
         "--max-new-tokens", type=int, default=16384, help="default and ceiling of max_tokens (default: 16384)"
     )

@@ -34,10 +34,44 @@ from PIL import Image, ImageFilter
 
 from hyocr.tasks import results as R
 
-__all__ = ["SEGMENT_MODES", "Segment", "SegmentAnswer", "assemble", "find_segments", "page_segments"]
+__all__ = [
+    "SEGMENT_MODES",
+    "Segment",
+    "SegmentAnswer",
+    "add_segment_arguments",
+    "assemble",
+    "find_segments",
+    "page_segments",
+    "segmenting",
+]
 
 # auto: segment when the model's config says it reads lines; lines: always; off: never
 SEGMENT_MODES = ("auto", "lines", "off")
+
+
+def segmenting(mode: str, task: str, reads: str) -> bool:
+    """Whether `task` is read segment by segment under `mode` for a model that reads `reads`
+    ("page" or "lines", its config's `reads`): only text and spotting ever are."""
+    if task not in ("text", "spotting") or mode == "off":
+        return False
+    return mode == "lines" or reads == "lines"
+
+
+def add_segment_arguments(group, scope: str = "text/spotting") -> None:
+    """The `--segment` and `--drop-score` options of `hyocr run`, `eval` and `serve`."""
+    group.add_argument(
+        "--segment",
+        default="auto",
+        choices=SEGMENT_MODES,
+        help=f"{scope}: cut pages into printed segments and read each (auto: when the model reads lines, "
+        "as the shipped one does; off: one pass over the page, as the release does)",
+    )
+    group.add_argument(
+        "--drop-score",
+        type=float,
+        default=0.5,
+        help="segmented pages: leave out segments read with a lower confidence (default: 0.5; 0 keeps all)",
+    )
 
 
 @dataclass(frozen=True)
@@ -52,11 +86,9 @@ def _ink(gray: np.ndarray) -> np.ndarray:
     h, w = gray.shape
     # paper level: max filter on a copy downscaled to ~256 px, then blurred back up
     scale = max(1, int(max(h, w) / 256))
-    small = (
-        Image.fromarray(gray.astype(np.uint8)).reduce(scale)
-        if scale > 1
-        else Image.fromarray(gray.astype(np.uint8))
-    )
+    small = Image.fromarray(gray.astype(np.uint8))
+    if scale > 1:
+        small = small.reduce(scale)
     paper = (
         small.filter(ImageFilter.MaxFilter(7))
         .filter(ImageFilter.GaussianBlur(2))
