@@ -3,9 +3,12 @@
 bf16 halves the size on disk (the engine loads it back to float32 and runs under bf16 autocast).
 
     python scripts/ship_model.py RUN_DIR/latest [--dest src/hyocr/assets/models/hyocr-tiny] [--reads lines]
+        [--stretch 1.25]
 
 `--reads lines` writes `"reads": "lines"` into the config's hyocr block: the model is a line
 reader, and text/spotting cut pages into printed segments for it (hyocr.tasks.segment).
+`--stretch S` sets the config's `stretch` (images widened by S before resizing), for a model that
+reads better so than at the stretch it was trained with; the model card must say how it was chosen.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ def main() -> None:
     ap.add_argument("model")
     ap.add_argument("--dest", default=str(ROOT / "src/hyocr/assets/models/hyocr-tiny"))
     ap.add_argument("--reads", choices=("page", "lines"), help="what the model reads in one pass")
+    ap.add_argument(
+        "--stretch", type=float, help="widen images by this factor before resizing (default: the model's)"
+    )
     args = ap.parse_args()
     dest = Path(args.dest)
     card = dest / "MODEL_CARD.md"
@@ -37,6 +43,8 @@ def main() -> None:
     model = load_model(args.model, dtype=torch.bfloat16)
     if args.reads:
         model.cfg = dataclasses.replace(model.cfg, reads=args.reads)
+    if args.stretch is not None:
+        model.cfg = dataclasses.replace(model.cfg, stretch=args.stretch)
     save_model(model, dest)
     HyTokenizer.from_dir(args.model).save(dest)
     if keep is not None:

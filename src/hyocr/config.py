@@ -72,10 +72,16 @@ class HyocrConfig:
     # what the trained model reads in one pass: "page" (the release) or "lines" (a line reader such
     # as the shipped hyocr-tiny; text and spotting then cut the page into segments first)
     reads: str = "page"
+    # every image is widened by this factor before smart_resize (1: the release). A line reader
+    # packs 2-4 characters of a dense receipt line into one 32-px merged token; widening gives each
+    # character more of a token. Trained with it, so the model must be read with it.
+    stretch: float = 1.0
 
     def __post_init__(self) -> None:
         if self.reads not in ("page", "lines"):
             raise ValueError(f"reads must be 'page' or 'lines', not {self.reads!r}")
+        if not 1.0 <= self.stretch <= 4.0:
+            raise ValueError(f"stretch must be between 1 and 4, not {self.stretch}")
         if sum(self.xdrope_section) * 2 != self.lm_head_dim:
             raise ValueError(
                 f"xdrope_section {self.xdrope_section} must sum to lm_head_dim/2 = {self.lm_head_dim // 2}"
@@ -180,7 +186,8 @@ class HyocrConfig:
                 "cat_extra_token": 1,
             },
             "hyocr": {"min_pixels": self.min_pixels, "max_pixels": self.max_pixels}
-            | ({"reads": self.reads} if self.reads != "page" else {}),
+            | ({"reads": self.reads} if self.reads != "page" else {})
+            | ({"stretch": self.stretch} if self.stretch != 1.0 else {}),
         }
 
     @classmethod
@@ -243,6 +250,13 @@ class HyocrConfig:
             kw["max_pixels"] = int(extra["max_pixels"])
         if "reads" in extra:
             kw["reads"] = str(extra["reads"])
+        if "stretch" in extra:
+            try:
+                kw["stretch"] = float(extra["stretch"])
+            except (TypeError, ValueError):
+                raise ModelLoadError(
+                    f"config.json: hyocr.stretch must be a number, not {extra['stretch']!r}"
+                ) from None
         try:
             return cls(**kw)
         except ValueError as exc:

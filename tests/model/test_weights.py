@@ -155,3 +155,25 @@ def test_reads_round_trips_and_is_checked(tmp_path):
     assert load_config(tmp_path).reads == "page"
     with pytest.raises(ValueError, match="reads must be 'page' or 'lines'"):
         dataclasses.replace(cfg, reads="pages")
+
+
+def test_stretch_round_trips_and_is_checked(tmp_path):
+    import dataclasses
+
+    from hyocr.config import save_config
+    from hyocr.errors import ModelLoadError
+
+    cfg = dataclasses.replace(get_preset("hyocr-test"), stretch=1.5)
+    save_config(cfg, tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["hyocr"]["stretch"] == 1.5
+    assert load_config(tmp_path).stretch == 1.5
+    save_config(get_preset("hyocr-test"), tmp_path)  # the release's 1 is not written
+    assert "stretch" not in json.loads((tmp_path / "config.json").read_text())["hyocr"]
+    assert load_config(tmp_path).stretch == 1.0
+    with pytest.raises(ValueError, match="stretch must be between 1 and 4"):
+        dataclasses.replace(cfg, stretch=0.5)
+    raw = json.loads((tmp_path / "config.json").read_text())
+    raw["hyocr"]["stretch"] = "wide"
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(ModelLoadError, match="hyocr.stretch must be a number"):
+        load_config(tmp_path)

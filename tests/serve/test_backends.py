@@ -149,3 +149,17 @@ def test_openai_backend_needs_an_upstream():
     args = build_parser().parse_args(["serve", "--backend", "openai"])
     with pytest.raises(ValueError, match="needs --upstream"):
         build_backend(args)
+
+
+def test_vllm_backend_refuses_a_model_that_reads_widened_images(tmp_path):
+    import dataclasses
+
+    from hyocr.config import get_preset, save_config
+    from hyocr.errors import ModelLoadError
+    from hyocr.serve.backends import VLLMBackend
+
+    # a model read with its images widened (config "stretch", as the shipped one is): vLLM's
+    # processor would not widen them, so the model would see what it was never trained on
+    save_config(dataclasses.replace(get_preset("hyocr-test"), stretch=1.5), tmp_path)
+    with pytest.raises(ModelLoadError, match=r"cannot serve .* reads images widened 1.5x"):
+        VLLMBackend(tmp_path, name="m")

@@ -230,3 +230,22 @@ def test_kill9_then_resume_matches_uninterrupted_run(toy_dir, tmp_path):
     sa = torch.load(tmp_path / "ref" / "latest" / "trainer_state.pt", weights_only=False)
     sb = torch.load(tmp_path / "run" / "latest" / "trainer_state.pt", weights_only=False)
     assert sa["state"] == sb["state"]
+
+
+def test_a_stage_stretch_travels_with_the_model_and_both_sides_widen_alike(toy_dir, tmp_path):
+    from hyocr.processing.image import smart_resize
+
+    cfg = stage_config("2", dict(TOY, max_steps=2, warmup_steps=0, stretch=1.5))
+    run_sft(SftJob(toy_dir / "init", toy_dir / "shards", tmp_path, cfg, quiet=True))
+    engine = Engine.from_dir(tmp_path / "latest")
+    assert engine.cfg.stretch == 1.5
+    sample = ShardIndex(toy_dir / "eval")[0]  # a 128x64 image
+    prepared = engine.prepare(Request(sample.instruction, [sample.images[0]]))
+    want = smart_resize(64, 192, 32, cfg.min_pixels, cfg.max_pixels)
+    assert (prepared.image_sizes[0]["resized_height"], prepared.image_sizes[0]["resized_width"]) == want
+    enc = SampleEncoder(engine.cfg, engine.tok, cfg.max_pixels, cfg.min_pixels).encode(sample)
+    assert [list(g) for g in enc.grids] == [[want[0] // 16, want[1] // 16]]
+    # what training saw is what inference prompts with: the same image tokens before the answer
+    assert enc.ids[: len(prepared.ids)] == prepared.ids
+    with pytest.raises(ValueError, match="stretch must be between 1 and 4"):
+        stage_config("2", dict(stretch=5))

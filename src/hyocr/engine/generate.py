@@ -173,6 +173,7 @@ class Engine:
                 merge=self.cfg.merge,
                 min_pixels=self.min_pixels,
                 max_pixels=self.max_pixels,
+                stretch=self.cfg.stretch,
             )
             pixel_values.append(p.pixel_values)
             grids.append(p.grid_hw)

@@ -29,9 +29,10 @@ __all__ = [
     "MAX_INPUT_PIXELS",
     "ProcessedImage",
     "load_image",
-    "smart_resize",
     "patchify",
     "preprocess",
+    "smart_resize",
+    "stretched",
 ]
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -139,6 +140,11 @@ def smart_resize(
     return int(h), int(w)
 
 
+def stretched(width: int, stretch: float) -> int:
+    """The width an image is read at before smart_resize, for a model config's `stretch`."""
+    return width if stretch == 1.0 else max(1, round(width * stretch))
+
+
 def patchify(image: np.ndarray, patch: int) -> tuple[np.ndarray, tuple[int, int]]:
     """(3, H, W) float32 -> ((H/p)*(W/p), 3*p*p) in raster order, and the (H/p, W/p) grid."""
     c, height, width = image.shape
@@ -154,9 +160,13 @@ def preprocess(
     merge: int = 2,
     min_pixels: int = 512 * 512,
     max_pixels: int = 2048 * 2048,
+    stretch: float = 1.0,
 ) -> ProcessedImage:
-    """RGB PIL image -> patches ready for the vision tower."""
-    rh, rw = smart_resize(image.height, image.width, patch * merge, min_pixels, max_pixels)
+    """RGB PIL image -> patches ready for the vision tower (widened by `stretch` first: the
+    model config's `stretch`, 1 for the release)."""
+    rh, rw = smart_resize(
+        image.height, stretched(image.width, stretch), patch * merge, min_pixels, max_pixels
+    )
     resized = (
         image.resize((rw, rh), Image.Resampling.BICUBIC) if (rh, rw) != (image.height, image.width) else image
     )

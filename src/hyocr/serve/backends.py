@@ -536,6 +536,16 @@ class VLLMBackend(Backend):
         window_ms: float = 10.0,
         **engine_kw,
     ):
+        local = Path(model_dir) / "config.json"
+        if local.is_file():
+            from hyocr.config import load_config
+
+            stretch = load_config(model_dir).stretch
+            if stretch != 1.0:
+                raise ModelLoadError(
+                    f"--backend vllm cannot serve {model_dir}: it reads images widened {stretch:g}x "
+                    "(its config's stretch), which vLLM's image processor does not do; use --backend native"
+                )
         try:
             import vllm
         except ImportError:

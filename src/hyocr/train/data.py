@@ -42,7 +42,7 @@ from PIL import Image
 
 from hyocr.config import HyocrConfig
 from hyocr.model.rope import xdrope_position_ids
-from hyocr.processing.image import load_image, preprocess, smart_resize
+from hyocr.processing.image import load_image, preprocess, smart_resize, stretched
 from hyocr.processing.template import PromptBuilder
 from hyocr.processing.tokenizer import HyTokenizer
 from hyocr.train.ctc import ctc_target
@@ -261,7 +261,11 @@ class SampleEncoder:
         for b in sample.images:
             with Image.open(io.BytesIO(b)) as im:  # header only
                 w, h = im.size
-            out.append(smart_resize(h, w, self.cfg.factor, self.min_pixels, self.max_pixels))
+            out.append(
+                smart_resize(
+                    h, stretched(w, self.cfg.stretch), self.cfg.factor, self.min_pixels, self.max_pixels
+                )
+            )
         return out
 
     def _example(self, sample: Sample, sizes: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
@@ -283,6 +287,7 @@ class SampleEncoder:
                 merge=self.cfg.merge,
                 min_pixels=self.min_pixels,
                 max_pixels=self.max_pixels,
+                stretch=self.cfg.stretch,
             )
             pixel_values.append(p.pixel_values)
             grids.append(p.grid_hw)

@@ -24,8 +24,9 @@ Choices and departures
   the other.
 - Position ids restart at 0 for every packed sample and attention is confined to it, so a packed
   row computes exactly what the samples would alone.
-- The exported config records the stage's image bounds (`min_pixels`/`max_pixels`), so the
-  model directory is used at inference with the resolution it was trained at.
+- The exported config records the stage's image bounds (`min_pixels`/`max_pixels`) and, when the
+  stage sets one, its `stretch`, so the model directory is used at inference with the resolution
+  it was trained at.
 - Evaluation (`eval_every`): the mean answer-token loss on held-out samples, plus greedy decoding of
   a few of them scored with the task reward of rewards.py (the same code as GRPO and eval/).
 
@@ -272,6 +273,8 @@ def run_sft(job: SftJob) -> TrainerState:
     torch.manual_seed(cfg.seed)
     # the exported model carries the image bounds it was trained with
     model.cfg = replace(model.cfg, min_pixels=min(cfg.min_pixels, cfg.max_pixels), max_pixels=cfg.max_pixels)
+    if cfg.stretch is not None:
+        model.cfg = replace(model.cfg, stretch=cfg.stretch)
     model.train()
     params = freeze_for_stage(model, cfg.trains)
     model.vision.gradient_checkpointing = cfg.grad_checkpointing

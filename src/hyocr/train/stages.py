@@ -60,6 +60,7 @@ class StageConfig:
     grad_accum: int = 1  # micro-batches per optimiser step (per process)
     max_pixels: int = 2048 * 2048  # images are resized to at most this many pixels in this stage
     min_pixels: int = 512 * 512
+    stretch: float | None = None  # set the model's `stretch` (images widened before resizing); None keeps it
     tasks: tuple[str, ...] = ()  # keep only these tasks (empty: all)
     shuffle: bool = True
     # --- numerics and memory ---
@@ -90,6 +91,8 @@ class StageConfig:
             raise ValueError(
                 "fsdp = true needs answer_loss = true (the vision-only CTC stage is not sharded)"
             )
+        if self.stretch is not None and not 1.0 <= self.stretch <= 4.0:
+            raise ValueError(f"stretch must be between 1 and 4, not {self.stretch}")
         if self.max_steps < 1 or self.seq_len < 16 or self.rows < 1 or self.grad_accum < 1:
             raise ValueError("max_steps, rows and grad_accum must be >= 1 and seq_len >= 16")
 
@@ -111,6 +114,8 @@ STAGES: dict[str, StageConfig] = {
 def _coerce(name: str, value: Any) -> Any:
     if name in ("betas", "tasks") and isinstance(value, list):
         return tuple(value)
+    if name == "stretch" and isinstance(value, int):
+        return float(value)
     return value
 
 
