@@ -160,3 +160,25 @@ def test_receipt_stamp_shows_in_colour_and_never_lightens_the_print():
     assert (after <= before + 1).all()
     chroma = after.max(-1) - after.min(-1)
     assert np.median(chroma[changed]) > 15
+
+
+def test_receipts_print_in_capitals_or_in_mixed_case_and_codes_keep_capitals():
+    from hyocr.data.render.receipt import _cased, render_receipt
+
+    # real slips print item names, keys and footers in capitals or in mixed case ("Salesperson :",
+    # "(Price Inclusive Of GST)"); a reader trained on capitals alone read those as other words
+    assert _cased("KF MODELLING CLAY 48X230ML", "title") == "KF Modelling Clay 48X230ML"
+    assert _cased("Like and Follow Us on Facebook!", "sentence") == "Like and follow us on facebook!"
+    assert _cased("(Price Inclusive Of GST)", "upper") == "(PRICE INCLUSIVE OF GST)"
+    assert _cased("SR NO.12 Ball Pen", "sentence") == "SR NO.12 ball pen"
+    mixed = caps = 0
+    for seed in range(40):
+        r = render_receipt(random.Random(f"case:{seed}"))
+        texts = [ln.text for ln in r.lines]
+        wordy = [t for t in texts if sum(c.isalpha() for c in t) >= 5]
+        share = sum(any(c.islower() for c in t) for t in wordy) / len(wordy)
+        mixed += share > 0.5
+        caps += share < 0.25
+        # the fields are still what is printed
+        assert r.fields["company"] in texts and r.fields["total"] in " ".join(texts)
+    assert mixed >= 8 and caps >= 8, (mixed, caps)

@@ -63,13 +63,55 @@ _TITLES = (
     "CASH SALES",
 )
 _FOOTERS = (
-    ("THANK YOU", "PLEASE COME AGAIN"),
-    ("GOODS SOLD ARE NOT RETURNABLE",),
-    ("THANK YOU FOR SHOPPING", "GOODS SOLD ARE NOT RETURNABLE."),
-    ("*** THANK YOU ***",),
-    ("GOODS SOLD ARE NOT RETURNABLE OR", "EXCHANGEABLE", "THANK YOU", "PLEASE COME AGAIN !"),
-    ("THANK YOU & HAVE A NICE DAY",),
+    ("Thank you", "Please come again"),
+    ("Goods sold are not returnable",),
+    ("Thank you for shopping", "Goods sold are not returnable."),
+    ("*** Thank you ***",),
+    ("Goods sold are not returnable or", "exchangeable", "Thank you", "Please come again !"),
+    ("Thank you & have a nice day",),
+    ("Thank You & Come Again!",),
+    ("Like and Follow Us on Facebook!", "Facebook.com/{shop}"),
+    ("Exchange are allowed within", "7 days with receipt.", "Strictly no cash refund."),
+    ("Please keep this receipt", "for exchange purposes"),
+    ("(Price Inclusive Of GST)", "Thank You"),
+    ("Goods Sold Are Not Returnable", "Thank You, Please Come Again"),
+    ("The item(s) sold are subject", "to GST (Goods & Services Tax)."),
 )
+# extra key/value lines of the meta block (the key in its printed case)
+_META_KEYS = (
+    "Salesperson",
+    "Served by",
+    "Receipt #",
+    "Terminal",
+    "Counter",
+    "Member",
+    "Table",
+    "Pax",
+    "Order No",
+)
+# a receipt prints its words in one of these cases ("as written": footers and keys as above,
+# names in capitals); many real slips are all capitals, many are not
+_CASES = ("upper", "upper", "title", "as written", "sentence")
+
+
+def _cased(text: str, case: str) -> str:
+    """`text` in a receipt's case. Words with digits, and short all-capital words (GST, RM, SDN),
+    keep their capitals in every case, as printers keep codes and abbreviations."""
+    if case == "upper":
+        return text.upper()
+    if case == "as written":
+        return text
+
+    def word(w: str, first: bool) -> str:
+        if any(c.isdigit() for c in w) or (w.isupper() and len(w.strip(".,:()")) <= 3):
+            return w
+        low = w.lower()
+        if case == "title" or first:
+            i = next((k for k, c in enumerate(low) if c.isalpha()), None)
+            return low if i is None else low[:i] + low[i].upper() + low[i + 1 :]
+        return low
+
+    return " ".join(word(w, k == 0) for k, w in enumerate(text.split(" ")))
 
 
 @dataclass
@@ -151,8 +193,11 @@ def _layout(rng, lang: str, width: int, cw: float):
     L, R, C = 0.0, float(width), width / 2
     rows: list[_Row] = []
     up = (lambda s: s.upper()) if rng.random() < 0.85 else (lambda s: s)
+    case = rng.choice(_CASES) if latin else "as written"
 
     company = _company(rng, src) if latin else src.company(rng)
+    if case in ("title", "sentence") and rng.random() < 0.4:
+        company = _cased(company, "title")
     company = company[
         : max(8, int(width / cw / (2 if src.lang.script in ("hans", "hant", "jpan", "kore") else 1) / 1.7))
     ].strip()
@@ -198,6 +243,8 @@ def _layout(rng, lang: str, width: int, cw: float):
         )
     rows.append(_Row([], kind="gap"))
     title = rng.choice(_TITLES)
+    if case != "upper" and rng.random() < 0.3:
+        title = _cased(title, "title")
     rows.append(_Row([_Seg(title, C, "center")], bold=rng.random() < 0.6, scale=rng.choice([1.0, 1.0, 1.2])))
     rows.append(_Row([], kind="rule"))
 
@@ -215,6 +262,8 @@ def _layout(rng, lang: str, width: int, cw: float):
     ]
     if "Date" in meta_rows[1][0] and " " in meta_rows[1][1] and meta_rows[1][1].endswith(time):
         meta_rows.pop(2)
+    if rng.random() < 0.35:
+        meta_rows.append((rng.choice(_META_KEYS), rng.choice([cashier, str(rng.randint(1, 40)), inv[-5:]])))
     rng.shuffle(meta_rows)
     colon = rng.choice([":", " :", ""])
     # capitals in a proportional face are wider than the digit cell: keep the values clear of the keys
@@ -237,7 +286,7 @@ def _layout(rng, lang: str, width: int, cw: float):
         rows.append(_Row([], kind="rule"))
     items: list[tuple[str, int, float, float]] = []
     for _ in range(rng.randint(1, 7)):
-        name = _item(rng, src) if latin else src.phrase(rng, 14)
+        name = _cased(_item(rng, src), case) if latin else src.phrase(rng, 14)
         qty = rng.choice([1, 1, 1, 2, 3, 4, 5, 10])
         price = float(amount(rng, 0.5, 120).replace(",", ""))
         items.append((name, qty, price, round(qty * price, 2)))
@@ -346,9 +395,10 @@ def _layout(rng, lang: str, width: int, cw: float):
             est = len(key.text) * cw * 1.2  # capitals of proportional faces are wider than "0"
             key.x = max(L, min(key.x, R - cw * 11 - est))
     rows.append(_Row([], kind="rule"))
-    footer = list(rng.choice(_FOOTERS))
+    shop = "".join(w for w in company.title().split() if w.isalpha())[:20] or "Shop"
+    footer = [_cased(f.replace("{shop}", shop), case) for f in rng.choice(_FOOTERS)]
     for f in footer:
-        rows.append(_Row([_Seg(f if rng.random() < 0.8 else f.title(), C, "center")]))
+        rows.append(_Row([_Seg(f if rng.random() < 0.9 else f.title(), C, "center")]))
     if rng.random() < 0.4:
         rows.append(_Row([], kind="barcode"))
 
