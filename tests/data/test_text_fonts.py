@@ -109,3 +109,35 @@ def test_data_package_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_held_out_faces_never_reach_training_renders_and_are_all_an_eval_set_sees():
+    from hyocr.data.fonts import HELDOUT_FACES, font_split, fonts_for, pick_font
+    from hyocr.data.scenarios import Recipe, load_recipe, make_render
+
+    assert HELDOUT_FACES <= {f.name for f in fonts_for("latn")}  # the split names installed faces
+    seen: dict[str, set[str]] = {}
+    for side in ("train", "heldout"):
+        recipe = Recipe(
+            name="t",
+            scenarios={"line": 1, "line_clean": 1, "line_basic": 1, "receipt_line": 1},
+            fonts=side,
+            degrade_probability=0,
+        )
+        seen[side] = {make_render(recipe, 7, i)[0].meta["font"] for i in range(80)}
+    assert not seen["train"] & HELDOUT_FACES and seen["heldout"] <= HELDOUT_FACES, seen
+    assert len(seen["heldout"]) >= 3
+    # every style keeps faces on both sides, and renderers called directly see every face
+    for style in ("sans", "serif", "mono", "hand", "italic", "bold", "narrow", "display"):
+        for side in ("train", "heldout"):
+            with font_split(side):
+                assert (pick_font(random.Random(style), "latn", style).name in HELDOUT_FACES) == (
+                    side == "heldout"
+                )
+    picked = {pick_font(random.Random(i), "latn", "mono").name for i in range(300)}
+    assert picked & HELDOUT_FACES and picked - HELDOUT_FACES
+    # recipes default to the training side and refuse an unknown one
+    assert load_recipe("smoke").fonts == "train"
+    with pytest.raises(ValueError, match="fonts must be one of train, heldout, all"):
+        with font_split("test"):
+            pass

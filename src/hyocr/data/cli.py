@@ -4,11 +4,13 @@ Example:
     $ hyocr synth --list
     $ hyocr synth --recipe receipts --n 1000 --out data/receipts --seed 0 --workers 2
     $ hyocr synth --recipe mixed --preview --out /tmp/mixed     # writes /tmp/mixed/preview.png
+    $ hyocr synth --recipe lines --fonts heldout --seed 900001 --n 400 --out eval/lines  # held-out faces
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 
 __all__ = ["add_arguments", "main"]
@@ -19,6 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", default="smoke", help="recipe name (see --list) or path to a .toml file")
     parser.add_argument("--n", type=int, default=64, help="number of samples to write")
     parser.add_argument("--seed", type=int, default=0, help="seed: the same seed gives byte-identical shards")
+    parser.add_argument(
+        "--fonts",
+        choices=("train", "heldout", "all"),
+        help="which Latin faces to draw (default: the recipe's, itself 'train'); 'heldout' for evaluation sets",
+    )
     # where and how
     parser.add_argument("--out", default="synth", help="output directory (shards + manifest.json)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (one shard per task)")
@@ -38,6 +45,8 @@ def main(args: argparse.Namespace) -> int:
             print(f"{name:<12} {desc}")
         return 0
     recipe = load_recipe(args.recipe)
+    if args.fonts:
+        recipe = dataclasses.replace(recipe, fonts=args.fonts)
     if args.preview:
         from hyocr.data.preview import recipe_sheet
 

@@ -10,6 +10,11 @@ Non-obvious choices:
   (read once with fontTools and cached). Shaping-only glyphs (Arabic joining forms, Indic conjuncts)
   are not in the cmap and need not be: HarfBuzz (Pillow's raqm layout) derives them from base
   characters, which must be present.
+- Held-out faces: a few Latin faces (`HELDOUT_FACES`, one or two per style so that every style
+  keeps faces on both sides) are never drawn for training data. A recipe says which side it draws
+  from (`fonts = "train"`, the default, `"heldout"` for evaluation sets, or `"all"`); the data
+  engine sets it around each render with `font_split`. Other scripts have too few faces to split:
+  both sides use all of them.
 - Styles are coarse tags used by renderers: sans, serif, mono (receipts, code), hand (handwriting-like),
   display (ads, scenes), bold, italic (slanted faces: real receipts print item lines and headers
   in Arial/Times italics, which upright faces alone never taught the reader).
@@ -17,6 +22,7 @@ Non-obvious choices:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import os
@@ -27,12 +33,16 @@ from PIL import ImageFont
 
 __all__ = [
     "FONT_ROOTS",
+    "FONT_SPLITS",
+    "HELDOUT_FACES",
     "Font",
     "FontMissingError",
     "FontSpec",
     "SCRIPTS",
     "covers",
+    "font_split",
     "fonts_for",
+    "in_split",
     "pick_font",
     "pil_font",
 ]
@@ -402,15 +412,56 @@ def fonts_for(script: str, style: str | None = None) -> tuple[Font, ...]:
     return tuple(found)
 
 
+# Latin faces reserved for held-out sets (file names): sans, bold and narrow (the Roboto family),
+# serif and display (URW Bookman), mono (Anonymous Pro, JetBrains Mono), hand (Comic Neue), italic
+# (DejaVu Sans Bold Oblique)
+HELDOUT_FACES = frozenset(
+    {
+        "Roboto-Regular.ttf",
+        "Roboto-Bold.ttf",
+        "RobotoCondensed-Regular.ttf",
+        "URWBookman-Light.otf",
+        "Anonymous Pro.ttf",
+        "JetBrainsMono-Regular.ttf",
+        "ComicNeue-Regular.otf",
+        "DejaVuSans-BoldOblique.ttf",
+    }
+)
+FONT_SPLITS = ("train", "heldout", "all")
+_split = ["all"]  # the side pick_font draws from; renderers called directly see every face
+
+
+@contextlib.contextmanager
+def font_split(split: str):
+    """Within the block, `pick_font` draws Latin faces from one side of the held-out split."""
+    if split not in FONT_SPLITS:
+        raise ValueError(f"fonts must be one of {', '.join(FONT_SPLITS)}, not {split!r}")
+    before = _split[0]
+    _split[0] = split
+    try:
+        yield
+    finally:
+        _split[0] = before
+
+
+def in_split(font: Font, script: str) -> bool:
+    """Whether `font` is on the side of the held-out split that `font_split` chose."""
+    split = _split[0]
+    if split == "all" or script != "latn":
+        return True
+    return (font.name in HELDOUT_FACES) == (split == "heldout")
+
+
 def pick_font(rng, script: str, style: str | None = None, text: str | None = None) -> Font:
-    """Pick a face for `script`/`style` at random (by weight) that covers `text`.
+    """Pick a face for `script`/`style` at random (by weight) that covers `text`, on the side of
+    the held-out split that `font_split` chose (every face outside it).
 
     Falls back to any style of the script when no face of that style covers the text; raises
     FontMissingError when no installed face covers it at all.
     """
     for pool_style in (style, None) if style else (None,):
         try:
-            pool = fonts_for(script, pool_style)
+            pool = tuple(f for f in fonts_for(script, pool_style) if in_split(f, script))
         except ValueError:
             continue
         if text is not None:

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from hyocr.data.degrade import DegradeConfig, degrade
+from hyocr.data.fonts import FONT_SPLITS, font_split
 from hyocr.data.render.base import Render
 from hyocr.data.text import LANGUAGES
 
@@ -75,6 +76,7 @@ class Recipe:
     degrade_probability: float = 0.5
     degrade: dict[str, Any] = field(default_factory=dict)
     scenario_degrade: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fonts: str = "train"  # train | heldout (evaluation sets) | all: which Latin faces (data/fonts.py)
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -119,6 +121,8 @@ def load_recipe(name_or_path: str) -> Recipe:
         for code in lw:
             if code not in LANGUAGES:
                 raise ValueError(f"recipe '{name}': unknown language '{code}'")
+    if r.fonts not in FONT_SPLITS:
+        raise ValueError(f"recipe '{name}': fonts must be one of {', '.join(FONT_SPLITS)}")
     if r.image_format not in ("png", "jpg"):
         raise ValueError(f"recipe '{name}': image_format must be png or jpg")
     dk = {f.name for f in fields(DegradeConfig)}
@@ -149,9 +153,10 @@ def make_render(recipe: Recipe, seed: int, index: int) -> tuple[Render, random.R
     scenario = _choose(rng, recipe.scenarios)
     langs = recipe.scenario_languages.get(scenario, recipe.languages)
     lang = _FIXED_LANG.get(scenario) or _choose(rng, langs)
-    render = RENDERERS[scenario](rng, lang)
-    opts = {**recipe.degrade, **recipe.scenario_degrade.get(scenario, {})}
-    p = opts.pop("probability", recipe.degrade_probability)
-    if rng.random() < p:
-        render = degrade(render, rng, DegradeConfig(**opts))
+    with font_split(recipe.fonts):
+        render = RENDERERS[scenario](rng, lang)
+        opts = {**recipe.degrade, **recipe.scenario_degrade.get(scenario, {})}
+        p = opts.pop("probability", recipe.degrade_probability)
+        if rng.random() < p:
+            render = degrade(render, rng, DegradeConfig(**opts))
     return render, rng

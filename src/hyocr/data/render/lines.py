@@ -12,7 +12,7 @@ import functools
 
 from PIL import Image, ImageDraw
 
-from hyocr.data.fonts import FontMissingError, fonts_for, pick_font
+from hyocr.data.fonts import FontMissingError, fonts_for, in_split, pick_font
 from hyocr.data.render.background import paper, solid, textured
 from hyocr.data.render.base import (
     Render,
@@ -101,7 +101,8 @@ def render_basic_line(rng, lang: str = "en") -> Render:
     """3-12 characters in one of `BASIC_FACES`, 28-40 px, black on white: the easiest rung."""
     L = language(lang)
     src = text_source(lang)
-    faces = [f for f in fonts_for(L.script) if f.name in BASIC_FACES] or list(fonts_for(L.script))
+    usable = [f for f in fonts_for(L.script) if in_split(f, L.script)]
+    faces = [f for f in usable if f.name in BASIC_FACES] or usable
     face = rng.choice(faces)
     text = covered_text(rng, src, face, lambda g: src.line(g, rng.randint(3, 12)))
     size = rng.randint(28, 40)
