@@ -20,8 +20,8 @@ Non-obvious choices:
   the margin around the ink (a quarter of the height across, 15% up and down) also matched them
   best.
 - Scanner grain (ink pixels with fewer than two ink neighbours), long horizontal and vertical
-  rules (and a scan's dark edge), barcodes and bands thinner than 4 px are removed before or after cutting; a model asked to read them
-  writes invented text.
+  rules (and a scan's dark edge), barcodes and bands thinner than 4 px are removed before or
+  after cutting; a model asked to read them writes invented text.
 """
 
 from __future__ import annotations
