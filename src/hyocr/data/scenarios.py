@@ -43,6 +43,7 @@ RENDERERS = {
     "parallel": _lazy("lines", "render_parallel"),
     "receipt": _lazy("receipt", "render_receipt"),
     "receipt_line": _lazy("receipt", "render_receipt_line"),
+    "receipt_free_line": _lazy("receipt", "render_receipt_free_line"),
     "card": _lazy("card", "render_card"),
     "document": _lazy("document", "render_document"),
     "table": _lazy("table", "render_table"),
