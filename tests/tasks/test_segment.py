@@ -180,3 +180,58 @@ def test_the_ink_level_always_leaves_ink_on_a_page_with_print():
         )
         level = _ink_threshold(diff)
         assert 25 <= level < 255 and (diff > level).any()
+
+
+def _two_column_page(offset: int) -> tuple[Image.Image, list[list[tuple[int, int]]]]:
+    """A page with a title across two columns of 14 lines; the right column's lines sit `offset`
+    px lower than the left's (columns rarely share baselines). Returns the page and the (x, y) of
+    every line, column by column."""
+    page = Image.new("L", (900, 800), 250)
+    d = ImageDraw.Draw(page)
+    d.text((300, 40), "Annual Report of the Society", fill=20, font_size=30)
+    cols = []
+    for c, x in enumerate((60, 480)):
+        cols.append([(x, 120 + 24 * i + (offset if c else 0)) for i in range(14)])
+        for i, (px, py) in enumerate(cols[-1]):
+            d.text((px, py), f"column {c} line {i} words of a paragraph {i * 7}", fill=30, font_size=16)
+    return page, cols
+
+
+def test_a_two_column_page_is_read_column_by_column_one_line_per_segment():
+    # multi-column pages were cut across both columns at once: lines of the other column printed
+    # at other heights joined two lines into one band (read as one line, as invented text), and
+    # rows went across the columns, so the text read left, right, left, right
+    for offset in (0, 11):
+        page, cols = _two_column_page(offset)
+        segs = find_segments(page)
+        assert len(segs) == 1 + 28, (offset, [s.box for s in segs])
+        assert segs[0].box[1] < 60 and len({s.row for s in segs}) == 29  # the title first, one row each
+        for s, (x, y) in zip(segs[1:], cols[0] + cols[1], strict=True):
+            assert abs(s.box[0] - x) <= 8 and abs(s.box[1] - y) <= 6, (offset, s.box, (x, y))
+
+
+def test_a_receipts_column_of_amounts_stays_on_the_rows_of_its_items():
+    page = Image.new("L", (520, 520), 250)
+    d = ImageDraw.Draw(page)
+    for i in range(16):
+        d.text((30, 30 + 26 * i), f"ITEM NUMBER {i} BLUE PEN SET", fill=30, font_size=16)
+        d.text((420, 30 + 26 * i), f"{i + 3}.90", fill=30, font_size=16)
+    segs = find_segments(page)
+    rows = {}
+    for s in segs:
+        rows.setdefault(s.row, []).append(s.box[0])
+    assert len(rows) == 16 and all(len(v) == 2 and v[0] < v[1] for v in rows.values()), rows
+
+
+def test_a_sheets_broken_edge_and_solid_blobs_are_not_segments():
+    page, cols = _two_column_page(0)
+    d = ImageDraw.Draw(page)
+    # the edge of a photographed sheet: dark dashes down the border, each 4-5 lines long (a stub
+    # shorter than 2.5 lines, e.g. one cut by the image's border, is still taken for print)
+    for y in range(10, 700, 70):
+        d.line((8, y, 8, y + 55), fill=40, width=3)
+        d.line((890, y + 20, 890, y + 75), fill=40, width=3)
+    d.rectangle((60, 500, 110, 520), fill=20)  # a solid patch under the text
+    segs = find_segments(page)
+    assert len(segs) == 29, [s.box for s in segs]
+    assert all(20 < s.box[0] and s.box[2] < 880 and not 495 <= s.box[1] <= 505 for s in segs)
