@@ -157,6 +157,12 @@ def _runs(mask: np.ndarray, min_gap: int = 1) -> list[tuple[int, int]]:
     return out
 
 
+def _bands(ink: np.ndarray) -> list[tuple[int, int]]:
+    """Bands of rows with ink, at least 4 rows tall; specks never make a row: a row needs ink in at
+    least 2 columns."""
+    return [(a, b) for a, b in _runs(ink.sum(axis=1) >= 2, min_gap=2) if b - a >= 4]
+
+
 def _split_tall(profile: np.ndarray, a: int, b: int, typical: float) -> list[tuple[int, int]]:
     """Split band [a, b) at its faintest rows while it is much taller than a typical line."""
     if b - a <= 1.7 * typical:
@@ -190,8 +196,7 @@ def _typical_height(ink: np.ndarray) -> float | None:
     n = min(8, max(1, w // 32))
     heights = []
     for k in range(n):
-        strip = ink[:, k * w // n : (k + 1) * w // n]
-        heights += [b - a for a, b in _runs(strip.sum(axis=1) >= 2, min_gap=2) if b - a >= 4]
+        heights += [b - a for a, b in _bands(ink[:, k * w // n : (k + 1) * w // n])]
     return float(np.median(heights)) if heights else None
 
 
@@ -257,12 +262,10 @@ def find_segments(image: Image.Image, *, gap: float = 1.2) -> list[Segment]:
     row = 0
     for by0, by1, bx0, bx1 in _blocks(ink, typical, gap):
         sub = ink[by0:by1, bx0:bx1]
-        # specks never make a row: a row needs ink in at least 2 columns
         profile = sub.sum(axis=1).astype(np.float32)
         lines: list[tuple[int, int]] = []
-        for a, b in _runs(profile >= 2, min_gap=2):
-            if b - a >= 4:
-                lines += [(x, y) for x, y in _split_tall(profile, a, b, typical) if y - x >= 4]
+        for a, b in _bands(sub):
+            lines += [(x, y) for x, y in _split_tall(profile, a, b, typical) if y - x >= 4]
         for a, b in lines:
             boxes = [
                 (max(0, x0 + bx0 - px), max(0, y0 + by0 - py), min(W, x1 + bx0 + px), min(H, y1 + by0 + py))

@@ -554,25 +554,27 @@ def render_receipt_line(rng, lang: str = "en") -> Render:
     """
     r = render_receipt(rng, lang)
     ln = rng.choice([t for t in r.lines if t.text.strip()])
-    xs, ys = ln.quad[0::2], ln.quad[1::2]
+    crop, quad = _cut_out(rng, r.image, ln.quad)
+    return Render(
+        crop, [TextLine(ln.text, quad, "body", lang)], "line", lang, meta={**r.meta, "role": ln.role}
+    )
+
+
+def _cut_out(rng, image: Image.Image, quad) -> tuple[Image.Image, tuple[float, ...]]:
+    """The line at `quad` cut out of `image` the way a detector boxes it, and its quad in the crop.
+    Detector boxes on real scans are sometimes tight (a sliver of the glyphs cut) and sometimes
+    loose (pieces of the neighbouring lines inside)."""
+    xs, ys = quad[0::2], quad[1::2]
     h = max(ys) - min(ys)
     x0 = max(0, int(min(xs) - h * rng.uniform(0.1, 0.8)))
-    # detector boxes on real scans are sometimes tight (a sliver of the glyphs cut) and sometimes
-    # loose (pieces of the neighbouring lines inside)
     y0 = max(0, int(min(ys) - h * rng.uniform(-0.05, 0.45)))
-    x1 = min(r.image.width, int(math.ceil(max(xs) + h * rng.uniform(0.1, 0.8))))
-    y1 = min(r.image.height, int(math.ceil(max(ys) + h * rng.uniform(-0.05, 0.45))))
-    quad = tuple(
+    x1 = min(image.width, int(math.ceil(max(xs) + h * rng.uniform(0.1, 0.8))))
+    y1 = min(image.height, int(math.ceil(max(ys) + h * rng.uniform(-0.05, 0.45))))
+    inside = tuple(
         min(max(v - (x0 if i % 2 == 0 else y0), 0), (x1 - x0) if i % 2 == 0 else (y1 - y0))
-        for i, v in enumerate(ln.quad)
+        for i, v in enumerate(quad)
     )
-    return Render(
-        r.image.crop((x0, y0, x1, y1)),
-        [TextLine(ln.text, quad, "body", lang)],
-        "line",
-        lang,
-        meta={**r.meta, "role": ln.role},
-    )
+    return image.crop((x0, y0, x1, y1)), inside
 
 
 # what joins the words of a free line, and what a receipt's codes are made of
@@ -655,16 +657,9 @@ def render_receipt_free_line(rng, lang: str = "en") -> Render:
         d.text((x, y), t, font=font, fill=255, anchor="la", stroke_width=sw, stroke_fill=255)
         if k == 1:
             box = d.textbbox((x, y), t, font=font, anchor="la", stroke_width=sw)
-    img = _print(rng, ink, mono)
-    x0b, y0b, x1b, y1b = box
-    h = y1b - y0b
-    x0 = max(0, int(x0b - h * rng.uniform(0.1, 0.8)))
-    y0 = max(0, int(y0b - h * rng.uniform(-0.05, 0.45)))
-    x1 = min(W, int(math.ceil(x1b + h * rng.uniform(0.1, 0.8))))
-    y1 = min(H, int(math.ceil(y1b + h * rng.uniform(-0.05, 0.45))))
-    quad = box_quad(max(0, x0b - x0), max(0, y0b - y0), min(x1 - x0, x1b - x0), min(y1 - y0, y1b - y0))
+    crop, quad = _cut_out(rng, _print(rng, ink, mono), box_quad(*box))
     return Render(
-        img.crop((x0, y0, x1, y1)),
+        crop,
         [TextLine(texts[1], quad, "body", lang)],
         "line",
         lang,
