@@ -211,3 +211,25 @@ def test_receipts_print_in_capitals_or_in_mixed_case_and_codes_keep_capitals():
         # the fields are still what is printed
         assert r.fields["company"] in texts and r.fields["total"] in " ".join(texts)
     assert mixed >= 8 and caps >= 8, (mixed, caps)
+
+
+def test_page_lines_are_the_lines_a_page_is_cut_into():
+    from hyocr.data.render.document import render_page_line
+
+    # the line reader read held-out pages at text NED 0.73: it had never seen a page's long lines,
+    # headings, bullets or page numbers. One line of a column, cut out about one line high.
+    roles, widths = [], []
+    for seed in range(60):
+        r = render_page_line(random.Random(f"page:{seed}"))
+        assert len(r.lines) == 1 and r.lines[0].text.strip()
+        x0, y0, x1, y1 = quad_bounds(r.lines[0].quad)
+        assert r.image.height < 3 * (y1 - y0) + 4, (seed, r.image.size, y1 - y0)
+        assert_ground_truth(r, 60)
+        roles.append(r.meta["role"])
+        widths.append(x1 - x0)
+    again = render_page_line(random.Random("page:5"))
+    first = render_page_line(random.Random("page:5"))
+    assert again.lines[0].text == first.lines[0].text and again.image.tobytes() == first.image.tobytes()
+    assert {"body", "list", "heading", "title", "header"} <= set(roles), roles
+    assert sum(w > 400 for w in widths) >= 10  # long lines of a full-width column
+    assert sum(w < 150 for w in widths) >= 5  # short last lines, page numbers, headings

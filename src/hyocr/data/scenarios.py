@@ -46,6 +46,7 @@ RENDERERS = {
     "receipt_free_line": _lazy("receipt", "render_receipt_free_line"),
     "card": _lazy("card", "render_card"),
     "document": _lazy("document", "render_document"),
+    "page_line": _lazy("document", "render_page_line"),
     "table": _lazy("table", "render_table"),
     "formula": _lazy("formula", "render_formula", takes_lang=False),
     "chart": _lazy("chart", "render_chart"),

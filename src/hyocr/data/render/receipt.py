@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from hyocr.data.fonts import Font, pick_font
 from hyocr.data.render.background import lowfreq_noise
-from hyocr.data.render.base import Render, TextLine, box_quad
+from hyocr.data.render.base import Render, TextLine, box_quad, cut_out
 from hyocr.data.text import amount, date_string, text_source, time_string
 
 __all__ = ["render_receipt", "render_receipt_free_line", "render_receipt_line"]
@@ -554,27 +554,10 @@ def render_receipt_line(rng, lang: str = "en") -> Render:
     """
     r = render_receipt(rng, lang)
     ln = rng.choice([t for t in r.lines if t.text.strip()])
-    crop, quad = _cut_out(rng, r.image, ln.quad)
+    crop, quad = cut_out(rng, r.image, ln.quad)
     return Render(
         crop, [TextLine(ln.text, quad, "body", lang)], "line", lang, meta={**r.meta, "role": ln.role}
     )
-
-
-def _cut_out(rng, image: Image.Image, quad) -> tuple[Image.Image, tuple[float, ...]]:
-    """The line at `quad` cut out of `image` the way a detector boxes it, and its quad in the crop.
-    Detector boxes on real scans are sometimes tight (a sliver of the glyphs cut) and sometimes
-    loose (pieces of the neighbouring lines inside)."""
-    xs, ys = quad[0::2], quad[1::2]
-    h = max(ys) - min(ys)
-    x0 = max(0, int(min(xs) - h * rng.uniform(0.1, 0.8)))
-    y0 = max(0, int(min(ys) - h * rng.uniform(-0.05, 0.45)))
-    x1 = min(image.width, int(math.ceil(max(xs) + h * rng.uniform(0.1, 0.8))))
-    y1 = min(image.height, int(math.ceil(max(ys) + h * rng.uniform(-0.05, 0.45))))
-    inside = tuple(
-        min(max(v - (x0 if i % 2 == 0 else y0), 0), (x1 - x0) if i % 2 == 0 else (y1 - y0))
-        for i, v in enumerate(quad)
-    )
-    return image.crop((x0, y0, x1, y1)), inside
 
 
 # what joins the words of a free line, and what a receipt's codes are made of
@@ -657,7 +640,7 @@ def render_receipt_free_line(rng, lang: str = "en") -> Render:
         d.text((x, y), t, font=font, fill=255, anchor="la", stroke_width=sw, stroke_fill=255)
         if k == 1:
             box = d.textbbox((x, y), t, font=font, anchor="la", stroke_width=sw)
-    crop, quad = _cut_out(rng, _print(rng, ink, mono), box_quad(*box))
+    crop, quad = cut_out(rng, _print(rng, ink, mono), box_quad(*box))
     return Render(
         crop,
         [TextLine(texts[1], quad, "body", lang)],
