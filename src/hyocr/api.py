@@ -131,7 +131,7 @@ class OCR:
             im = load_image(src)
             segs = page_segments(im)
             pages.append((src, im.size, segs, len(crops), time.perf_counter() - t0))
-            crops += [im.crop(s.box) for s in segs]
+            crops += [s.crop(im) for s in segs]
         t0 = time.perf_counter()
         # line crops are small: at least 16 to a batch
         gens = self._generate(instruction("text", lang), crops, batch_size=max(self.batch_size, 16))

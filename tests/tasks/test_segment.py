@@ -3,6 +3,7 @@ renders with their ground-truth boxes, and the line-by-line reading built on the
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -255,3 +256,36 @@ def test_a_line_on_a_patchy_ground_is_read_whole_but_a_paragraph_is_not():
     for i, text in enumerate(["first line of it", "the second line", "and a third one"]):
         d.text((10, 8 + 40 * i), text, fill=0, font_size=26)
     assert len({s.row for s in page_segments(para)}) == 3
+
+
+def test_a_skewed_page_is_cut_level_and_its_segments_cropped_upright():
+    from hyocr.tasks.segment import _ink, _skew
+
+    # rows of a page tilted by 3 degrees run into each other when cut along the pixel rows; the
+    # page is levelled, each segment is a turned rectangle of the page and its crop is upright
+    words = ["SUB TOTAL", "12.50", "SST 6%", "0.75", "ROUNDING", "-0.01", "TOTAL", "13.24"]
+    page = Image.new("L", (520, 260), 250)
+    d = ImageDraw.Draw(page)
+    for i in range(4):
+        d.text((30, 30 + 42 * i), words[2 * i], fill=10, font_size=30)
+        d.text((380, 30 + 42 * i), words[2 * i + 1], fill=10, font_size=30)
+    level = find_segments(page)
+    assert len(level) == 8 and all(s.quad is None for s in level)
+    assert [s.crop(page).tobytes() for s in level] == [page.crop(s.box).tobytes() for s in level]
+    tilted = page.rotate(3, Image.BILINEAR, expand=True, fillcolor=250)
+    segs = find_segments(tilted)
+    assert [s.row for s in segs] == [0, 0, 1, 1, 2, 2, 3, 3], [(s.row, s.box) for s in segs]
+    for s in segs:
+        assert s.quad is not None
+        xs, ys = s.quad[0::2], s.quad[1::2]
+        assert s.box == (int(min(xs)), int(min(ys)), math.ceil(max(xs)), math.ceil(max(ys)))
+        # top edge rises to the right by the page's tilt (y grows downwards)
+        assert math.degrees(math.atan2(ys[0] - ys[1], xs[1] - xs[0])) == pytest.approx(3, abs=0.3)
+        crop = s.crop(tilted)
+        assert _skew(_ink(np.asarray(crop.convert("L"), np.float32))) == 0.0
+        assert crop.height < 50  # one row, not two rows run together
+    # the quad is the polygon of the spotting line
+    from hyocr.tasks.segment import SegmentAnswer, assemble
+
+    res = assemble("spotting", tilted.size, segs, [SegmentAnswer(w, [0.0]) for w in words])
+    assert res.lines[0].polygon == [list(segs[0].quad[i : i + 2]) for i in range(0, 8, 2)]

@@ -655,7 +655,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         async def by_segments(k: int, img) -> dict:
             t0 = time.perf_counter()
             segs = await asyncio.to_thread(page_segments, img)
-            outs = await asyncio.gather(*(read_segment(img.crop(s.box)) for s in segs))
+            outs = await asyncio.gather(*(read_segment(s.crop(img)) for s in segs))
             answers = [
                 SegmentAnswer(
                     c.text, c.logprobs, c.repetition_cut, c.finish_reason in ("length", "repetition")

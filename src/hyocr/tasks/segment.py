@@ -10,6 +10,12 @@ Non-obvious choices:
 - Ink is what is clearly darker than the local paper (a max filter over a downscaled copy), so a
   shaded or unevenly lit scan does not turn its dark half into one block; light text on a dark
   ground is not handled.
+- A skewed page (a receipt photographed or scanned at an angle) is levelled first: the turn of
+  -5..5 degrees that makes the row profile of its ink sharpest (`_skew`); the page is cut level and
+  each segment is a turned rectangle of the page (`Segment.quad`), cut out upright by
+  `Segment.crop`. Rows of a receipt tilted by 2 degrees otherwise run into each other (the example
+  receipt: "Sub Total", "SST 6%" and their amounts were one segment); realdev detection F1 0.756 ->
+  0.784 with it.
 - A page is first cut into blocks (XY-cut, `_blocks`): at rows blank across a block and at
   columns blank down a tall block with wide text on both sides, so the columns of a document are
   read one after the other, while a receipt's narrow column of amounts stays on its items' rows.
@@ -87,10 +93,29 @@ def add_segment_arguments(group, scope: str = "text/spotting") -> None:
 
 @dataclass(frozen=True)
 class Segment:
-    """One printed segment: its box in pixels (x0, y0, x1, y1; x1/y1 exclusive) and its line number."""
+    """One printed segment: its box in pixels (x0, y0, x1, y1; x1/y1 exclusive) and its line number.
+    On a skewed page the segment is a turned rectangle: `quad` holds its corners in page pixels
+    (top-left, top-right, bottom-right, bottom-left of the print) and `box` bounds them."""
 
     box: tuple[int, int, int, int]
     row: int
+    quad: tuple[float, ...] | None = None
+
+    def crop(self, image: Image.Image) -> Image.Image:
+        """The segment cut out of `image` (the page it was found on), turned upright."""
+        if self.quad is None:
+            return image.crop(self.box)
+        tl, tr, br, bl = (self.quad[i : i + 2] for i in range(0, 8, 2))
+        w = max(1, round(math.dist(tl, tr)))
+        h = max(1, round(math.dist(tl, bl)))
+        paper = tuple(
+            int(v) for v in np.percentile(np.asarray(image.convert("RGB")).reshape(-1, 3), 90, axis=0)
+        )
+        rgb = image.convert("RGB")
+        # QUAD maps the source corners (top-left, bottom-left, bottom-right, top-right) onto the crop
+        return rgb.transform(
+            (w, h), Image.Transform.QUAD, (*tl, *bl, *br, *tr), Image.BILINEAR, fillcolor=paper
+        )
 
 
 def _ink(gray: np.ndarray) -> np.ndarray:
@@ -255,6 +280,71 @@ def find_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
     if H < 4 or W < 4:
         return []
     ink = _ink(gray)
+    angle = _skew(ink)
+    if angle == 0.0:
+        return [Segment(box, row) for box, row in _upright_segments(gray, ink, gap)]
+    # a skewed page is cut level: turned upright around its centre (on its own paper), cut, and
+    # each segment's rectangle turned back onto the page
+    paper = float(np.percentile(gray, 90))
+    turned = Image.fromarray(gray.astype(np.uint8)).rotate(
+        angle, Image.BILINEAR, expand=True, fillcolor=int(paper)
+    )
+    level = np.asarray(turned, np.float32)
+    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    cx, cy, tx, ty = W / 2, H / 2, level.shape[1] / 2, level.shape[0] / 2
+
+    def back(x: float, y: float) -> tuple[float, float]:
+        # inverse of PIL's counter-clockwise turn about the centres (y down)
+        dx, dy = x - tx, y - ty
+        return (cx + dx * c - dy * s, cy + dx * s + dy * c)
+
+    out = []
+    for (x0, y0, x1, y1), row in _upright_segments(level, _ink(level), gap):
+        quad = tuple(round(v, 1) for pt in ((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for v in back(*pt))
+        xs, ys = quad[0::2], quad[1::2]
+        box = (
+            max(0, int(min(xs))),
+            max(0, int(min(ys))),
+            min(W, math.ceil(max(xs))),
+            min(H, math.ceil(max(ys))),
+        )
+        if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
+            out.append(Segment(box, row, quad))
+    return out
+
+
+def _skew(ink: np.ndarray) -> float:
+    """The angle in degrees (counter-clockwise, as `Image.rotate` takes it) that levels the page's
+    lines: the turn of -5..5 degrees whose row profile of ink is sharpest (largest sum of squared
+    row counts: level lines give tall peaks and empty gaps), searched in half degrees and then in
+    tenths; 0 when the best turn is under 0.3 degrees or beats level by less than 2%. For angles
+    this small a turn moves a pixel's row by -x sin(angle), so each profile is one `bincount` of
+    the ink pixels (at most 400,000 of them, evenly sampled) at full resolution."""
+    ys, xs = np.nonzero(ink)
+    if ys.size < 50:
+        return 0.0
+    step = max(1, ys.size // 400_000)
+    ys, xs = ys[::step].astype(np.float64), xs[::step].astype(np.float64)
+    shift = ink.shape[1] * math.sin(math.radians(5.5)) + 1
+
+    def sharpness(a: float) -> float:
+        rows = np.bincount(np.round(ys - xs * math.sin(math.radians(a)) + shift).astype(np.int64))
+        return float((rows.astype(np.float64) ** 2).sum())
+
+    coarse = {a: sharpness(a) for a in np.arange(-5.0, 5.01, 0.5)}
+    best = max(coarse, key=coarse.get)
+    fine = {a: sharpness(a) for a in np.arange(best - 0.4, best + 0.41, 0.1)}
+    best = max(fine, key=fine.get)
+    if abs(best) < 0.3 or fine[best] < 1.02 * coarse[0.0]:
+        return 0.0
+    return round(float(best), 2)
+
+
+def _upright_segments(
+    gray: np.ndarray, ink: np.ndarray, gap: float
+) -> list[tuple[tuple[int, int, int, int], int]]:
+    """`find_segments` on a level page: (box, row) per segment."""
+    H, W = gray.shape
     typical = _typical_height(ink)
     if typical is None:
         return []
@@ -272,7 +362,7 @@ def find_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
     # spaces them by about half a height
     spaces = [s for sub, _, _, a, b in lines for s in _word_spaces(sub[a:b])]
     gap = max(gap, 1.5 * float(np.median(spaces))) if len(spaces) >= 8 else gap
-    out: list[Segment] = []
+    out: list[tuple[tuple[int, int, int, int], int]] = []
     row = 0
     for sub, bx0, by0, a, b in lines:
         boxes = [
@@ -283,7 +373,7 @@ def find_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
         # printed segments, margins included, stay under 0.5
         boxes = [bx for bx in boxes if ink[bx[1] : bx[3], bx[0] : bx[2]].mean() <= 0.55]
         if boxes:
-            out += [Segment(bx, row) for bx in boxes]
+            out += [(bx, row) for bx in boxes]
             row += 1
     return out
 
@@ -390,7 +480,9 @@ def assemble(
                     round(x1 * 1000 / w),
                     round(y1 * 1000 / h),
                 ],
-                polygon=[[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+                polygon=[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+                if s.quad is None
+                else [list(s.quad[i : i + 2]) for i in range(0, 8, 2)],
                 confidence=conf,
             )
         )
