@@ -289,3 +289,17 @@ def test_a_skewed_page_is_cut_level_and_its_segments_cropped_upright():
 
     res = assemble("spotting", tilted.size, segs, [SegmentAnswer(w, [0.0]) for w in words])
     assert res.lines[0].polygon == [list(segs[0].quad[i : i + 2]) for i in range(0, 8, 2)]
+
+
+def test_a_wavy_dashed_rule_is_not_a_segment():
+    # a dashed rule on a curled receipt rises and falls by more than 0.4 of a line, so it passed the
+    # flat-rule test and was read as invented text; its columns never hold more than a stroke of ink
+    page = Image.new("L", (520, 200), 250)
+    d = ImageDraw.Draw(page)
+    d.text((30, 20), "CORRECTION TAPE", fill=10, font_size=24)
+    for x in range(20, 500, 12):
+        y = 95 + 6 * math.sin(x / 60)
+        d.line((x, y, x + 7, y + 0.7), fill=10, width=2)
+    d.text((30, 140), "THANK YOU", fill=10, font_size=24)
+    segs = find_segments(page)
+    assert [s.box[1] < 70 or s.box[1] > 120 for s in segs] == [True, True], [s.box for s in segs]
