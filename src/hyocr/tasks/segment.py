@@ -110,10 +110,11 @@ class Segment:
         tl, tr, br, bl = (self.quad[i : i + 2] for i in range(0, 8, 2))
         w = max(1, round(math.dist(tl, tr)))
         h = max(1, round(math.dist(tl, bl)))
-        paper = tuple(
-            int(v) for v in np.percentile(np.asarray(image.convert("RGB")).reshape(-1, 3), 90, axis=0)
-        )
         rgb = image.convert("RGB")
+        # the corners of a turned rectangle stick out of the page: fill them with the local paper
+        paper = tuple(
+            int(v) for v in np.percentile(np.asarray(rgb.crop(self.box)).reshape(-1, 3), 90, axis=0)
+        )
         # QUAD maps the source corners (top-left, bottom-left, bottom-right, top-right) onto the crop
         return rgb.transform(
             (w, h), Image.Transform.QUAD, (*tl, *bl, *br, *tr), Image.BILINEAR, fillcolor=paper
