@@ -82,10 +82,15 @@ def main() -> None:
     ap.add_argument("--gaps", default="1.2", help="comma-separated segment gaps, in line heights")
     ap.add_argument("--synthetic", type=int, default=40, help="synthetic receipts to draw (0: none)")
     ap.add_argument("--realdev", type=Path, default=REALDEV, help="folder with gt.jsonl")
+    ap.add_argument(
+        "--data", type=Path, nargs="*", default=[], help="more folders with gt.jsonl (e.g. pages)"
+    )
     args = ap.parse_args()
     sets = []
     if args.realdev.exists():
         sets.append(("realdev receipts", list(realdev_items(args.realdev))))
+    for folder in args.data:
+        sets.append((folder.name, list(realdev_items(folder))))
     if args.synthetic:
         sets.append((f"synthetic receipts ({args.synthetic})", list(synthetic_items(args.synthetic))))
     print(f"{'set':<28} {'gap':>5} {'P':>6} {'R':>6} {'F1':>6} {'s/img':>7}")

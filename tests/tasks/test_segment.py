@@ -303,3 +303,23 @@ def test_a_wavy_dashed_rule_is_not_a_segment():
     d.text((30, 140), "THANK YOU", fill=10, font_size=24)
     segs = find_segments(page)
     assert [s.box[1] < 70 or s.box[1] > 120 for s in segs] == [True, True], [s.box for s in segs]
+
+
+def test_slivers_beyond_the_text_are_the_sheets_edge_but_a_quantity_is_kept():
+    # a photographed page's torn or shaded edge leaves slivers of ink beside the text, which the
+    # reader took for "1"s (40 of them on one held-out page); a "1" among the text is print
+    page = Image.new("L", (700, 330), 250)
+    d = ImageDraw.Draw(page)
+    for i, (item, qty, price) in enumerate([("COFFEE BEANS", "1", "12.50"), ("GREEN TEA", "2", "7.00")]):
+        d.text((80, 30 + 50 * i), item, fill=10, font_size=26)
+        d.text((360, 30 + 50 * i), qty, fill=10, font_size=26)
+        d.text((500, 30 + 50 * i), price, fill=10, font_size=26)
+    d.text((80, 130), "THANK YOU FOR SHOPPING", fill=10, font_size=26)
+    d.text((80, 180), "PLEASE COME AGAIN SOON", fill=10, font_size=26)
+    for y in (20, 95, 170, 245):  # pieces of the sheet's edge, far left and far right
+        d.rectangle((8, y, 11, y + 22), fill=40)
+        d.rectangle((668, y + 10, 671, y + 30), fill=40)
+    segs = find_segments(page)
+    assert all(20 < s.box[0] and s.box[2] < 660 for s in segs), [s.box for s in segs]
+    assert sum(330 < s.box[0] < 400 for s in segs) == 2  # both quantities
+    assert sorted({s.row for s in segs}) == [0, 1, 2, 3]
