@@ -20,61 +20,37 @@ from pathlib import Path
 
 from PIL import Image
 
+from hyocr.data.render.base import quad_bounds
 from hyocr.data.render.receipt import render_receipt
+from hyocr.eval.metrics import prf, spotting_prf
 from hyocr.tasks.segment import find_segments
 
 REALDEV = Path(__file__).resolve().parents[2] / "shared" / "realdev" / "receipts"
 
 
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def matches(gt: list, found: list) -> int:
-    """Pairs of IoU >= 0.5, each box used once, best pairs first."""
-    pairs = sorted(((iou(g, f), i, j) for i, g in enumerate(gt) for j, f in enumerate(found)), reverse=True)
-    used_g, used_f, n = set(), set(), 0
-    for v, i, j in pairs:
-        if v < 0.5:
-            break
-        if i not in used_g and j not in used_f:
-            used_g.add(i)
-            used_f.add(j)
-            n += 1
-    return n
-
-
-def bounds(poly) -> tuple[float, float, float, float]:
-    return (min(poly[0::2]), min(poly[1::2]), max(poly[0::2]), max(poly[1::2]))
-
-
 def realdev_items(folder: Path):
     for line in (folder / "gt.jsonl").read_text().splitlines():
         item = json.loads(line)
-        gt = [bounds(b["poly"]) for b in item["boxes"] if b["text"].strip()]
+        gt = [quad_bounds(b["poly"]) for b in item["boxes"] if b["text"].strip()]
         yield Image.open(folder / item["image"]).convert("RGB"), gt
 
 
 def synthetic_items(n: int):
     for seed in range(n):
         r = render_receipt(random.Random(f"bench-segment:{seed}"))
-        yield r.image, [bounds(ln.quad) for ln in r.lines if ln.quad and ln.text.strip()]
+        yield r.image, [quad_bounds(ln.quad) for ln in r.lines if ln.quad and ln.text.strip()]
 
 
 def score(items, gap: float) -> tuple[float, float, float, float]:
     tp = n_gt = n_found = 0
     t0 = time.perf_counter()
     for image, gt in items:
-        found = [s.box for s in find_segments(image, gap=gap)]
-        tp += matches(gt, found)
-        n_gt += len(gt)
-        n_found += len(found)
-    p, r = tp / max(n_found, 1), tp / max(n_gt, 1)
-    return p, r, 2 * p * r / max(p + r, 1e-9), time.perf_counter() - t0
+        # detection only: every box has the same (empty) text, so spotting's exact matches are the
+        # one-to-one pairs of IoU >= 0.5
+        found = [("", s.box) for s in find_segments(image, gap=gap)]
+        scores = spotting_prf(found, [("", g) for g in gt])
+        tp, n_gt, n_found = tp + scores.tp, n_gt + scores.n_gt, n_found + scores.n_pred
+    return (*prf(tp, n_found, n_gt), time.perf_counter() - t0)
 
 
 def main() -> None:

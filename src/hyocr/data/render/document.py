@@ -315,7 +315,7 @@ def render_page_line(rng, lang: str = "en") -> Render:
         face = body_face if role == "header" else head_face
         if role == "header" and rng.random() < 0.4:
             n = str(rng.randint(1, 400))
-            text = rng.choice([n, f"- {n} -", f"Page {n}", f"{n}"])
+            text = rng.choice([n, f"- {n} -", f"Page {n}", n])  # a bare number twice as often
         else:
             text = sep.join(wrapped(face, size, src.phrase(rng, 50 if role == "title" else 40), cw)[:1])
         rows = [(text, face, size, 0.0)]
