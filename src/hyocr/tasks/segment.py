@@ -109,16 +109,16 @@ class Segment:
         """The segment cut out of `image` (the page it was found on), turned upright."""
         if self.quad is None:
             return image.crop(self.box)
-        tl, tr, br, bl = (self.quad[i : i + 2] for i in range(0, 8, 2))
+        # only the segment's box of the page is converted and sampled (not the whole page per segment)
+        x0, y0 = self.box[0], self.box[1]
+        tl, tr, br, bl = ((self.quad[i] - x0, self.quad[i + 1] - y0) for i in range(0, 8, 2))
         w = max(1, round(math.dist(tl, tr)))
         h = max(1, round(math.dist(tl, bl)))
-        rgb = image.convert("RGB")
+        region = image.crop(self.box).convert("RGB")
         # the corners of a turned rectangle stick out of the page: fill them with the local paper
-        paper = tuple(
-            int(v) for v in np.percentile(np.asarray(rgb.crop(self.box)).reshape(-1, 3), 90, axis=0)
-        )
+        paper = tuple(int(v) for v in np.percentile(np.asarray(region).reshape(-1, 3), 90, axis=0))
         # QUAD maps the source corners (top-left, bottom-left, bottom-right, top-right) onto the crop
-        return rgb.transform(
+        return region.transform(
             (w, h), Image.Transform.QUAD, (*tl, *bl, *br, *tr), Image.BILINEAR, fillcolor=paper
         )
 
