@@ -76,12 +76,20 @@ class HyocrConfig:
     # packs 2-4 characters of a dense receipt line into one 32-px merged token; widening gives each
     # character more of a token. Trained with it, so the model must be read with it.
     stretch: float = 1.0
+    # a line reader's images are scaled to exactly this height (one row of merged tokens at 32),
+    # keeping their aspect, before the stretch; 0: off (smart_resize alone, as the release). Without
+    # it a 24-px line is read 32 px tall and a 48-px one 64 px tall, with the widths rounded apart.
+    line_height: int = 0
 
     def __post_init__(self) -> None:
         if self.reads not in ("page", "lines"):
             raise ValueError(f"reads must be 'page' or 'lines', not {self.reads!r}")
         if not 1.0 <= self.stretch <= 4.0:
             raise ValueError(f"stretch must be between 1 and 4, not {self.stretch}")
+        if self.line_height < 0 or self.line_height % self.factor:
+            raise ValueError(
+                f"line_height must be 0 (off) or a multiple of {self.factor}, not {self.line_height}"
+            )
         if sum(self.xdrope_section) * 2 != self.lm_head_dim:
             raise ValueError(
                 f"xdrope_section {self.xdrope_section} must sum to lm_head_dim/2 = {self.lm_head_dim // 2}"
@@ -187,7 +195,8 @@ class HyocrConfig:
             },
             "hyocr": {"min_pixels": self.min_pixels, "max_pixels": self.max_pixels}
             | ({"reads": self.reads} if self.reads != "page" else {})
-            | ({"stretch": self.stretch} if self.stretch != 1.0 else {}),
+            | ({"stretch": self.stretch} if self.stretch != 1.0 else {})
+            | ({"line_height": self.line_height} if self.line_height else {}),
         }
 
     @classmethod
@@ -257,6 +266,12 @@ class HyocrConfig:
                 raise ModelLoadError(
                     f"config.json: hyocr.stretch must be a number, not {extra['stretch']!r}"
                 ) from None
+        if "line_height" in extra:
+            if not isinstance(extra["line_height"], int) or isinstance(extra["line_height"], bool):
+                raise ModelLoadError(
+                    f"config.json: hyocr.line_height must be a whole number, not {extra['line_height']!r}"
+                )
+            kw["line_height"] = extra["line_height"]
         try:
             return cls(**kw)
         except ValueError as exc:

@@ -177,3 +177,24 @@ def test_stretch_round_trips_and_is_checked(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(raw))
     with pytest.raises(ModelLoadError, match="hyocr.stretch must be a number"):
         load_config(tmp_path)
+
+
+def test_line_height_round_trips_and_is_checked(tmp_path):
+    import dataclasses
+
+    from hyocr.config import save_config
+    from hyocr.errors import ModelLoadError
+
+    save_config(dataclasses.replace(get_preset("hyocr-test"), line_height=32), tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["hyocr"]["line_height"] == 32
+    assert load_config(tmp_path).line_height == 32
+    save_config(get_preset("hyocr-test"), tmp_path)  # off (0) is not written
+    assert "line_height" not in json.loads((tmp_path / "config.json").read_text())["hyocr"]
+    assert load_config(tmp_path).line_height == 0
+    with pytest.raises(ValueError, match="line_height must be 0 .off. or a multiple of 32"):
+        dataclasses.replace(get_preset("hyocr-test"), line_height=24)
+    raw = json.loads((tmp_path / "config.json").read_text())
+    raw["hyocr"]["line_height"] = "32"
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(ModelLoadError, match="hyocr.line_height must be a whole number"):
+        load_config(tmp_path)

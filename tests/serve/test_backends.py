@@ -163,3 +163,6 @@ def test_vllm_backend_refuses_a_model_that_reads_widened_images(tmp_path):
     save_config(dataclasses.replace(get_preset("hyocr-test"), stretch=1.5), tmp_path)
     with pytest.raises(ModelLoadError, match=r"cannot serve .* reads images widened 1.5x"):
         VLLMBackend(tmp_path, name="m")
+    save_config(dataclasses.replace(get_preset("hyocr-test"), line_height=32), tmp_path)
+    with pytest.raises(ModelLoadError, match=r"cannot serve .* reads images scaled to 32 px tall"):
+        VLLMBackend(tmp_path, name="m")

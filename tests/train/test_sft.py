@@ -249,3 +249,23 @@ def test_a_stage_stretch_travels_with_the_model_and_both_sides_widen_alike(toy_d
     assert enc.ids[: len(prepared.ids)] == prepared.ids
     with pytest.raises(ValueError, match="stretch must be between 1 and 4"):
         stage_config("2", dict(stretch=5))
+
+
+def test_a_stage_line_height_travels_with_the_model_and_both_sides_read_one_row(toy_dir, tmp_path):
+    from hyocr.processing.image import read_size
+
+    cfg = stage_config("2", dict(TOY, max_steps=2, warmup_steps=0, stretch=1.5, line_height=32))
+    run_sft(SftJob(toy_dir / "init", toy_dir / "shards", tmp_path, cfg, quiet=True))
+    engine = Engine.from_dir(tmp_path / "latest")
+    assert (engine.cfg.stretch, engine.cfg.line_height) == (1.5, 32)
+    sample = ShardIndex(toy_dir / "eval")[0]  # a 128x64 image: half as tall, widened 1.5x
+    prepared = engine.prepare(Request(sample.instruction, [sample.images[0]]))
+    assert (prepared.image_sizes[0]["resized_height"], prepared.image_sizes[0]["resized_width"]) == (32, 96)
+    enc = SampleEncoder(engine.cfg, engine.tok, cfg.max_pixels, cfg.min_pixels).encode(sample)
+    assert [list(g) for g in enc.grids] == [[2, 6]]
+    assert enc.ids[: len(prepared.ids)] == prepared.ids
+    # a short word stays one row (min_pixels does not apply), a very long line is capped
+    assert read_size(40, 30, 32, 4096, 98304, stretch=1.5, line_height=32) == (32, 32)
+    assert read_size(20, 4000, 32, 4096, 98304, stretch=1.5, line_height=32) == (32, 3072)
+    with pytest.raises(ValueError, match="line_height must be 0 .off. or a multiple of 32"):
+        stage_config("2", dict(line_height=40))

@@ -174,6 +174,7 @@ class Engine:
                 min_pixels=self.min_pixels,
                 max_pixels=self.max_pixels,
                 stretch=self.cfg.stretch,
+                line_height=self.cfg.line_height,
             )
             pixel_values.append(p.pixel_values)
             grids.append(p.grid_hw)

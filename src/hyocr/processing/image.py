@@ -31,6 +31,7 @@ __all__ = [
     "load_image",
     "patchify",
     "preprocess",
+    "read_size",
     "smart_resize",
     "stretched",
 ]
@@ -116,14 +117,18 @@ def load_image(src, *, name: str | None = None, max_input_pixels: int = MAX_INPU
     return img.convert("RGB")
 
 
-def smart_resize(
-    height: int, width: int, factor: int = 32, min_pixels: int = 512 * 512, max_pixels: int = 2048 * 2048
-) -> tuple[int, int]:
-    """(height, width) -> sides that are multiples of `factor` with pixel count in [min, max]."""
+def _check_sides(height: int, width: int) -> None:
     if height <= 0 or width <= 0:
         raise InputError(f"image has no pixels ({width}x{height})")
     if max(height, width) / min(height, width) > 200:
         raise InputError(f"aspect ratio must be under 200:1, got {width}x{height}")
+
+
+def smart_resize(
+    height: int, width: int, factor: int = 32, min_pixels: int = 512 * 512, max_pixels: int = 2048 * 2048
+) -> tuple[int, int]:
+    """(height, width) -> sides that are multiples of `factor` with pixel count in [min, max]."""
+    _check_sides(height, width)
     if min_pixels > max_pixels:
         raise ValueError(f"min_pixels ({min_pixels}) exceeds max_pixels ({max_pixels})")
     h = round(height / factor) * factor
@@ -145,6 +150,29 @@ def stretched(width: int, stretch: float) -> int:
     return width if stretch == 1.0 else max(1, round(width * stretch))
 
 
+def read_size(
+    height: int,
+    width: int,
+    factor: int = 32,
+    min_pixels: int = 512 * 512,
+    max_pixels: int = 2048 * 2048,
+    *,
+    stretch: float = 1.0,
+    line_height: int = 0,
+) -> tuple[int, int]:
+    """The (height, width) an image of height x width is read at, for a model config's bounds,
+    `stretch` and `line_height`. With a line height (a multiple of `factor`) the image is scaled to
+    exactly that height keeping its aspect, widened by `stretch`, and its width rounded to a
+    multiple of `factor` (at least one) and capped so that the pixels stay within max_pixels;
+    min_pixels does not apply (a short word stays one row tall). Otherwise smart_resize of the
+    widened image, as the release reads it."""
+    if not line_height:
+        return smart_resize(height, stretched(width, stretch), factor, min_pixels, max_pixels)
+    _check_sides(height, width)
+    w = max(factor, round(width * line_height / height * stretch / factor) * factor)
+    return line_height, max(factor, min(w, max_pixels // line_height // factor * factor))
+
+
 def patchify(image: np.ndarray, patch: int) -> tuple[np.ndarray, tuple[int, int]]:
     """(3, H, W) float32 -> ((H/p)*(W/p), 3*p*p) in raster order, and the (H/p, W/p) grid."""
     c, height, width = image.shape
@@ -161,11 +189,18 @@ def preprocess(
     min_pixels: int = 512 * 512,
     max_pixels: int = 2048 * 2048,
     stretch: float = 1.0,
+    line_height: int = 0,
 ) -> ProcessedImage:
-    """RGB PIL image -> patches ready for the vision tower (widened by `stretch` first: the
-    model config's `stretch`, 1 for the release)."""
-    rh, rw = smart_resize(
-        image.height, stretched(image.width, stretch), patch * merge, min_pixels, max_pixels
+    """RGB PIL image -> patches ready for the vision tower, at `read_size` (the model config's
+    `stretch` and `line_height`; 1 and 0 for the release)."""
+    rh, rw = read_size(
+        image.height,
+        image.width,
+        patch * merge,
+        min_pixels,
+        max_pixels,
+        stretch=stretch,
+        line_height=line_height,
     )
     resized = (
         image.resize((rw, rh), Image.Resampling.BICUBIC) if (rh, rw) != (image.height, image.width) else image

@@ -540,11 +540,16 @@ class VLLMBackend(Backend):
         if local.is_file():
             from hyocr.config import load_config
 
-            stretch = load_config(model_dir).stretch
-            if stretch != 1.0:
+            cfg = load_config(model_dir)
+            if cfg.stretch != 1.0 or cfg.line_height:
+                how = (
+                    f"widened {cfg.stretch:g}x (its config's stretch)"
+                    if cfg.stretch != 1.0
+                    else f"scaled to {cfg.line_height} px tall (its config's line_height)"
+                )
                 raise ModelLoadError(
-                    f"--backend vllm cannot serve {model_dir}: it reads images widened {stretch:g}x "
-                    "(its config's stretch), which vLLM's image processor does not do; use --backend native"
+                    f"--backend vllm cannot serve {model_dir}: it reads images {how}, which vLLM's "
+                    "image processor does not do; use --backend native"
                 )
         try:
             import vllm

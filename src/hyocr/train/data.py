@@ -42,7 +42,7 @@ from PIL import Image
 
 from hyocr.config import HyocrConfig
 from hyocr.model.rope import xdrope_position_ids
-from hyocr.processing.image import load_image, preprocess, smart_resize, stretched
+from hyocr.processing.image import load_image, preprocess, read_size
 from hyocr.processing.template import PromptBuilder
 from hyocr.processing.tokenizer import HyTokenizer
 from hyocr.train.ctc import ctc_target
@@ -262,8 +262,14 @@ class SampleEncoder:
             with Image.open(io.BytesIO(b)) as im:  # header only
                 w, h = im.size
             out.append(
-                smart_resize(
-                    h, stretched(w, self.cfg.stretch), self.cfg.factor, self.min_pixels, self.max_pixels
+                read_size(
+                    h,
+                    w,
+                    self.cfg.factor,
+                    self.min_pixels,
+                    self.max_pixels,
+                    stretch=self.cfg.stretch,
+                    line_height=self.cfg.line_height,
                 )
             )
         return out
@@ -288,6 +294,7 @@ class SampleEncoder:
                 min_pixels=self.min_pixels,
                 max_pixels=self.max_pixels,
                 stretch=self.cfg.stretch,
+                line_height=self.cfg.line_height,
             )
             pixel_values.append(p.pixel_values)
             grids.append(p.grid_hw)

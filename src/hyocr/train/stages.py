@@ -61,6 +61,7 @@ class StageConfig:
     max_pixels: int = 2048 * 2048  # images are resized to at most this many pixels in this stage
     min_pixels: int = 512 * 512
     stretch: float | None = None  # set the model's `stretch` (images widened before resizing); None keeps it
+    line_height: int | None = None  # set the model's `line_height` (0: off); None keeps it
     tasks: tuple[str, ...] = ()  # keep only these tasks (empty: all)
     shuffle: bool = True
     # --- numerics and memory ---
@@ -93,6 +94,8 @@ class StageConfig:
             )
         if self.stretch is not None and not 1.0 <= self.stretch <= 4.0:
             raise ValueError(f"stretch must be between 1 and 4, not {self.stretch}")
+        if self.line_height is not None and (self.line_height < 0 or self.line_height % 32):
+            raise ValueError(f"line_height must be 0 (off) or a multiple of 32, not {self.line_height}")
         if self.max_steps < 1 or self.seq_len < 16 or self.rows < 1 or self.grad_accum < 1:
             raise ValueError("max_steps, rows and grad_accum must be >= 1 and seq_len >= 16")
 
