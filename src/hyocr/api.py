@@ -9,10 +9,11 @@ Example:
 Images may be paths, bytes, PIL images or numpy arrays. Every method also takes a list of images
 and then returns a list, run as one batch (`batch_size` at a time).
 
-`segment`: "auto" (default) cuts pages into printed segments for `text` and `spotting` when the
-model is a line reader (its config says `"reads": "lines"`, as the shipped hyocr-tiny's does), then
-reads every segment at its own size (`hyocr.tasks.segment`); "lines" forces that, "off" never does
-it (the release reads the whole page in one pass, as the design intends). `drop_score` (0.5, as in
+`segment`: "auto" (default) cuts pages into printed segments for `text`, `spotting`, `fields` and
+`key` when the model is a line reader (its config says `"reads": "lines"`, as the shipped
+hyocr-tiny's does), then reads every segment at its own size (`hyocr.tasks.segment`; fields and
+keys are then picked from the read rows by layout rules, `hyocr.tasks.fields`); "lines" forces
+that, "off" never does it (the release reads the whole page in one pass, as the design intends). `drop_score` (0.5, as in
 PaddleOCR): segments of a page read with a lower confidence are left out (and counted in warnings).
 """
 
@@ -86,7 +87,7 @@ class OCR:
         many = _is_many(images)
         items = list(images) if many else [images]
         if self.segmenting(task):
-            results = self._by_segments(task, items, lang or self.lang)
+            results = self._by_segments(task, items, lang or self.lang, kw.get("fields"), kw.get("key"))
             return results if many else results[0]
         prompt = instruction(
             task,
@@ -119,9 +120,12 @@ class OCR:
             )
         return results if many else results[0]
 
-    def _by_segments(self, task: str, items: list, lang: str) -> list[R.TaskResult]:
+    def _by_segments(
+        self, task: str, items: list, lang: str, fields: Sequence[str] | None = None, key: str | None = None
+    ) -> list[R.TaskResult]:
         """Cut each page into printed segments, read them all in batches with the text instruction,
-        and put the page back together (spotting: one line per segment with its box)."""
+        and put the page back together (spotting: one line per segment with its box; fields and
+        key: picked from the read rows by layout rules)."""
         from hyocr.processing.image import load_image
         from hyocr.tasks.segment import SegmentAnswer, assemble, page_segments
 
@@ -150,6 +154,8 @@ class OCR:
                     seconds=seconds + per_crop * len(segs),
                     source=str(src) if isinstance(src, (str, Path)) else "",
                     drop_score=self.drop_score,
+                    fields=fields,
+                    key=key,
                 )
             )
         return results

@@ -94,7 +94,13 @@ def test_server_reads_a_page_segment_by_segment():
     with LiveServer(make_app(load_engine(None), max_new_tokens=32, segment="lines", max_batch=2)) as server:
         spot = httpx.post(server.url + "/v1/ocr/spotting", files=upload, timeout=60)
         text = httpx.post(server.url + "/v1/ocr/text", files=upload, timeout=60)
+        fields = httpx.post(
+            server.url + "/v1/ocr/fields", files=upload, data={"fields": "total,company"}, timeout=60
+        )
     assert spot.status_code == 200 and text.status_code == 200, (spot.text, text.text)
+    assert fields.status_code == 200, fields.text
+    # fields of a segmented page: picked from its read rows (the total beside its key)
+    assert fields.json()["results"][0]["fields"]["total"] == "23.90", fields.json()
     (res,) = spot.json()["results"]
     assert [round((ln["box"][1] - 30) / 70) for ln in res["lines"]] == [0, 1, 2]  # one line per printed line
     assert res["usage"]["completion_tokens"] > 0 and res["finish_reason"] == "stop"
@@ -124,3 +130,35 @@ def test_cli_spots_a_whole_receipt_with_the_shipped_model():
     # one segment at a time (cut along the pixel rows, "Sub Total" and "SST 6%" ran together)
     assert {"Sub Total :", "11.67", "12.35"} <= {ln["text"] for ln in lines}, texts
     assert all(ln["polygon"][0][1] != ln["polygon"][1][1] for ln in lines)  # turned rectangles
+
+
+def test_cli_answers_fields_of_the_example_receipt_with_the_shipped_model():
+    from pathlib import Path
+
+    # a line reader answers fields by reading the receipt segment by segment and picking the keys
+    # from its rows by layout rules (hyocr.tasks.fields)
+    receipt = Path(__file__).resolve().parents[2] / "examples" / "receipt.png"
+    proc = hyocr(
+        "run",
+        receipt,
+        "--task",
+        "fields",
+        "--fields",
+        "company,date,total,phone",
+        "--format",
+        "json",
+        "--max-new-tokens",
+        "48",
+    )
+    assert proc.returncode == 0, proc.stderr
+    (page,) = json.loads(proc.stdout)["pages"]
+    fields = page["fields"]
+    assert list(fields) == ["company", "date", "total", "phone"] and page["valid_json"]
+    assert fields["company"].upper() == "GARDENIA CAFE", fields  # case is not asked of version 5
+    assert fields["date"] == "10-09-2009" and fields["total"] == "12.35", fields
+    assert fields["phone"] is None  # the receipt prints none
+    proc = hyocr(
+        "run", receipt, "--task", "key", "--key", "total", "--format", "json", "--max-new-tokens", "48"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["pages"][0]["value"] == "12.35"

@@ -83,7 +83,7 @@ class ServeConfig:
     max_new_tokens: int = 16384  # default and ceiling of max_tokens
     timeout: float = 600.0  # seconds per request, queue wait included
     limits: InputLimits = field(default_factory=InputLimits)
-    # /v1/ocr/text and /v1/ocr/spotting: cut pages into printed segments first ("auto": when the
+    # /v1/ocr/text, spotting, fields and key: cut pages into printed segments first ("auto": when the
     # model's config says it reads lines, as the shipped hyocr-tiny does; "lines": always; "off")
     segment: str = "auto"
     drop_score: float = 0.5  # segmented pages: leave out segments read with a lower confidence
@@ -670,6 +670,8 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 seconds=time.perf_counter() - t0,
                 source=f"{name}#page={k + 1}" if pdf else name,
                 drop_score=config.drop_score,
+                fields=field_list,
+                key=opts.get("key"),
             ).to_dict()
             usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
             for c in outs:

@@ -2,9 +2,10 @@
 
 The release reads a whole page in one pass. A model trained only on line crops (the shipped
 `hyocr-tiny`, whose config says `"reads": "lines"`) cannot: its pixel budget shrinks a page until
-nothing is legible, and it was never taught to move from line to line. For such a model the `text`
-and `spotting` tasks first cut the page into printed segments here and read each crop at its own
-size (`hyocr.api.OCR`, `hyocr run --segment`).
+nothing is legible, and it was never taught to move from line to line. For such a model the `text`,
+`spotting`, `fields` and `key` tasks first cut the page into printed segments here and read each
+crop at its own size (`hyocr.api.OCR`, `hyocr run --segment`); fields and keys are then picked from
+the read rows by layout rules (`hyocr.tasks.fields`).
 
 Non-obvious choices:
 - Ink is what is clearly darker than the local paper (a max filter over a downscaled copy), so a
@@ -46,6 +47,7 @@ Non-obvious choices:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,6 +59,7 @@ from hyocr.tasks import results as R
 
 __all__ = [
     "SEGMENT_MODES",
+    "SEGMENT_TASKS",
     "Segment",
     "SegmentAnswer",
     "add_segment_arguments",
@@ -70,15 +73,18 @@ __all__ = [
 SEGMENT_MODES = ("auto", "lines", "off")
 
 
+SEGMENT_TASKS = ("text", "spotting", "fields", "key")
+
+
 def segmenting(mode: str, task: str, reads: str) -> bool:
     """Whether `task` is read segment by segment under `mode` for a model that reads `reads`
-    ("page" or "lines", its config's `reads`): only text and spotting ever are."""
-    if task not in ("text", "spotting") or mode == "off":
+    ("page" or "lines", its config's `reads`): only the tasks of SEGMENT_TASKS ever are."""
+    if task not in SEGMENT_TASKS or mode == "off":
         return False
     return mode == "lines" or reads == "lines"
 
 
-def add_segment_arguments(group, scope: str = "text/spotting") -> None:
+def add_segment_arguments(group, scope: str = "text/spotting/fields/key") -> None:
     """The `--segment` and `--drop-score` options of `hyocr run`, `eval` and `serve`."""
     group.add_argument(
         "--segment",
@@ -468,10 +474,13 @@ def assemble(
     seconds: float = 0.0,
     source: str = "",
     drop_score: float = 0.0,
-) -> R.SpottingResult | R.TextResult:
+    fields: Sequence[str] | None = None,
+    key: str | None = None,
+) -> R.SpottingResult | R.TextResult | R.FieldsResult | R.KeyResult:
     """One page's result from its segments' answers: spotting gets a line per segment with the
     segment's box and a confidence (geometric-mean token probability); text gets the segments of a
-    line joined by spaces and the lines by newlines. Empty answers are dropped, and so are answers
+    line joined by spaces and the lines by newlines; fields (the keys `fields`) and key (`key`) are
+    picked from those rows by `hyocr.tasks.fields`. Empty answers are dropped, and so are answers
     with a confidence below `drop_score` when the page has more than one segment (PaddleOCR's
     `drop_score` convention: what the reader is unsure of on a page is mostly a stamp, a scribble
     or a rule, not print); a single line is always given back."""
@@ -523,6 +532,17 @@ def assemble(
         )
         return R.SpottingResult(**base, raw=raw, lines=lines)
     content = "\n".join(" ".join(r) for _, r in sorted(rows.items()))
+    if task in ("fields", "key"):
+        from hyocr.tasks.fields import pick_fields
+
+        base["warnings"].append("fields picked from the read rows by layout rules (hyocr.tasks.fields)")
+        names = list(fields or []) if task == "fields" else [key or ""]
+        picked = pick_fields(content.split("\n"), names) if any(names) else {n: None for n in names}
+        if task == "key":
+            return R.KeyResult(**base, raw=picked[names[0]] or "", key=key or "", value=picked[names[0]] or "")
+        return R.FieldsResult(
+            **base, raw=json.dumps(picked, ensure_ascii=False), fields=picked, valid_json=True
+        )
     return R.TextResult(
         **base, raw=content, content=content, line_confidences=[ln.confidence or 0.0 for ln in lines]
     )

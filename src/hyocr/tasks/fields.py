@@ -1,0 +1,281 @@
+"""Key fields picked from a page's read lines, for models that read lines (the shipped hyocr-tiny).
+
+The release answers the fields and key instructions itself, from the whole image. A line reader
+cannot: it reads one segment at a time. For it, hyocr reads the page segment by segment (as for
+spotting) and `pick_fields` then finds the asked-for keys in the lines by layout rules: the lines are
+put back into rows by their boxes, and
+
+- `company`: the first of the top rows that ends like a business name (SDN BHD, S/B, ENTERPRISE,
+  TRADING, LTD, INC, CO., MART, STORE, RESTAURANT, ...; a row holding only the suffix takes the row
+  above it), else the first top row of words that is not a receipt title;
+- `address`: the rows after the company (registration numbers skipped) up to the first row of
+  phone, tax id, title, date, amount or key: value;
+- `date` and `time`: the first date (d/m/y, y-m-d, "5 MAR 2018", "MAR 5, 2018") or time, rows
+  with the key first;
+- `total`: the amount of the row whose key says total (grand, nett, rounded, amount due ...; not
+  sub-total, quantity, items, tax or discount), the strongest key winning and then the larger
+  amount; else the largest amount of the page. As printed without a currency code (RM 9.00 -> 9.00;
+  a glued $ stays);
+- `subtotal`, `tax`, `cash`, `change`, `phone`: the amount or number of the row with that key;
+- any other key: the rest of the row that begins with the key (its words in any case, then
+  ":" or spaces), or the next row when the key stands alone.
+
+A key that is not found is None. The rules are what receipts print in general (they are measured on
+synthetic receipts and on ../shared/realdev, and tuned on neither's answers); they are not a model,
+and a key that no row names (e.g. "buyer") is found only when a row says "buyer: ...".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from hyocr.tasks.results import TextLine
+
+__all__ = ["pick_fields", "rows_of"]
+
+
+def rows_of(lines: Sequence[TextLine]) -> list[str]:
+    """Lines (of a spotting result) grouped into printed rows, each row's lines joined left to right:
+    a line joins the row above when they overlap by half the smaller height. (A segmented page has
+    its cutter's rows, which hold on a skewed page too.)"""
+    rows: list[tuple[float, float, list[TextLine]]] = []
+    for ln in sorted(lines, key=lambda t: (t.box[1] + t.box[3]) / 2):
+        y0, y1 = ln.box[1], ln.box[3]
+        if rows:
+            top, bottom, members = rows[-1]
+            if min(y1, bottom) - max(y0, top) >= 0.5 * min(y1 - y0, bottom - top):
+                rows[-1] = (min(top, y0), max(bottom, y1), members + [ln])
+                continue
+        rows.append((y0, y1, [ln]))
+    return [" ".join(t.text for t in sorted(m, key=lambda t: t.box[0])) for _, _, m in rows]
+
+
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|SEPT|OCT|NOV|DEC"
+_DATE = re.compile(
+    r"(?<![\d/.-])(?:"
+    r"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"
+    r"|\d{4}[/.-]\d{1,2}[/.-]\d{1,2}"
+    rf"|\d{{1,2}}[ -]?(?:{_MONTHS})[A-Z]*[ ,-]*\d{{4}}"
+    rf"|(?:{_MONTHS})[A-Z]*\.? \d{{1,2}},? \d{{4}}"
+    r")(?![\d/])",
+    re.IGNORECASE,
+)
+_TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AP]\.?M\b\.?)?(?!\d)", re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"(?<![\w.,])(\$|RM|MYR|USD|S\$|€|£)?\s?(-?\d{1,3}(?:,\d{3})*\.\d{2}|-?\d+\.\d{2})(?!\.?\d|%)"
+)
+_PHONE = re.compile(r"\+?\(?\d[\d ()-]{6,}\d")
+_SUFFIX = re.compile(
+    r"\b(?:SDN\.?\s?BHD|BHD|S/B|ENTERPRISES?|TRADING|CO\b\.?|COMPANY|LTD|LIMITED|INC|LLC|CORP|CORPORATION"
+    r"|PLC|PLT|PTE|GMBH|GROUP|HOLDINGS|MART|MARKET|SUPERMARKET|STORES?|SHOP|RESTAURANTS?|RESTORAN|CAFE"
+    r"|BAKERY|PHARMACY|HARDWARE|STATIONERY|BOOKSTORE)\b\.?",
+    re.IGNORECASE,
+)
+_TITLE = re.compile(
+    r"^\W*(?:TAX INVOICE|SIMPLIFIED TAX INVOICE|INVOICE|RECEIPT|OFFICIAL RECEIPT|CASH (?:SALES|BILL|RECEIPT)"
+    r"|BILL|SALES RECEIPT|WELCOME\b.*|THANK YOU\b.*)\W*$",
+    re.IGNORECASE,
+)
+# rows that end an address: contact, tax ids, titles, dates, keys with values
+_STOP = re.compile(
+    r"\b(?:TEL|TELEPHONE|PHONE|FAX|H/?P|HP|MOBILE|EMAIL|E-MAIL|WEBSITE|WWW|GST|SST|TAX|VAT|INVOICE|RECEIPT"
+    r"|DATE|TIME|CASHIER|BILL|DOC|TABLE|ORDER)\b",
+    re.IGNORECASE,
+)
+_REG = re.compile(
+    r"^\W*(?:\(?[A-Z]{0,3}\d{3,}[- ]?[A-Z]?\)?|.*\b(?:CO\.?\s*REG|REG\.?\s*NO|ROC|COMPANY NO|CO\.? NO)\b.*)\W*$",
+    re.IGNORECASE,
+)
+# total keys, strongest first; rows naming what a total is not
+_TOTAL_KEYS = (
+    re.compile(
+        r"\bROUNDED\s+TOTAL|\bTOTAL\s+ROUNDED|\bNET+\s+TOTAL|\bGRAND\s+TOTAL|\bTOTAL\s+(?:PAYABLE|DUE)"
+        r"|\bAMOUNT\s+(?:DUE|PAYABLE)|\bTOTAL\s+AMOUNT|\bTOTAL\s+INCL",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\bTOTAL\b", re.IGNORECASE),
+)
+_NOT_TOTAL = re.compile(
+    r"SUB[\s-]*TOTAL|\bTOTAL\s+(?:QTY|QUANTITY|ITEMS?|DISCOUNT|SAVINGS?|GST|SST|TAX|VAT|EXCL|UNITS?)"
+    r"|\bEXCL|\bITEMS?\b|\bQTY\b|\bDISCOUNT|\bSAVING",
+    re.IGNORECASE,
+)
+_PAYMENT = re.compile(r"\b(?:CASH|CHANGE|TENDER(?:ED)?|PAID|BALANCE|CARD|VISA|MASTER)\b", re.IGNORECASE)
+_ALIASES = {
+    "store": "company",
+    "shop": "company",
+    "merchant": "company",
+    "seller": "company",
+    "vendor": "company",
+    "company_name": "company",
+    "amount": "total",
+    "total_amount": "total",
+    "grand_total": "total",
+    "sub_total": "subtotal",
+    "invoice": "invoice_no",
+    "invoice_number": "invoice_no",
+    "receipt_no": "invoice_no",
+    "bill_no": "invoice_no",
+    "telephone": "phone",
+    "tel": "phone",
+}
+_KEYED = {  # key -> the words a row starts with
+    "subtotal": r"SUB[\s-]*TOTAL|TOTAL\s+SALES\s*\(?EXCL",
+    "tax": r"(?:TOTAL\s+)?(?:GST|SST|TAX|VAT|SERVICE\s+CHARGE)",
+    "cash": r"CASH|TENDER(?:ED)?|PAID",
+    "change": r"CHANGE|BALANCE",
+    "invoice_no": r"(?:TAX\s+)?(?:INVOICE|INV|RECEIPT|BILL|DOC|DOCUMENT|TRANS|TRANSACTION|REF|ORDER|CHECK|SLIP)"
+    r"\.?\s*(?:NO|NUMBER|#)\.?",
+}
+
+
+def _amount(text: str) -> str | None:
+    """The last amount of a row, as printed without a currency code (a glued $ stays)."""
+    found = list(_AMOUNT.finditer(text))
+    if not found:
+        return None
+    cur, value = found[-1].group(1), found[-1].group(2)
+    return (
+        f"{cur}{value}" if cur in ("$", "S$", "€", "£") and text[found[-1].start(2) - 1] == cur[-1] else value
+    )
+
+
+def _number(amount: str) -> float:
+    return float(re.sub(r"[^\d.-]", "", amount) or 0)
+
+
+def _company(rows: list[str]) -> int | None:
+    top = rows[: max(3, min(10, len(rows) // 3))]
+    for k, r in enumerate(top):
+        if _SUFFIX.search(r) and sum(c.isalpha() for c in r) >= 3 and not _REG.match(r):
+            bare = _SUFFIX.sub("", r).strip(" .,()-")
+            return k - 1 if not bare and k > 0 else k
+    for k, r in enumerate(top):
+        letters = sum(c.isalpha() for c in r)
+        if (
+            letters >= 4
+            and letters >= 0.6 * len(r.replace(" ", ""))
+            and not _TITLE.match(r)
+            and not _STOP.search(r)
+            and not _REG.match(r)
+        ):
+            return k
+    return None
+
+
+def _company_text(rows: list[str], k: int) -> str:
+    text = rows[k]
+    nxt = rows[k + 1] if k + 1 < len(rows) else ""
+    if nxt and not _SUFFIX.sub("", nxt).strip(" .,()-") and _SUFFIX.search(nxt):
+        return f"{text} {nxt}"  # the suffix printed on its own row
+    return text
+
+
+def _address(rows: list[str], company: int | None) -> str | None:
+    start = 0 if company is None else company + 1
+    if company is not None and start < len(rows) and _SUFFIX.fullmatch(rows[start].strip()):
+        start += 1
+    out: list[str] = []
+    for r in rows[start : start + 8]:
+        t = r
+        if not out and _REG.match(t):
+            continue
+        if (
+            _STOP.search(t)
+            or _TITLE.match(t)
+            or _DATE.search(t)
+            or _AMOUNT.search(t)
+            or (":" in t and not re.search(r"\bNO\s*:", t, re.IGNORECASE))
+            or (_PHONE.fullmatch(t.strip()) and not re.search(r"[A-Za-z]", t))
+        ):
+            break
+        out.append(t)
+        if len(out) == 5:
+            break
+    return " ".join(out) or None
+
+
+def _first(rows: list[str], pattern: re.Pattern, key: str) -> str | None:
+    keyed = re.compile(rf"\b{key}\b", re.IGNORECASE)
+    for prefer in (True, False):
+        for r in rows:
+            if prefer and not keyed.search(r):
+                continue
+            m = pattern.search(r)
+            if m:
+                return m.group(0).strip()
+    return None
+
+
+def _total(rows: list[str]) -> str | None:
+    best: tuple[int, float, int, str] | None = None
+    for k, r in enumerate(rows):
+        if _NOT_TOTAL.search(r):
+            continue
+        strength = next((len(_TOTAL_KEYS) - i for i, p in enumerate(_TOTAL_KEYS) if p.search(r)), 0)
+        if not strength:
+            continue
+        value = _amount(r)
+        if value is None and k + 1 < len(rows) and not re.search(r"[A-Za-z]{3}", rows[k + 1]):
+            value = _amount(rows[k + 1])  # the amount printed under its key
+        if value is None:
+            continue
+        cand = (strength, _number(value), k, value)
+        if best is None or cand[:2] > best[:2]:
+            best = cand
+    if best is not None:
+        return best[3]
+    amounts = [a for a in (_amount(r) for r in rows if not _PAYMENT.search(r)) if a is not None]
+    return max(amounts, key=_number) if amounts else None
+
+
+def _keyed(rows: list[str], words: str, value: re.Pattern | None) -> str | None:
+    """The value of the first row that begins with `words` (a regex): its last match of `value`,
+    or the rest of the row after the key (and a colon), or the next row when nothing follows."""
+    head = re.compile(rf"^\W*(?:{words})\b\W*", re.IGNORECASE)
+    for k, r in enumerate(rows):
+        m = head.match(r)
+        if not m:
+            continue
+        rest = r[m.end() :].strip()
+        if value is not None:
+            found = [x.group(0) for x in value.finditer(rest)]
+            if found:
+                return _amount(found[-1]) or found[-1].strip()
+            continue
+        if rest:
+            return rest
+        if k + 1 < len(rows):
+            return rows[k + 1].strip()
+    return None
+
+
+def pick_fields(rows: Sequence[str], keys: Sequence[str]) -> dict[str, str | None]:
+    """{key: value or None} for every asked-for key, from a page's printed rows top to bottom
+    (`rows_of` makes them from spotted lines; see the module)."""
+    rows = [" ".join(r.split()) for r in rows if r.strip()]
+    company = _company(rows)
+    out: dict[str, str | None] = {}
+    for key in keys:
+        name = _ALIASES.get(key.strip().lower().replace(" ", "_"), key.strip().lower().replace(" ", "_"))
+        if name == "company":
+            out[key] = None if company is None else _company_text(rows, company)
+        elif name == "address":
+            out[key] = _address(rows, company)
+        elif name == "date":
+            out[key] = _first(rows, _DATE, "DATE")
+        elif name == "time":
+            out[key] = _first(rows, _TIME, "TIME")
+        elif name == "total":
+            out[key] = _total(rows)
+        elif name == "phone":
+            out[key] = _keyed(rows, r".*?\b(?:TEL|TELEPHONE|PHONE|H/?P|MOBILE)\b\.?", _PHONE)
+        elif name == "invoice_no":
+            out[key] = _keyed(rows, _KEYED[name], None)
+        elif name in _KEYED:
+            out[key] = _keyed(rows, _KEYED[name], _AMOUNT)
+        else:
+            words = r"\s*[_-]?\s*".join(re.escape(w) for w in re.split(r"[\s_]+", key.strip()) if w)
+            out[key] = _keyed(rows, words, None) if words else None
+    return out
