@@ -539,7 +539,9 @@ def assemble(
         names = list(fields or []) if task == "fields" else [key or ""]
         picked = pick_fields(content.split("\n"), names) if any(names) else {n: None for n in names}
         if task == "key":
-            return R.KeyResult(**base, raw=picked[names[0]] or "", key=key or "", value=picked[names[0]] or "")
+            return R.KeyResult(
+                **base, raw=picked[names[0]] or "", key=key or "", value=picked[names[0]] or ""
+            )
         return R.FieldsResult(
             **base, raw=json.dumps(picked, ensure_ascii=False), fields=picked, valid_json=True
         )
