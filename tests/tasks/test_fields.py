@@ -123,3 +123,22 @@ def test_a_segmented_page_answers_fields_and_key_from_its_read_rows():
     assert r.valid_json and any("layout rules" in w for w in r.warnings)
     k = assemble("key", page.size, segs, answers, key="total")
     assert (k.key, k.value) == ("total", "12.30")
+
+
+def test_company_runs_on_over_an_open_row_and_stays_in_the_header():
+    rows = ["LIM BROTHERS HARDWARE &", "ELECTRICAL", "(JM0325955-V)", "12, JALAN BESAR", "TEL: 03-1234567"]
+    got = pick_fields(rows, ["company", "address"])
+    assert got == {"company": "LIM BROTHERS HARDWARE & ELECTRICAL", "address": "12, JALAN BESAR"}
+    # a business name printed under the header (a supplier, an item) is not the shop's
+    rows = [
+        "KEDAI WONG",
+        "NO.9 JALAN MAWAR",
+        "TEL 07-5551234",
+        "TAX INVOICE",
+        "ACME PAINTS SDN BHD",
+        "TOTAL 5.00",
+    ]
+    assert pick_fields(rows, ["company", "address"]) == {
+        "company": "KEDAI WONG",
+        "address": "NO.9 JALAN MAWAR",
+    }

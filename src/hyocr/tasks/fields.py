@@ -67,7 +67,7 @@ _AMOUNT = re.compile(
 )
 _PHONE = re.compile(r"\+?\(?\d[\d ()-]{6,}\d")
 _SUFFIX = re.compile(
-    r"\b(?:SDN\.?\s?BHD|BHD|S/B|ENTERPRISES?|TRADING|CO\b\.?|COMPANY|LTD|LIMITED|INC|LLC|CORP|CORPORATION"
+    r"\b(?:SDN\.?\s?BHD|SDN|BHD|S/B|ENTERPRISES?|TRADING|CO\b\.?|COMPANY|LTD|LIMITED|INC|LLC|CORP|CORPORATION"
     r"|PLC|PLT|PTE|GMBH|GROUP|HOLDINGS|MART|MARKET|SUPERMARKET|STORES?|SHOP|RESTAURANTS?|RESTORAN|CAFE"
     r"|BAKERY|PHARMACY|HARDWARE|STATIONERY|BOOKSTORE)\b\.?",
     re.IGNORECASE,
@@ -84,7 +84,8 @@ _STOP = re.compile(
     re.IGNORECASE,
 )
 _REG = re.compile(
-    r"^\W*(?:\(?[A-Z]{0,3}\d{3,}[- ]?[A-Z]?\)?|.*\b(?:CO\.?\s*REG|REG\.?\s*NO|ROC|COMPANY NO|CO\.? NO)\b.*)\W*$",
+    r"^\W*(?:\(?[A-Z]{0,3}\d{3,}[- ]?[A-Z]?\)?|\(.*\d{3,}.*\)"
+    r"|.*(?:\b(?:CO\.?\s*REG|REG\.?\s*NO|ROC|BR\.?\s*NO|COMPANY NO|CO\.? NO)\b|\b\d{5,}-[A-Z]\b).*)\W*$",
     re.IGNORECASE,
 )
 # total keys, strongest first; rows naming what a total is not
@@ -145,37 +146,52 @@ def _number(amount: str) -> float:
     return float(re.sub(r"[^\d.-]", "", amount) or 0)
 
 
-def _company(rows: list[str]) -> int | None:
-    top = rows[: max(3, min(10, len(rows) // 3))]
+def _header_end(rows: list[str]) -> int:
+    """The first row after the shop's header block (its title, contact, tax id, date or amounts)."""
+    for k, r in enumerate(rows[1:], 1):
+        if _STOP.search(r) or _TITLE.match(r) or _DATE.search(r) or _AMOUNT.search(r):
+            return k
+    return len(rows)
+
+
+def _company(rows: list[str]) -> tuple[int, int] | None:
+    """The rows (first, last) of the company's name: in the header block, the first row with a
+    business suffix (a suffix alone on its row takes the row above), else the first row of words;
+    a name whose row ends open ("&", "AND", "-", ",", an unclosed parenthesis) runs on."""
+    top = rows[: max(1, min(10, _header_end(rows)))]
+    span = None
     for k, r in enumerate(top):
         if _SUFFIX.search(r) and sum(c.isalpha() for c in r) >= 3 and not _REG.match(r):
-            bare = _SUFFIX.sub("", r).strip(" .,()-")
-            return k - 1 if not bare and k > 0 else k
-    for k, r in enumerate(top):
-        letters = sum(c.isalpha() for c in r)
-        if (
-            letters >= 4
-            and letters >= 0.6 * len(r.replace(" ", ""))
-            and not _TITLE.match(r)
-            and not _STOP.search(r)
-            and not _REG.match(r)
-        ):
-            return k
-    return None
+            bare = not _SUFFIX.sub("", r).strip(" .,()-")
+            span = (k - 1, k) if bare and k > 0 else (k, k)
+            break
+    if span is None:
+        for k, r in enumerate(top):
+            letters = sum(c.isalpha() for c in r)
+            if (
+                letters >= 4
+                and letters >= 0.6 * len(r.replace(" ", ""))
+                and not _TITLE.match(r)
+                and not _STOP.search(r)
+                and not _REG.match(r)
+            ):
+                span = (k, k)
+                break
+    if span is None:
+        return None
+    first, last = span
+    while last + 1 < len(rows) and last - first < 2:
+        row, nxt = rows[last], rows[last + 1]
+        open_end = row.count("(") > row.count(")") or re.search(r"(?:&|\bAND|-|,)$", row, re.IGNORECASE)
+        bare_suffix = _SUFFIX.search(nxt) and not _SUFFIX.sub("", nxt).strip(" .,()-")
+        if not (open_end or bare_suffix) or _REG.match(nxt) or _STOP.search(nxt):
+            break
+        last += 1
+    return first, last
 
 
-def _company_text(rows: list[str], k: int) -> str:
-    text = rows[k]
-    nxt = rows[k + 1] if k + 1 < len(rows) else ""
-    if nxt and not _SUFFIX.sub("", nxt).strip(" .,()-") and _SUFFIX.search(nxt):
-        return f"{text} {nxt}"  # the suffix printed on its own row
-    return text
-
-
-def _address(rows: list[str], company: int | None) -> str | None:
-    start = 0 if company is None else company + 1
-    if company is not None and start < len(rows) and _SUFFIX.fullmatch(rows[start].strip()):
-        start += 1
+def _address(rows: list[str], company: tuple[int, int] | None) -> str | None:
+    start = 0 if company is None else company[1] + 1
     out: list[str] = []
     for r in rows[start : start + 8]:
         t = r
@@ -260,7 +276,7 @@ def pick_fields(rows: Sequence[str], keys: Sequence[str]) -> dict[str, str | Non
     for key in keys:
         name = _ALIASES.get(key.strip().lower().replace(" ", "_"), key.strip().lower().replace(" ", "_"))
         if name == "company":
-            out[key] = None if company is None else _company_text(rows, company)
+            out[key] = None if company is None else " ".join(rows[company[0] : company[1] + 1])
         elif name == "address":
             out[key] = _address(rows, company)
         elif name == "date":
