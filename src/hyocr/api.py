@@ -11,10 +11,12 @@ and then returns a list, run as one batch (`batch_size` at a time).
 
 `segment`: "auto" (default) cuts pages into printed segments for `text`, `spotting`, `fields` and
 `key` when the model is a line reader (its config says `"reads": "lines"`, as the shipped
-hyocr-tiny's does), then reads every segment at its own size (`hyocr.tasks.segment`; fields and
-keys are then picked from the read rows by layout rules, `hyocr.tasks.fields`); "lines" forces
-that, "off" never does it (the release reads the whole page in one pass, as the design intends). `drop_score` (0.5, as in
-PaddleOCR): segments of a page read with a lower confidence are left out (and counted in warnings).
+hyocr-tiny's does), then reads every segment at its own size (`hyocr.tasks.segment`; a segment
+wider than `piece_aspect` times its print's height in pieces cut at word spaces); fields and keys
+are then picked from the read rows by layout rules (`hyocr.tasks.fields`). "lines" forces that,
+"off" never does it (the release reads the whole page in one pass, as the design intends).
+`drop_score` (0.5, as in PaddleOCR): segments of a page read with a lower confidence are left out
+(and counted in warnings).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 from hyocr.tasks import results as R
 from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import instruction
-from hyocr.tasks.segment import SEGMENT_MODES, segmenting
+from hyocr.tasks.segment import PIECE_ASPECT, SEGMENT_MODES, segmenting
 
 __all__ = ["OCR"]
 
@@ -51,6 +53,7 @@ class OCR:
         engine=None,
         segment: str = "auto",
         drop_score: float = 0.5,
+        piece_aspect: float | None = None,
     ):
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
         if segment not in SEGMENT_MODES:
@@ -66,6 +69,7 @@ class OCR:
         self.params = params
         self.segment = segment
         self.drop_score = drop_score
+        self.piece_aspect = PIECE_ASPECT if piece_aspect is None else piece_aspect
 
     # ---- core -------------------------------------------------------------------------------
     def _generate(self, prompt: str, images: Sequence, params=None, batch_size: int | None = None):
@@ -127,31 +131,39 @@ class OCR:
         and put the page back together (spotting: one line per segment with its box; fields and
         key: picked from the read rows by layout rules)."""
         from hyocr.processing.image import load_image
-        from hyocr.tasks.segment import SegmentAnswer, assemble, page_segments
+        from hyocr.tasks.segment import SegmentAnswer, assemble, joined, page_segments, pieces
 
-        pages, crops = [], []
+        pages, crops, owner = [], [], []  # owner: the page-wide segment number of each crop
+        n = 0
         for src in items:
             t0 = time.perf_counter()
             im = load_image(src)
             segs = page_segments(im)
-            pages.append((src, im.size, segs, len(crops), time.perf_counter() - t0))
-            crops += [s.crop(im) for s in segs]
+            before = len(crops)
+            for k, s in enumerate(segs):
+                parts = pieces(s.crop(im), self.piece_aspect)
+                crops += parts
+                owner += [n + k] * len(parts)
+            pages.append((src, im.size, segs, n, len(crops) - before, time.perf_counter() - t0))
+            n += len(segs)
         t0 = time.perf_counter()
         # line crops are small: at least 16 to a batch
         gens = self._generate(instruction("text", lang), crops, batch_size=max(self.batch_size, 16))
         per_crop = (time.perf_counter() - t0) / max(1, len(crops))
+        answers = joined(
+            [SegmentAnswer(g.text, g.logprobs, g.repetition_cut, g.finish_reason == "length") for g in gens],
+            owner,
+            n,
+        )
         results: list[R.TaskResult] = []
-        for src, size, segs, first, seconds in pages:
+        for src, size, segs, first, n_crops, seconds in pages:
             results.append(
                 assemble(
                     task,
                     size,
                     segs,
-                    [
-                        SegmentAnswer(g.text, g.logprobs, g.repetition_cut, g.finish_reason == "length")
-                        for g in gens[first : first + len(segs)]
-                    ],
-                    seconds=seconds + per_crop * len(segs),
+                    answers[first : first + len(segs)],
+                    seconds=seconds + per_crop * n_crops,
                     source=str(src) if isinstance(src, (str, Path)) else "",
                     drop_score=self.drop_score,
                     fields=fields,

@@ -323,3 +323,35 @@ def test_slivers_beyond_the_text_are_the_sheets_edge_but_a_quantity_is_kept():
     assert all(20 < s.box[0] and s.box[2] < 660 for s in segs), [s.box for s in segs]
     assert sum(330 < s.box[0] < 400 for s in segs) == 2  # both quantities
     assert sorted({s.row for s in segs}) == [0, 1, 2, 3]
+
+
+def test_a_long_line_is_read_in_pieces_cut_at_its_word_spaces():
+    from hyocr.tasks.segment import SegmentAnswer, joined, pieces
+
+    words = "the quick brown fox jumps over the lazy dog and then runs far away home again".split()
+    line = Image.new("RGB", (1400, 40), "white")
+    d = ImageDraw.Draw(line)
+    x, starts = 10, []
+    for w in words:
+        starts.append(x)
+        d.text((x, 8), w, fill=0, font_size=20)
+        x += int(d.textlength(w, font_size=20)) + 12
+    parts = pieces(line, 20)
+    assert 3 <= len(parts) <= 8, [p.width for p in parts]
+    assert sum(p.width for p in parts) == line.width and all(p.height == 40 for p in parts)
+    ink = np.asarray(line.convert("L")) < 128
+    cuts = np.cumsum([p.width for p in parts])[:-1]
+    assert not any(ink[:, c].any() for c in cuts)  # never through a glyph
+    assert all(any(s - 12 <= c <= s for s in starts) for c in cuts)  # in the space before a word
+    # short enough, or nowhere to cut (one long word), or asked not to: the crop itself
+    assert pieces(line.crop((0, 0, 200, 40)), 20)[0].size == (200, 40)
+    assert len(pieces(line, 0)) == 1
+    word = Image.new("RGB", (900, 40), "white")
+    ImageDraw.Draw(word).text((5, 8), "x" * 80, fill=0, font_size=20)
+    assert len(pieces(word, 20)) == 1
+    got = joined(
+        [SegmentAnswer("the quick", [-0.1]), SegmentAnswer("fox", [-0.2]), SegmentAnswer(" brown ", [-0.3])],
+        [0, 1, 0],
+        2,
+    )
+    assert [(a.text, a.logprobs) for a in got] == [("the quick brown", [-0.1, -0.3]), ("fox", [-0.2])]

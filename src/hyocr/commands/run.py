@@ -148,6 +148,7 @@ def main(args: argparse.Namespace) -> int:
         params=params,
         segment=args.segment,
         drop_score=args.drop_score,
+        piece_aspect=args.piece_aspect,
     )
     runner = _Runner(args, ocr, params)
     out_dir = Path(args.out) if args.out else None

@@ -76,6 +76,7 @@ def make_engine(
     psm: int = 3,
     segment: str = "auto",
     drop_score: float = 0.5,
+    piece_aspect: float | None = None,
 ) -> Engine:
     """Build an engine by name; closed choice, one-line errors."""
     if name not in ENGINES:
@@ -88,7 +89,8 @@ def make_engine(
         from hyocr.eval.engines import hyocr_engine
     except ImportError as exc:
         raise HyocrError("the hyocr engine needs the task layer (hyocr.tasks), not available yet") from exc
-    return hyocr_engine(model, segment=segment, drop_score=drop_score)  # no model: the shipped one
+    # no model: the shipped one
+    return hyocr_engine(model, segment=segment, drop_score=drop_score, piece_aspect=piece_aspect)
 
 
 def load_gt(data_dir: Path, errors: list[str]) -> list[dict[str, Any]]:
@@ -302,6 +304,7 @@ def main(args: argparse.Namespace) -> int:
         psm=args.psm,
         segment=args.segment,
         drop_score=args.drop_score,
+        piece_aspect=args.piece_aspect,
     )
     meta = {"engine": getattr(engine, "describe", lambda: args.engine)()}
     if args.model:

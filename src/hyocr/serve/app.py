@@ -59,7 +59,15 @@ from hyocr.serve.batching import QueueFull
 from hyocr.serve.inputs import InputLimits, decode_image, image_from_url, is_pdf, pdf_pages
 from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import LANGUAGES, TASKS, TRANSLATION_TARGETS, instruction
-from hyocr.tasks.segment import SegmentAnswer, assemble, page_segments, segmenting
+from hyocr.tasks.segment import (
+    PIECE_ASPECT,
+    SegmentAnswer,
+    assemble,
+    joined,
+    page_segments,
+    pieces,
+    segmenting,
+)
 
 __all__ = ["ServeConfig", "create_app"]
 
@@ -87,6 +95,7 @@ class ServeConfig:
     # model's config says it reads lines, as the shipped hyocr-tiny does; "lines": always; "off")
     segment: str = "auto"
     drop_score: float = 0.5  # segmented pages: leave out segments read with a lower confidence
+    piece_aspect: float = PIECE_ASPECT  # segmented pages: read longer segments in pieces (0: whole)
 
 
 class ApiError(Exception):
@@ -655,13 +664,22 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         async def by_segments(k: int, img) -> dict:
             t0 = time.perf_counter()
             segs = await asyncio.to_thread(page_segments, img)
-            outs = await asyncio.gather(*(read_segment(s.crop(img)) for s in segs))
-            answers = [
-                SegmentAnswer(
-                    c.text, c.logprobs, c.repetition_cut, c.finish_reason in ("length", "repetition")
-                )
-                for c in outs
-            ]
+            crops, owner = [], []
+            for n, s in enumerate(segs):
+                parts = pieces(s.crop(img), config.piece_aspect)
+                crops += parts
+                owner += [n] * len(parts)
+            outs = await asyncio.gather(*(read_segment(c) for c in crops))
+            answers = joined(
+                [
+                    SegmentAnswer(
+                        c.text, c.logprobs, c.repetition_cut, c.finish_reason in ("length", "repetition")
+                    )
+                    for c in outs
+                ],
+                owner,
+                len(segs),
+            )
             typed = assemble(
                 task,
                 img.size,

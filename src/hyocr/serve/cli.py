@@ -122,6 +122,7 @@ def build_config(args: argparse.Namespace, model_name: str):
         limits=limits,
         segment=args.segment,
         drop_score=args.drop_score,
+        piece_aspect=args.piece_aspect,
     )
 
 
