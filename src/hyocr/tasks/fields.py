@@ -2,12 +2,14 @@
 
 The release answers the fields and key instructions itself, from the whole image. A line reader
 cannot: it reads one segment at a time. For it, hyocr reads the page segment by segment (as for
-spotting) and `pick_fields` then finds the asked-for keys in the lines by layout rules: the lines are
-put back into rows by their boxes, and
+spotting) and `pick_fields` then finds the asked-for keys in the page's rows (the cutter's rows,
+or `rows_of` a spotting result's lines) by layout rules:
 
-- `company`: the first of the top rows that ends like a business name (SDN BHD, S/B, ENTERPRISE,
-  TRADING, LTD, INC, CO., MART, STORE, RESTAURANT, ...; a row holding only the suffix takes the row
-  above it), else the first top row of words that is not a receipt title;
+- `company`: in the shop's header block (the rows before its first title, contact, tax id, date
+  or amount), the first row with a business suffix (SDN BHD, S/B, ENTERPRISE, TRADING, LTD, INC,
+  CO., MART, STORE, RESTAURANT, ...; a row holding only the suffix takes the row above it), else the
+  first row of words that is not a title; a name whose row ends open ("&", "AND", an unclosed
+  parenthesis) runs on to the next row;
 - `address`: the rows after the company (registration numbers skipped) up to the first row of
   phone, tax id, title, date, amount or key: value;
 - `date` and `time`: the first date (d/m/y, y-m-d, "5 MAR 2018", "MAR 5, 2018") or time, rows
@@ -17,12 +19,15 @@ put back into rows by their boxes, and
   amount; else the largest amount of the page. As printed without a currency code (RM 9.00 -> 9.00;
   a glued $ stays);
 - `subtotal`, `tax`, `cash`, `change`, `phone`: the amount or number of the row with that key;
+  `invoice_no`: what follows "invoice / receipt / bill / doc ... no";
 - any other key: the rest of the row that begins with the key (its words in any case, then
   ":" or spaces), or the next row when the key stands alone.
 
-A key that is not found is None. The rules are what receipts print in general (they are measured on
-synthetic receipts and on ../shared/realdev, and tuned on neither's answers); they are not a model,
-and a key that no row names (e.g. "buyer") is found only when a row says "buyer: ...".
+A key that is not found is None. The rules are what receipts print in general, made on the data
+engine's synthetic receipts; four of them (the header block, rows that end open, a bare SDN,
+registration numbers in parentheses) were added after reading where the rules failed on
+../shared/realdev's ground-truth lines, so realdev's figures flatter them somewhat. They are not a
+model: a key that no row names (e.g. "buyer") is found only when a row says "buyer: ...".
 """
 
 from __future__ import annotations
