@@ -131,7 +131,7 @@ class OCR:
         and put the page back together (spotting: one line per segment with its box; fields and
         key: picked from the read rows by layout rules)."""
         from hyocr.processing.image import load_image
-        from hyocr.tasks.segment import SegmentAnswer, assemble, joined, page_segments, pieces
+        from hyocr.tasks.segment import SegmentAnswer, assemble, joined, page_segments, segment_crops
 
         pages, crops, owner = [], [], []  # owner: the page-wide segment number of each crop
         n = 0
@@ -139,12 +139,10 @@ class OCR:
             t0 = time.perf_counter()
             im = load_image(src)
             segs = page_segments(im)
-            before = len(crops)
-            for k, s in enumerate(segs):
-                parts = pieces(s.crop(im), self.piece_aspect)
-                crops += parts
-                owner += [n + k] * len(parts)
-            pages.append((src, im.size, segs, n, len(crops) - before, time.perf_counter() - t0))
+            page_crops, page_owner = segment_crops(segs, im, self.piece_aspect)
+            crops += page_crops
+            owner += [n + k for k in page_owner]
+            pages.append((src, im.size, segs, n, len(page_crops), time.perf_counter() - t0))
             n += len(segs)
         t0 = time.perf_counter()
         # line crops are small: at least 16 to a batch

@@ -65,7 +65,7 @@ from hyocr.tasks.segment import (
     assemble,
     joined,
     page_segments,
-    pieces,
+    segment_crops,
     segmenting,
 )
 
@@ -664,11 +664,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         async def by_segments(k: int, img) -> dict:
             t0 = time.perf_counter()
             segs = await asyncio.to_thread(page_segments, img)
-            crops, owner = [], []
-            for n, s in enumerate(segs):
-                parts = pieces(s.crop(img), config.piece_aspect)
-                crops += parts
-                owner += [n] * len(parts)
+            crops, owner = await asyncio.to_thread(segment_crops, segs, img, config.piece_aspect)
             outs = await asyncio.gather(*(read_segment(c) for c in crops))
             answers = joined(
                 [

@@ -69,6 +69,7 @@ __all__ = [
     "joined",
     "page_segments",
     "pieces",
+    "segment_crops",
     "segmenting",
 ]
 
@@ -523,6 +524,20 @@ class SegmentAnswer:
     logprobs: Sequence[float] = field(default_factory=list)
     repetition_cut: bool = False
     truncated: bool = False
+
+
+def segment_crops(
+    segs: Sequence[Segment], image: Image.Image, max_aspect: float = PIECE_ASPECT
+) -> tuple[list[Image.Image], list[int]]:
+    """The crops to read for `segs` of `image` (each segment's `pieces`) and, for each crop, the
+    number of its segment (what `joined` needs to put the answers back together)."""
+    crops: list[Image.Image] = []
+    owner: list[int] = []
+    for n, s in enumerate(segs):
+        parts = pieces(s.crop(image), max_aspect)
+        crops += parts
+        owner += [n] * len(parts)
+    return crops, owner
 
 
 def joined(answers: Sequence[SegmentAnswer], owner: Sequence[int], n: int) -> list[SegmentAnswer]:
