@@ -79,7 +79,8 @@ SEGMENT_MODES = ("auto", "lines", "off")
 # pieces cut at word spaces (`pieces`): the shipped reader's CER on held-out page lines rises with
 # length (leg 9: 0.07 under 40 characters, 0.27 from 80), a 4-layer decoder losing its place in a
 # long line. Leg 9 (read at 32 px) on the 20 held-out pages, text NED / s per page: whole 0.277 /
-# 1.84, 45: 0.202 / 2.05, 30: 0.191 / 2.56, 20: 0.185 / 2.65
+# 1.84, 45: 0.202 / 2.05, 30: 0.191 / 2.56, 20: 0.185 / 2.65; version 6: 30: 0.185 / 2.43,
+# 20: 0.179 / 2.63, 12: 0.178 / 2.84
 PIECE_ASPECT = 20.0
 
 
