@@ -6,6 +6,8 @@
 - `smart_resize` is the reference's (transformers `image_processing_pil_hunyuan_vl.smart_resize`):
   sides rounded to multiples of 32 (patch 16 x merge 2), then scaled down into max_pixels or up
   into min_pixels keeping the aspect ratio.
+- `read_size` is what a model config reads an image at: smart_resize of the image widened by its
+  `stretch`, or, for a line reader with a `line_height`, that height exactly with the aspect kept.
 - `patchify` flattens to (N patches, 3*16*16) in raster order with each patch laid out (C, p, p):
   the reference's (h/2, 2, w/2, 2) block transpose is plain raster order once flattened.
 - Resampling is PIL bicubic on the 8-bit image, then /255 and CLIP mean/std, as the reference does.
