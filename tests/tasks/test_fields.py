@@ -142,3 +142,22 @@ def test_company_runs_on_over_an_open_row_and_stays_in_the_header():
         "company": "KEDAI WONG",
         "address": "NO.9 JALAN MAWAR",
     }
+
+
+def test_invoice_number_and_subtotal_keys():
+    rows = [
+        "Order No: 77297",
+        "Receipt No: CS27977297",
+        "Total Sales (Excluding GST) 1,108.92",
+        "TOTAL 1,175.46",
+    ]
+    assert pick_fields(rows, ["invoice_no", "subtotal", "total"]) == {
+        "invoice_no": "CS27977297",  # the receipt's number, not the order's
+        "subtotal": "1,108.92",
+        "total": "1,175.46",
+    }
+    # a bare "No" is the receipt's number only before a code with digits
+    assert pick_fields(["No OR43168660", "No. 4-7, Jalan Besar"], ["invoice_no"]) == {
+        "invoice_no": "OR43168660"
+    }
+    assert pick_fields(["NO. 4-7, JALAN BESAR"], ["invoice_no"]) == {"invoice_no": None}

@@ -127,13 +127,19 @@ _ALIASES = {
     "tel": "phone",
 }
 _KEYED = {  # key -> the words a row starts with
-    "subtotal": r"SUB[\s-]*TOTAL|TOTAL\s+SALES\s*\(?EXCL",
+    "subtotal": r"SUB[\s-]*TOTAL|TOTAL\s+SALES\s*\(?EXCL\w*(?:\s+(?:OF\s+)?(?:GST|SST|TAX|VAT))?\)?",
     "tax": r"(?:TOTAL\s+)?(?:GST|SST|TAX|VAT|SERVICE\s+CHARGE)",
     "cash": r"CASH|TENDER(?:ED)?|PAID",
     "change": r"CHANGE|BALANCE",
-    "invoice_no": r"(?:TAX\s+)?(?:INVOICE|INV|RECEIPT|BILL|DOC|DOCUMENT|TRANS|TRANSACTION|REF|ORDER|CHECK|SLIP)"
-    r"\.?\s*(?:NO|NUMBER|#)\.?",
 }
+# the number of the receipt itself (an order or table number is not it), most telling key first;
+# a bare "No" only before a code with digits
+_INVOICE_KEYS = (
+    r"(?:TAX\s+)?(?:INVOICE|INV)\.?\s*(?:NO|NUMBER|#)\.?",
+    r"(?:RECEIPT|BILL|SLIP|TRANS|TRANSACTION)\.?\s*(?:NO|NUMBER|#)\.?",
+    r"(?:DOC|DOCUMENT|REF)\.?\s*(?:NO|NUMBER|#)\.?",
+    r"NO\.?(?=\W*[A-Z]{0,4}\d{4,}\b)",
+)
 
 
 def _amount(text: str) -> str | None:
@@ -293,7 +299,7 @@ def pick_fields(rows: Sequence[str], keys: Sequence[str]) -> dict[str, str | Non
         elif name == "phone":
             out[key] = _keyed(rows, r".*?\b(?:TEL|TELEPHONE|PHONE|H/?P|MOBILE)\b\.?", _PHONE)
         elif name == "invoice_no":
-            out[key] = _keyed(rows, _KEYED[name], None)
+            out[key] = next((v for w in _INVOICE_KEYS if (v := _keyed(rows, w, None))), None)
         elif name in _KEYED:
             out[key] = _keyed(rows, _KEYED[name], _AMOUNT)
         else:
