@@ -53,7 +53,7 @@ class OCR:
         engine=None,
         segment: str = "auto",
         drop_score: float = 0.5,
-        piece_aspect: float | None = None,
+        piece_aspect: float = PIECE_ASPECT,
     ):
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
         if segment not in SEGMENT_MODES:
@@ -69,7 +69,7 @@ class OCR:
         self.params = params
         self.segment = segment
         self.drop_score = drop_score
-        self.piece_aspect = PIECE_ASPECT if piece_aspect is None else piece_aspect
+        self.piece_aspect = piece_aspect
 
     # ---- core -------------------------------------------------------------------------------
     def _generate(self, prompt: str, images: Sequence, params=None, batch_size: int | None = None):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from hyocr.data.render.base import quad_bounds
 from hyocr.data.render.receipt import render_receipt
 from hyocr.tasks.fields import pick_fields, rows_of
 from hyocr.tasks.results import TextLine
@@ -24,8 +25,7 @@ def test_synthetic_receipts_ground_truth_lines_give_their_fields():
         lines = []
         for ln in r.lines:
             if ln.text.strip() and ln.quad:
-                xs, ys = ln.quad[0::2], ln.quad[1::2]
-                lines.append(_line(ln.text, min(xs), min(ys), max(xs), max(ys)))
+                lines.append(_line(ln.text, *quad_bounds(ln.quad)))
         got = pick_fields(rows_of(lines), list(hits))
         for k in hits:
             hits[k] += " ".join((got[k] or "").upper().split()) == " ".join(r.fields[k].upper().split())

@@ -37,7 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 from PIL import Image
 
 from hyocr.errors import HyocrError
-from hyocr.tasks.segment import add_segment_arguments
+from hyocr.tasks.segment import PIECE_ASPECT, add_segment_arguments
 
 __all__ = [
     "Engine",
@@ -76,7 +76,7 @@ def make_engine(
     psm: int = 3,
     segment: str = "auto",
     drop_score: float = 0.5,
-    piece_aspect: float | None = None,
+    piece_aspect: float = PIECE_ASPECT,
 ) -> Engine:
     """Build an engine by name; closed choice, one-line errors."""
     if name not in ENGINES:

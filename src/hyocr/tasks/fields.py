@@ -205,19 +205,18 @@ def _address(rows: list[str], company: tuple[int, int] | None) -> str | None:
     start = 0 if company is None else company[1] + 1
     out: list[str] = []
     for r in rows[start : start + 8]:
-        t = r
-        if not out and _REG.match(t):
+        if not out and _REG.match(r):
             continue
         if (
-            _STOP.search(t)
-            or _TITLE.match(t)
-            or _DATE.search(t)
-            or _AMOUNT.search(t)
-            or (":" in t and not re.search(r"\bNO\s*:", t, re.IGNORECASE))
-            or (_PHONE.fullmatch(t.strip()) and not re.search(r"[A-Za-z]", t))
+            _STOP.search(r)
+            or _TITLE.match(r)
+            or _DATE.search(r)
+            or _AMOUNT.search(r)
+            or (":" in r and not re.search(r"\bNO\s*:", r, re.IGNORECASE))
+            or (_PHONE.fullmatch(r) and not re.search(r"[A-Za-z]", r))
         ):
             break
-        out.append(t)
+        out.append(r)
         if len(out) == 5:
             break
     return " ".join(out) or None
@@ -236,7 +235,7 @@ def _first(rows: list[str], pattern: re.Pattern, key: str) -> str | None:
 
 
 def _total(rows: list[str]) -> str | None:
-    best: tuple[int, float, int, str] | None = None
+    best: tuple[int, float, str] | None = None  # (key strength, amount, amount as printed)
     for k, r in enumerate(rows):
         if _NOT_TOTAL.search(r):
             continue
@@ -248,11 +247,10 @@ def _total(rows: list[str]) -> str | None:
             value = _amount(rows[k + 1])  # the amount printed under its key
         if value is None:
             continue
-        cand = (strength, _number(value), k, value)
-        if best is None or cand[:2] > best[:2]:
-            best = cand
+        if best is None or (strength, _number(value)) > best[:2]:
+            best = (strength, _number(value), value)
     if best is not None:
-        return best[3]
+        return best[2]
     amounts = [a for a in (_amount(r) for r in rows if not _PAYMENT.search(r)) if a is not None]
     return max(amounts, key=_number) if amounts else None
 
@@ -285,7 +283,8 @@ def pick_fields(rows: Sequence[str], keys: Sequence[str]) -> dict[str, str | Non
     company = _company(rows)
     out: dict[str, str | None] = {}
     for key in keys:
-        name = _ALIASES.get(key.strip().lower().replace(" ", "_"), key.strip().lower().replace(" ", "_"))
+        name = key.strip().lower().replace(" ", "_")
+        name = _ALIASES.get(name, name)
         if name == "company":
             out[key] = None if company is None else " ".join(rows[company[0] : company[1] + 1])
         elif name == "address":
