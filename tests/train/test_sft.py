@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -269,3 +270,48 @@ def test_a_stage_line_height_travels_with_the_model_and_both_sides_read_one_row(
     assert read_size(20, 4000, 32, 4096, 98304, stretch=1.5, line_height=32) == (32, 3072)
     with pytest.raises(ValueError, match="line_height must be 0 .off. or a multiple of 32"):
         stage_config("2", dict(line_height=40))
+
+
+def test_tight_lines_trains_on_the_crop_inference_reads(toy_dir):
+    # a line drawn small in a wide margin: under `tight_lines` the encoder plans and encodes the cut
+    # that inference makes for a line reader (page_segments), not the whole image; a two-line image
+    # and a non-text sample are kept whole
+    from PIL import Image, ImageDraw
+
+    from hyocr.processing.image import preprocess
+    from hyocr.tasks.segment import page_segments
+    from hyocr.train.data import Sample, _png_bytes
+
+    def drawn(lines: list[str]) -> Image.Image:
+        im = Image.new("RGB", (360, 60 + 30 * len(lines)), "white")
+        for k, line in enumerate(lines):
+            ImageDraw.Draw(im).text((80, 30 + 30 * k), line, fill="black", font_size=18)
+        return im
+
+    engine = Engine.from_dir(toy_dir / "init")
+    cfg = replace(engine.cfg, line_height=32, stretch=1.5)
+    one = drawn(["TOTAL 12.35"])
+    line = Sample("a", "text", "Extract the text in the image.", "TOTAL 12.35", [_png_bytes(one)])
+    tight = SampleEncoder(cfg, engine.tok, 98304, 4096, tight_lines=True)
+    loose = SampleEncoder(cfg, engine.tok, 98304, 4096)
+    (seg,) = page_segments(one)
+    assert seg.box[2] - seg.box[0] < 0.6 * one.width  # the margin is cut away
+    want = preprocess(
+        seg.crop(one),
+        patch=cfg.vit_patch,
+        merge=cfg.merge,
+        min_pixels=4096,
+        max_pixels=98304,
+        stretch=1.5,
+        line_height=32,
+    )
+    enc = tight.encode(line)
+    assert np.array_equal(enc.pixel_values[0], want.pixel_values)
+    # at one line height the cut line is read larger: more tokens across
+    assert tight.plan_length(line) == len(enc.ids) > loose.plan_length(line)
+    assert [list(g) for g in loose.encode(line).grids] != [list(g) for g in enc.grids]
+    two = replace(line, key="b", images=[_png_bytes(drawn(["TOTAL 12.35", "CASH 20.00"]))])
+    spot = replace(line, key="c", task="spotting")
+    for s in (two, spot):
+        assert tight.plan_length(s) == loose.plan_length(s)
+        assert np.array_equal(tight.encode(s).pixel_values[0], loose.encode(s).pixel_values[0])

@@ -129,15 +129,25 @@ class Segment:
     row: int
     quad: tuple[float, ...] | None = None
 
+    def _corners(self) -> list[tuple[float, float]]:
+        # the quad's corners relative to the box's top-left: top-left, top-right, bottom-right, bottom-left
+        x0, y0 = self.box[0], self.box[1]
+        return [(self.quad[i] - x0, self.quad[i + 1] - y0) for i in range(0, 8, 2)]
+
+    def crop_size(self) -> tuple[int, int]:
+        """(width, height) of `crop`'s image."""
+        if self.quad is None:
+            return self.box[2] - self.box[0], self.box[3] - self.box[1]
+        tl, tr, _, bl = self._corners()
+        return max(1, round(math.dist(tl, tr))), max(1, round(math.dist(tl, bl)))
+
     def crop(self, image: Image.Image) -> Image.Image:
         """The segment cut out of `image` (the page it was found on), turned upright."""
         if self.quad is None:
             return image.crop(self.box)
         # only the segment's box of the page is converted and sampled (not the whole page per segment)
-        x0, y0 = self.box[0], self.box[1]
-        tl, tr, br, bl = ((self.quad[i] - x0, self.quad[i + 1] - y0) for i in range(0, 8, 2))
-        w = max(1, round(math.dist(tl, tr)))
-        h = max(1, round(math.dist(tl, bl)))
+        tl, tr, br, bl = self._corners()
+        w, h = self.crop_size()
         region = image.crop(self.box).convert("RGB")
         # the corners of a turned rectangle stick out of the page: fill them with the local paper
         paper = tuple(int(v) for v in np.percentile(np.asarray(region).reshape(-1, 3), 90, axis=0))

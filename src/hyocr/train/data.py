@@ -20,6 +20,12 @@ Choices
   rows for all ranks cheaply and only the owning rank resizes and patchifies pixels.
 - Images are resized with the *stage's* `max_pixels`/`min_pixels` (a small model trained on a CPU
   sees much smaller images than the release's 2048² bound).
+- `tight_lines` (a stage option): the image of a one-image `text` sample is cut the way inference
+  cuts an image for a model that reads lines (`tasks.segment.page_segments`): a line crop with a
+  wide margin or slivers of its neighbours is read as its line plus a small margin, so the reader
+  trains on the crops it will be given. An image the cutter finds several segments in, or none, is
+  kept whole (inference would read it segment by segment, or whole). The cut is found once per
+  sample (when its length is planned) and remembered.
 
 This module reads the tar layout itself; when `hyocr.data.shards` lands, its reader produces the
 same layout and either can be used.
@@ -45,6 +51,7 @@ from hyocr.model.rope import xdrope_position_ids
 from hyocr.processing.image import load_image, preprocess, read_size
 from hyocr.processing.template import PromptBuilder
 from hyocr.processing.tokenizer import HyTokenizer
+from hyocr.tasks.segment import Segment, page_segments
 from hyocr.train.ctc import ctc_target
 
 __all__ = [
@@ -249,18 +256,44 @@ class Encoded:
 class SampleEncoder:
     """Sample -> token ids, answer-only labels and pixels, images resized within the stage's bounds."""
 
-    def __init__(self, cfg: HyocrConfig, tok: HyTokenizer, max_pixels: int, min_pixels: int | None = None):
+    def __init__(
+        self,
+        cfg: HyocrConfig,
+        tok: HyTokenizer,
+        max_pixels: int,
+        min_pixels: int | None = None,
+        *,
+        tight_lines: bool = False,
+    ):
         self.cfg, self.tok = cfg, tok
         self.prompts = PromptBuilder(tok)
         self.max_pixels = max_pixels
         self.min_pixels = min(min_pixels if min_pixels is not None else cfg.min_pixels, max_pixels)
+        self.tight_lines = tight_lines
         self._text_cache: dict[str, tuple[list[int], list[int]]] = {}
+        self._cuts: dict[str, Segment | None] = {}  # sample key -> its line's cut (None: whole)
+
+    def _cut(self, sample: Sample, img: Image.Image | None = None) -> Segment | None:
+        """The segment a one-image text sample is cut down to under `tight_lines` (None: whole)."""
+        if not self.tight_lines or sample.task != "text" or len(sample.images) != 1:
+            return None
+        if sample.key not in self._cuts:
+            if img is None:
+                img = load_image(sample.images[0], name=f"{sample.key} image 0")
+            segs = page_segments(img)
+            whole = len(segs) != 1 or (segs[0].quad is None and segs[0].box == (0, 0, *img.size))
+            self._cuts[sample.key] = None if whole else segs[0]
+        return self._cuts[sample.key]
 
     def _sizes(self, sample: Sample) -> list[tuple[int, int]]:
         out = []
+        cut = self._cut(sample)
         for b in sample.images:
-            with Image.open(io.BytesIO(b)) as im:  # header only
-                w, h = im.size
+            if cut is not None:
+                w, h = cut.crop_size()
+            else:
+                with Image.open(io.BytesIO(b)) as im:  # header only
+                    w, h = im.size
             out.append(
                 read_size(
                     h,
@@ -279,7 +312,8 @@ class SampleEncoder:
         return self.prompts.training_example(sample.instruction, sample.answer, counts, sample.system)
 
     def plan_length(self, sample: Sample) -> int:
-        """Token count of the encoded sample, from image headers and text only (cheap)."""
+        """Token count of the encoded sample, from image headers and text only (cheap; under
+        `tight_lines` a text line's image is decoded once to find its cut)."""
         ids, _ = self._example(sample, self._sizes(sample))
         return len(ids)
 
@@ -287,6 +321,9 @@ class SampleEncoder:
         pixel_values, grids, sizes = [], [], []
         for k, b in enumerate(sample.images):
             img = load_image(b, name=f"{sample.key} image {k}")
+            cut = self._cut(sample, img)
+            if cut is not None:
+                img = cut.crop(img)
             p = preprocess(
                 img,
                 patch=self.cfg.vit_patch,

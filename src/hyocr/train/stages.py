@@ -62,6 +62,8 @@ class StageConfig:
     min_pixels: int = 512 * 512
     stretch: float | None = None  # set the model's `stretch` (images widened before resizing); None keeps it
     line_height: int | None = None  # set the model's `line_height` (0: off); None keeps it
+    # cut a text line's image as inference cuts it for a line reader (train/data.py `tight_lines`)
+    tight_lines: bool = False
     tasks: tuple[str, ...] = ()  # keep only these tasks (empty: all)
     shuffle: bool = True
     # --- numerics and memory ---
