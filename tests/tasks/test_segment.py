@@ -229,6 +229,31 @@ def test_a_two_column_page_is_read_column_by_column_one_line_per_segment():
             assert abs(s.box[0] - x) <= 8 and abs(s.box[1] - y) <= 6, (offset, s.box, (x, y))
 
 
+def test_columns_are_read_one_after_the_other_under_a_title_across_them():
+    # a title and a page number over the gutter, and paragraph gaps that fall at the same height in
+    # both columns: the page used to be cut at every blank row across it first, so the columns
+    # were read in stripes (left 0-5, right 0-5, left 6-13, ...); a sheet's noisy edge running down
+    # the whole page beside them left no cut at all
+    for edge in (False, True):
+        page = Image.new("L", (900, 820), 250)
+        d = ImageDraw.Draw(page)
+        d.text((250, 40), "Annual Report of the Society of Printers", fill=20, font_size=30)
+        cols = []
+        for c, x in enumerate((60, 480)):
+            cols.append([(x, 120 + 24 * i + (20 if i >= 6 else 0)) for i in range(14)])
+            for i, (px, py) in enumerate(cols[-1]):
+                d.text((px, py), f"column {c} line {i} words of a paragraph {i * 7}", fill=30, font_size=16)
+        d.text((420, 780), "Page 12", fill=30, font_size=16)
+        if edge:
+            for y in range(0, 820, 7):
+                d.rectangle((8 + y % 3, y, 10 + y % 3, y + 3), fill=60)
+        segs = [s for s in find_segments(page) if s.box[0] > 30]
+        assert len(segs) == 1 + 28 + 1, (edge, [s.box for s in segs])
+        assert segs[0].box[1] < 60 and segs[-1].box[1] > 760
+        for s, (x, y) in zip(segs[1:-1], cols[0] + cols[1], strict=True):
+            assert abs(s.box[0] - x) <= 8 and abs(s.box[1] - y) <= 6, (edge, s.box, (x, y))
+
+
 def test_a_receipts_column_of_amounts_stays_on_the_rows_of_its_items():
     page = Image.new("L", (520, 520), 250)
     d = ImageDraw.Draw(page)
