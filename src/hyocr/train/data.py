@@ -33,6 +33,7 @@ same layout and either can be used.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
@@ -271,19 +272,21 @@ class SampleEncoder:
         self.min_pixels = min(min_pixels if min_pixels is not None else cfg.min_pixels, max_pixels)
         self.tight_lines = tight_lines
         self._text_cache: dict[str, tuple[list[int], list[int]]] = {}
-        self._cuts: dict[str, Segment | None] = {}  # sample key -> its line's cut (None: whole)
+        self._cuts: dict[bytes, Segment | None] = {}  # image digest -> its line's cut (None: whole)
 
     def _cut(self, sample: Sample, img: Image.Image | None = None) -> Segment | None:
         """The segment a one-image text sample is cut down to under `tight_lines` (None: whole)."""
         if not self.tight_lines or sample.task != "text" or len(sample.images) != 1:
             return None
-        if sample.key not in self._cuts:
+        # by the image's digest: sample keys repeat across datasets (each numbers its own samples)
+        digest = hashlib.blake2b(sample.images[0], digest_size=16).digest()
+        if digest not in self._cuts:
             if img is None:
                 img = load_image(sample.images[0], name=f"{sample.key} image 0")
             segs = page_segments(img)
             whole = len(segs) != 1 or (segs[0].quad is None and segs[0].box == (0, 0, *img.size))
-            self._cuts[sample.key] = None if whole else segs[0]
-        return self._cuts[sample.key]
+            self._cuts[digest] = None if whole else segs[0]
+        return self._cuts[digest]
 
     def _sizes(self, sample: Sample) -> list[tuple[int, int]]:
         out = []
