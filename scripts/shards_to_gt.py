@@ -2,7 +2,7 @@
 
 One image per render: samples of the same render (same image) merge their ground truth. Text is
 the render's lines in reading order joined by newlines; boxes are the lines' pixel polygons;
-fields come from the fields samples' JSON answers.
+fields come from the fields samples' JSON answers, html from the table samples' answers.
 
     python scripts/shards_to_gt.py SHARD_DIR OUT_DIR [--limit N]
 """
@@ -44,6 +44,8 @@ def main() -> None:
                 "text": "\n".join(b["text"] for b in boxes),
                 "boxes": [{"text": b["text"], "poly": [round(v, 1) for v in b["poly"]]} for b in boxes],
             }
+        if s["task"] == "table":
+            item["html"] = s["answer"]
         if s["task"] == "fields":
             try:
                 item["fields"] = json.loads(s["answer"])

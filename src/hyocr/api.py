@@ -10,10 +10,11 @@ Images may be paths, bytes, PIL images or numpy arrays. Every method also takes 
 and then returns a list, run as one batch (`batch_size` at a time).
 
 `segment`: "auto" (default) cuts pages into printed segments for `text`, `spotting`, `fields` and
-`key` when the model is a line reader (its config says `"reads": "lines"`, as the shipped
-hyocr-tiny's does), then reads every segment at its own size (`hyocr.tasks.segment`; a segment
-wider than `piece_aspect` times its print's height in pieces cut at word spaces); fields and keys
-are then picked from the read rows by layout rules (`hyocr.tasks.fields`). "lines" forces that,
+`key`, and tables into cells for `table`, when the model is a line reader (its config says
+`"reads": "lines"`, as the shipped hyocr-tiny's does), then reads every segment at its own size
+(`hyocr.tasks.segment`; a segment wider than `piece_aspect` times its print's height in pieces cut
+at word spaces); fields and keys are then picked from the read rows by layout rules
+(`hyocr.tasks.fields`), and a table's cells laid out as HTML (`hyocr.tasks.tables`). "lines" forces that,
 "off" never does it (the release reads the whole page in one pass, as the design intends).
 `drop_score` (0.5, as in PaddleOCR): segments of a page read with a lower confidence are left out
 (and counted in warnings).
@@ -131,14 +132,14 @@ class OCR:
         and put the page back together (spotting: one line per segment with its box; fields and
         key: picked from the read rows by layout rules)."""
         from hyocr.processing.image import load_image
-        from hyocr.tasks.segment import SegmentAnswer, assemble, joined, page_segments, segment_crops
+        from hyocr.tasks.segment import SegmentAnswer, assemble, joined, segment_crops, task_segments
 
         pages, crops, owner = [], [], []  # owner: the page-wide segment number of each crop
         n = 0
         for src in items:
             t0 = time.perf_counter()
             im = load_image(src)
-            segs = page_segments(im)
+            segs = task_segments(task, im)
             page_crops, page_owner = segment_crops(segs, im, self.piece_aspect)
             crops += page_crops
             owner += [n + k for k in page_owner]

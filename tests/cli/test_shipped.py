@@ -82,7 +82,10 @@ def test_server_reads_a_page_segment_by_segment():
     from PIL import Image, ImageDraw
 
     from hyocr.engine.backends import load_engine
+    from hyocr.eval.metrics import teds_s
     from tests.serve.conftest import LiveServer, make_app
+    from tests.tasks.test_tables import WANT as TABLE_HTML
+    from tests.tasks.test_tables import table_image
 
     words = ["RECEIPT 0417", "Total 23.90", "THANK YOU"]
     page = Image.new("RGB", (400, 240), (250, 250, 248))
@@ -99,7 +102,15 @@ def test_server_reads_a_page_segment_by_segment():
         fields = httpx.post(
             server.url + "/v1/ocr/fields", files=upload, data={"fields": "total,company"}, timeout=60
         )
+        buf = io.BytesIO()
+        table_image(ruled=True).save(buf, format="PNG")
+        table = httpx.post(
+            server.url + "/v1/ocr/table", files={"file": ("t.png", buf.getvalue(), "image/png")}, timeout=60
+        )
     assert spot.status_code == 200 and text.status_code == 200, (spot.text, text.text)
+    # a table read cell by cell, laid out as HTML
+    assert table.status_code == 200, table.text
+    assert teds_s(table.json()["results"][0]["html"], TABLE_HTML) == 1.0, table.json()
     assert fields.status_code == 200, fields.text
     # fields of a segmented page: picked from its read rows (the total beside its key)
     assert fields.json()["results"][0]["fields"]["total"] == "23.90", fields.json()

@@ -122,7 +122,7 @@ def test_shipped_model_reads_a_page_segment_by_segment():
     assert cer(text.text, "\n".join(words)) <= 0.15, text.text
     # the same page without segmentation is one pass over the whole image: a different answer path
     assert OCR(max_new_tokens=32, segment="off").segmenting("text") is False
-    assert ocr.segmenting("table") is False
+    assert ocr.segmenting("document") is False and ocr.segmenting("table") is True
 
 
 def test_an_unknown_segment_mode_is_refused_before_any_model_loads():
@@ -160,12 +160,13 @@ def test_a_page_with_a_big_title_is_not_one_line():
     assert len({s.row for s in segs}) == 5 and segs[0].box != (0, 0, 400, 300)
 
 
-def test_only_text_and_spotting_are_segmented_and_auto_follows_the_model():
+def test_only_the_segment_tasks_are_segmented_and_auto_follows_the_model():
     from hyocr.tasks.segment import segmenting
 
     assert segmenting("auto", "text", "lines") and segmenting("auto", "spotting", "lines")
     assert not segmenting("auto", "text", "page") and not segmenting("auto", "document", "lines")
-    assert segmenting("lines", "spotting", "page") and not segmenting("lines", "table", "lines")
+    assert segmenting("lines", "spotting", "page") and segmenting("lines", "table", "lines")
+    assert not segmenting("lines", "formula", "lines") and not segmenting("auto", "chart", "lines")
     assert not segmenting("off", "text", "lines")
 
 

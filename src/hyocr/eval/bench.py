@@ -273,7 +273,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default=None, help="model directory (for --engine hyocr; default: the shipped model)"
     )
-    add_segment_arguments(parser, "hyocr text/spotting/fields")
+    add_segment_arguments(parser, "hyocr text/spotting/fields/table")
     parser.add_argument(
         "--lang", default="", help="tesseract language(s), e.g. eng or eng+fra (default: from gt lang)"
     )

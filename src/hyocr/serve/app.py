@@ -64,9 +64,9 @@ from hyocr.tasks.segment import (
     SegmentAnswer,
     assemble,
     joined,
-    page_segments,
     segment_crops,
     segmenting,
+    task_segments,
 )
 
 __all__ = ["ServeConfig", "create_app"]
@@ -91,8 +91,9 @@ class ServeConfig:
     max_new_tokens: int = 16384  # default and ceiling of max_tokens
     timeout: float = 600.0  # seconds per request, queue wait included
     limits: InputLimits = field(default_factory=InputLimits)
-    # /v1/ocr/text, spotting, fields and key: cut pages into printed segments first ("auto": when the
-    # model's config says it reads lines, as the shipped hyocr-tiny does; "lines": always; "off")
+    # /v1/ocr/text, spotting, fields, key and table: cut pages into printed segments (tables into
+    # cells) first ("auto": when the model's config says it reads lines, as the shipped hyocr-tiny
+    # does; "lines": always; "off")
     segment: str = "auto"
     drop_score: float = 0.5  # segmented pages: leave out segments read with a lower confidence
     piece_aspect: float = PIECE_ASPECT  # segmented pages: read longer segments in pieces (0: whole)
@@ -663,7 +664,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
 
         async def by_segments(k: int, img) -> dict:
             t0 = time.perf_counter()
-            segs = await asyncio.to_thread(page_segments, img)
+            segs = await asyncio.to_thread(task_segments, task, img)
             crops, owner = await asyncio.to_thread(segment_crops, segs, img, config.piece_aspect)
             outs = await asyncio.gather(*(read_segment(c) for c in crops))
             answers = joined(

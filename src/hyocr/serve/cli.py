@@ -73,7 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout", type=float, default=600.0, help="seconds per request, queueing included (default: 600)"
     )
-    add_segment_arguments(p, "/v1/ocr/text, spotting, fields and key")
+    add_segment_arguments(p, "/v1/ocr/text, spotting, fields, key and table")
     p.add_argument(
         "--max-new-tokens", type=int, default=16384, help="default and ceiling of max_tokens (default: 16384)"
     )

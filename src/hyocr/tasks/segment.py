@@ -5,7 +5,8 @@ The release reads a whole page in one pass. A model trained only on line crops (
 nothing is legible, and it was never taught to move from line to line. For such a model the `text`,
 `spotting`, `fields` and `key` tasks first cut the page into printed segments here and read each
 crop at its own size (`hyocr.api.OCR`, `hyocr run --segment`); fields and keys are then picked from
-the read rows by layout rules (`hyocr.tasks.fields`).
+the read rows by layout rules (`hyocr.tasks.fields`). The `table` task cuts a table into cells
+instead and lays their answers out as HTML (`hyocr.tasks.tables`).
 
 Non-obvious choices:
 - Ink is what is clearly darker than the local paper (a max filter over a downscaled copy), so a
@@ -71,10 +72,12 @@ __all__ = [
     "assemble",
     "find_segments",
     "joined",
+    "levelled",
     "page_segments",
     "pieces",
     "segment_crops",
     "segmenting",
+    "task_segments",
 ]
 
 # auto: segment when the model's config says it reads lines; lines: always; off: never
@@ -88,7 +91,7 @@ SEGMENT_MODES = ("auto", "lines", "off")
 PIECE_ASPECT = 20.0
 
 
-SEGMENT_TASKS = ("text", "spotting", "fields", "key")
+SEGMENT_TASKS = ("text", "spotting", "fields", "key", "table")
 
 
 def segmenting(mode: str, task: str, reads: str) -> bool:
@@ -99,7 +102,7 @@ def segmenting(mode: str, task: str, reads: str) -> bool:
     return mode == "lines" or reads == "lines"
 
 
-def add_segment_arguments(group, scope: str = "text/spotting/fields/key") -> None:
+def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table") -> None:
     """The `--segment` and `--drop-score` options of `hyocr run`, `eval` and `serve`."""
     group.add_argument(
         "--segment",
@@ -387,6 +390,19 @@ def find_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
         >>> [(s.row, s.box[0] < 100) for s in find_segments(im)]
         [(0, True), (0, False), (1, True)]
     """
+    return [
+        Segment(box, row, quad)
+        for box, row, quad, _ in levelled(image, lambda g, i: _upright_segments(g, i, gap))
+    ]
+
+
+def levelled(
+    image: Image.Image, cut
+) -> list[tuple[tuple[int, int, int, int], int, tuple[float, ...] | None]]:
+    """Run `cut(gray, ink) -> [(box, row, ...)]` on `image` made level, and give back each box on
+    the page as (box, row, quad): a skewed page is turned upright around its centre (on its own
+    paper), cut, and each rectangle turned back onto the page (`quad`: its corners; None on a level
+    page). Extra items after the row are dropped."""
     gray = np.asarray(image.convert("L"), np.float32)
     H, W = gray.shape
     if H < 4 or W < 4:
@@ -394,9 +410,7 @@ def find_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
     ink = _ink(gray)
     angle = _skew(ink)
     if angle == 0.0:
-        return [Segment(box, row) for box, row in _upright_segments(gray, ink, gap)]
-    # a skewed page is cut level: turned upright around its centre (on its own paper), cut, and
-    # each segment's rectangle turned back onto the page
+        return [(box, row, None, tuple(extra)) for box, row, *extra in cut(gray, ink)]
     paper = float(np.percentile(gray, 90))
     turned = Image.fromarray(gray.astype(np.uint8)).rotate(
         angle, Image.BILINEAR, expand=True, fillcolor=int(paper)
@@ -411,7 +425,7 @@ def find_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
         return (cx + dx * c - dy * s, cy + dx * s + dy * c)
 
     out = []
-    for (x0, y0, x1, y1), row in _upright_segments(level, _ink(level), gap):
+    for (x0, y0, x1, y1), row, *extra in cut(level, _ink(level)):
         quad = tuple(round(v, 1) for pt in ((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for v in back(*pt))
         xs, ys = quad[0::2], quad[1::2]
         box = (
@@ -421,7 +435,7 @@ def find_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
             min(H, math.ceil(max(ys))),
         )
         if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
-            out.append(Segment(box, row, quad))
+            out.append((box, row, quad, tuple(extra)))
     return out
 
 
@@ -609,6 +623,16 @@ def page_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
     return segs
 
 
+def task_segments(task: str, image: Image.Image) -> list[Segment]:
+    """What a line reader reads of `image` for `task`: a table's cells (`tasks.tables.table_cells`)
+    or the page's segments (`page_segments`)."""
+    if task == "table":
+        from hyocr.tasks.tables import table_cells
+
+        return list(table_cells(image))
+    return page_segments(image)
+
+
 @dataclass
 class SegmentAnswer:
     """What the model answered for one segment crop (the text instruction)."""
@@ -661,15 +685,36 @@ def assemble(
     drop_score: float = 0.0,
     fields: Sequence[str] | None = None,
     key: str | None = None,
-) -> R.SpottingResult | R.TextResult | R.FieldsResult | R.KeyResult:
+) -> R.SpottingResult | R.TextResult | R.FieldsResult | R.KeyResult | R.TableResult:
     """One page's result from its segments' answers: spotting gets a line per segment with the
     segment's box and a confidence (geometric-mean token probability); text gets the segments of a
     line joined by spaces and the lines by newlines; fields (the keys `fields`) and key (`key`) are
-    picked from those rows by `hyocr.tasks.fields`. Empty answers are dropped, and so are answers
+    picked from those rows by `hyocr.tasks.fields`; table (`segs` are `tasks.tables` cells) gets
+    the cells laid out as HTML by `tasks.tables.table_html`, every cell kept. Empty answers are dropped, and so are answers
     with a confidence below `drop_score` when the page has more than one segment (PaddleOCR's
     `drop_score` convention: what the reader is unsure of on a page is mostly a stamp, a scribble
     or a rule, not print); a single line is always given back."""
     w, h = size
+    if task == "table":
+        from hyocr.tasks.tables import table_html
+
+        markup, cells = table_html(segs, [a.text for a in answers])  # type: ignore[arg-type]
+        return R.TableResult(
+            task=task,
+            width=w,
+            height=h,
+            warnings=[
+                f"read cell by cell: {len(segs)} cells found by ink projection",
+                "table structure laid out from the cells by layout rules (hyocr.tasks.tables)",
+            ],
+            repetition_cut=any(a.repetition_cut for a in answers),
+            truncated=any(a.truncated for a in answers),
+            seconds=round(seconds, 3),
+            source=source,
+            raw=markup,
+            html=markup,
+            rows=cells,
+        )
     lines: list[R.TextLine] = []
     rows: dict[int, list[str]] = {}
     dropped = 0

@@ -1,0 +1,159 @@
+"""Tables for models that read one line at a time: cells cut by the page cutter's ink, read one by
+one, and put back on a grid as HTML.
+
+The release parses a table in one pass. The shipped `hyocr-tiny` reads lines, so for it the `table`
+task cuts the image into cells here (`table_cells`), reads each cell's crop with the text
+instruction, and `table_html` lays the answers out as `<table><tr><td>` HTML in the data engine's
+convention (`data/render/table.py`: no header tags, `colspan` only when > 1). The structure comes
+from these rules, **not from the model**, and a warning on the result says so.
+
+Rules:
+- Rows are the cutter's line bands (`tasks.segment`); a cell whose text wraps becomes rows of
+  its own, and a cell spanning rows (`rowspan`) is not recognised: it sits on the row its print
+  falls on, and the rows beside it get empty cells.
+- In each row, print is joined across gaps narrower than 0.6 of the row's height (word spaces) into
+  runs. Columns are the stretches of the page covered by runs of more than a fifth of the rows
+  (at least 2): a header spanning several columns, a long note across the table or a wide cell
+  cover a gutter in a few rows only, and a gutter is blank in nearly all.
+- A run is the cell of every column it covers at least a third of (a column of the run's own
+  width at least); covering several, it spans them (`colspan`). Runs in the same column of a row
+  are one cell.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from hyocr.tasks import segment as S
+
+__all__ = ["Cell", "table_cells", "table_html"]
+
+
+@dataclass(frozen=True)
+class Cell(S.Segment):
+    """A table cell's print: its box, its row, the first column it is in and how many it spans
+    (`span`: colspan; a cell is its first column's whole width and its neighbours' up to its span)."""
+
+    col: int = 0
+    span: int = 1
+
+
+def _rows(ink: np.ndarray, typical: float) -> list[tuple[int, int]]:
+    profile = ink.sum(axis=1).astype(np.float32)
+    return [(x, y) for a, b in S._bands(ink) for x, y in S._split_tall(profile, a, b, typical) if y - x >= 4]
+
+
+def _strokes(ink: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """Pixels near straight strokes of at least `length` running down (axis 1: within five
+    columns, so a leaning rule is one) or across (axis 0: within five rows)."""
+    wide = ink.copy()
+    for k in (-2, -1, 1, 2):
+        wide |= np.roll(ink, k, axis=axis)
+    run = S._long_runs(wide.T, length).T if axis == 1 else S._long_runs(wide, length)
+    near = run.copy()
+    for k in (-2, -1, 1, 2):
+        near |= np.roll(run, k, axis=axis)
+    return near
+
+
+def table_cells(image: Image.Image) -> list[Cell]:
+    """The cells of the table in `image`, row by row and left to right (see the module); a skewed
+    table is cut level and its cells are turned rectangles of the page, as the cutter's segments.
+    Print under 10 px a line is cut on a copy twice the size (the cutter's grain filter takes the
+    thin strokes of such print for specks); the cells are boxes of `image` all the same."""
+    small = S._typical_height(S._ink(np.asarray(image.convert("L"), np.float32)))
+    k = 2 if small is not None and small < 10 else 1
+    big = image.resize((image.width * k, image.height * k), Image.BICUBIC) if k > 1 else image
+    out = []
+    for box, row, quad, (col, span) in S.levelled(big, lambda gray, ink: _level_cells(ink)):
+        x0, y0, x1, y1 = box
+        page_box = (x0 // k, y0 // k, min(image.width, -(-x1 // k)), min(image.height, -(-y1 // k)))
+        out.append(
+            Cell(page_box, row, None if quad is None else tuple(v / k for v in quad), col=col, span=span)
+        )
+    return out
+
+
+def _level_cells(ink: np.ndarray) -> list[tuple[tuple[int, int, int, int], int, int, int]]:
+    """(box, row, first column, span) of each cell of a level table's ink."""
+    typical = S._typical_height(ink)
+    if typical is None:
+        return []
+    # a ruled table's rules, in pieces where the sheet bends or leans: strokes running more than 1.5
+    # lines (10 px) down within five columns of pixels, or 3 lines (16 px) across within five rows
+    # (a glyph's strokes are at most a line tall and about as wide)
+    ink = (
+        ink
+        & ~_strokes(ink, max(10, int(1.5 * typical)), axis=1)
+        & ~_strokes(ink, max(16, int(3 * typical)), axis=0)
+    )
+    H, W = ink.shape
+    rows = []  # (a, b, runs of print)
+    for a, b in _rows(ink, typical):
+        runs = S._runs(ink[a:b].any(axis=0), min_gap=max(2, int(round(0.6 * (b - a)))))
+        runs = [(x0, x1) for x0, x1 in runs if ink[a:b, x0:x1].sum() >= 6]
+        if runs:
+            rows.append((a, b, runs))
+    if not rows:
+        return []
+    cover = np.zeros(W, np.int32)
+    for _, _, runs in rows:
+        for x0, x1 in runs:
+            cover[x0:x1] += 1
+    cols = S._runs(cover > max(1, len(rows) // 5)) or [(0, W)]
+    out = []
+    for r, (a, b, runs) in enumerate(rows):
+        cells: list[list[int]] = []  # [first column, span, x0, y0, x1, y1] of each cell's print
+        for x0, x1 in runs:
+            inside = [
+                k for k, (c0, c1) in enumerate(cols) if min(x1, c1) - max(x0, c0) >= min(c1 - c0, x1 - x0) / 3
+            ]
+            if not inside:  # print in a gutter: the nearest column
+                mid = (x0 + x1) / 2
+                inside = [min(range(len(cols)), key=lambda k: abs((cols[k][0] + cols[k][1]) / 2 - mid))]
+            sub = np.flatnonzero(ink[a:b, x0:x1].any(axis=1))
+            cell = [inside[0], inside[-1] + 1, x0, a + int(sub[0]), x1, a + int(sub[-1]) + 1]
+            # print falling in the same columns of a row is one cell
+            for other in [c for c in cells if c[0] < cell[1] and cell[0] < c[1]]:
+                cells.remove(other)
+                cell = [min(cell[0], other[0]), max(cell[1], other[1])] + [
+                    f(u, v) for f, u, v in zip((min, min, max, max), cell[2:], other[2:], strict=True)
+                ]
+            cells.append(cell)
+        for first, end, x0, y0, x1, y1 in sorted(cells):
+            h = y1 - y0
+            px, py = max(2, int(0.25 * h)), max(1, int(0.15 * h))
+            box = (max(0, x0 - px), max(0, y0 - py), min(W, x1 + px), min(H, y1 + py))
+            out.append((box, r, first, end - first))
+    return out
+
+
+def table_html(cells: Sequence[Cell], texts: Sequence[str]) -> tuple[str, list[list[str]]]:
+    """`<table>` HTML of `cells` read as `texts` (one per cell, in order), with a `<td>` for every
+    column of every row (empty where nothing is printed), and the rows of cell texts."""
+    if not cells:
+        return "", []
+    ncols = max(c.col + c.span for c in cells)
+    by_row: dict[int, dict[int, tuple[int, str]]] = {}
+    for c, t in zip(cells, texts, strict=True):
+        by_row.setdefault(c.row, {})[c.col] = (c.span, " ".join(t.split()))
+    parts, rows = ["<table>"], []
+    for r in sorted(by_row):
+        parts.append("<tr>")
+        row, k = [], 0
+        while k < ncols:
+            span, text = by_row[r].get(k, (1, ""))
+            span = min(span, ncols - k)
+            attr = f' colspan="{span}"' if span > 1 else ""
+            parts.append(f"<td{attr}>{html.escape(text, quote=False)}</td>")
+            row.append(text)
+            k += span
+        parts.append("</tr>")
+        rows.append(row)
+    parts.append("</table>")
+    return "".join(parts), rows
