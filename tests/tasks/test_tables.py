@@ -75,3 +75,27 @@ def test_the_shipped_model_parses_a_table_cell_by_cell():
     assert teds_s(res.html, WANT) == 1.0, res.html
     assert teds(res.html, WANT) >= 0.9, res.html
     assert any("layout rules" in w for w in res.warnings)
+
+
+def test_a_cell_centred_over_two_rows_spans_them_and_a_wrapped_cell_is_one_cell():
+    im = Image.new("RGB", (420, 230), (250, 250, 247))
+    d = ImageDraw.Draw(im)
+    rows = [("Name", "Q1", "Q2"), (None, "4.10", "5.25"), (None, "3.90", "6.00"), ("Other", "1.75", "2.50")]
+    for r, (name, a, b) in enumerate(rows):
+        y = 20 + 44 * r
+        if name:
+            d.text((20, y), name, fill=(25, 25, 25), font_size=18)
+        d.text((200, y), a, fill=(25, 25, 25), font_size=18)
+        d.text((310, y), b, fill=(25, 25, 25), font_size=18)
+    d.text((20, 20 + 44 + 22), "Group A", fill=(25, 25, 25), font_size=18)  # between rows 1 and 2
+    d.text((20, 20 + 44 * 3 + 21), "and more", fill=(25, 25, 25), font_size=18)  # "Other" wraps
+    cells = table_cells(im)
+    names = iter(["Name", "Group A", "Other", "and more"])  # the first column, top to bottom
+    reads = [next(names) if c.col == 0 else f"{c.row}.{c.col}" for c in cells]
+    # the wrapped line is a cell of its own to read, on the same grid cell as the line above it
+    assert [(c.row, c.col) for c in cells if c.col == 0] == [(0, 0), (1, 0), (3, 0), (3, 0)]
+    html, grid = table_html(cells, reads)
+    assert html.startswith(
+        '<table><tr><td>Name</td><td>0.1</td><td>0.2</td></tr><tr><td rowspan="2">Group A</td>'
+    )
+    assert grid[2] == ["2.1", "2.2"] and grid[3] == ["Other and more", "3.1", "3.2"], grid

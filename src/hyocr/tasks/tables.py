@@ -41,6 +41,7 @@ class Cell(S.Segment):
 
     col: int = 0
     span: int = 1
+    rowspan: int = 1
 
 
 def _rows(ink: np.ndarray, typical: float) -> list[tuple[int, int]]:
@@ -61,6 +62,13 @@ def _strokes(ink: np.ndarray, length: int, axis: int) -> np.ndarray:
     return near
 
 
+def _rule_piece(block: np.ndarray, typical: float) -> bool:
+    """A piece of a rule left over where the sheet bends: print under 0.4 of a line tall and more
+    than 2 lines wide (a dash in a cell is short)."""
+    rows = np.flatnonzero(block.any(axis=1))
+    return rows[-1] - rows[0] + 1 < 0.4 * typical and block.shape[1] > 2 * typical
+
+
 def table_cells(image: Image.Image) -> list[Cell]:
     """The cells of the table in `image`, row by row and left to right (see the module); a skewed
     table is cut level and its cells are turned rectangles of the page, as the cutter's segments.
@@ -70,12 +78,11 @@ def table_cells(image: Image.Image) -> list[Cell]:
     k = 2 if small is not None and small < 10 else 1
     big = image.resize((image.width * k, image.height * k), Image.BICUBIC) if k > 1 else image
     out = []
-    for box, row, quad, (col, span) in S.levelled(big, lambda gray, ink: _level_cells(ink)):
+    for box, row, quad, (col, span, rowspan) in S.levelled(big, lambda gray, ink: _level_cells(ink)):
         x0, y0, x1, y1 = box
         page_box = (x0 // k, y0 // k, min(image.width, -(-x1 // k)), min(image.height, -(-y1 // k)))
-        out.append(
-            Cell(page_box, row, None if quad is None else tuple(v / k for v in quad), col=col, span=span)
-        )
+        turned = None if quad is None else tuple(v / k for v in quad)
+        out.append(Cell(page_box, row, turned, col=col, span=span, rowspan=rowspan))
     return out
 
 
@@ -96,7 +103,13 @@ def _level_cells(ink: np.ndarray) -> list[tuple[tuple[int, int, int, int], int, 
     rows = []  # (a, b, runs of print)
     for a, b in _rows(ink, typical):
         runs = S._runs(ink[a:b].any(axis=0), min_gap=max(2, int(round(0.6 * (b - a)))))
-        runs = [(x0, x1) for x0, x1 in runs if ink[a:b, x0:x1].sum() >= 6]
+        if b - a < 0.4 * typical:
+            continue  # a band of rule pieces left over where the sheet bends
+        runs = [
+            (x0, x1)
+            for x0, x1 in runs
+            if ink[a:b, x0:x1].sum() >= 6 and not _rule_piece(ink[a:b, x0:x1], typical)
+        ]
         if runs:
             rows.append((a, b, runs))
     if not rows:
@@ -106,9 +119,9 @@ def _level_cells(ink: np.ndarray) -> list[tuple[tuple[int, int, int, int], int, 
         for x0, x1 in runs:
             cover[x0:x1] += 1
     cols = S._runs(cover > max(1, len(rows) // 5)) or [(0, W)]
-    out = []
-    for r, (a, b, runs) in enumerate(rows):
-        cells: list[list[int]] = []  # [first column, span, x0, y0, x1, y1] of each cell's print
+    grid = []  # per band: (a, b, cells), a cell [first column, end column, x0, y0, x1, y1]
+    for a, b, runs in rows:
+        cells: list[list[int]] = []
         for x0, x1 in runs:
             inside = [
                 k for k, (c0, c1) in enumerate(cols) if min(x1, c1) - max(x0, c0) >= min(c1 - c0, x1 - x0) / 3
@@ -125,31 +138,101 @@ def _level_cells(ink: np.ndarray) -> list[tuple[tuple[int, int, int, int], int, 
                     f(u, v) for f, u, v in zip((min, min, max, max), cell[2:], other[2:], strict=True)
                 ]
             cells.append(cell)
-        for first, end, x0, y0, x1, y1 in sorted(cells):
-            h = y1 - y0
-            px, py = max(2, int(0.25 * h)), max(1, int(0.15 * h))
-            box = (max(0, x0 - px), max(0, y0 - py), min(W, x1 + px), min(H, y1 + py))
-            out.append((box, r, first, end - first))
+        grid.append((a, b, sorted(cells)))
+    out = []
+    for r, (first, end, rowspan, box) in _merged(grid):
+        x0, y0, x1, y1 = box
+        h = y1 - y0
+        px, py = max(2, int(0.25 * h)), max(1, int(0.15 * h))
+        out.append(
+            (
+                (max(0, x0 - px), max(0, y0 - py), min(W, x1 + px), min(H, y1 + py)),
+                r,
+                first,
+                end - first,
+                rowspan,
+            )
+        )
     return out
 
 
+def _merged(
+    grid: list[tuple[int, int, list[list[int]]]],
+) -> list[tuple[int, tuple[int, int, int, tuple[int, ...]]]]:
+    """The bands' cells on table rows, as (row, (first column, end column, rowspan, print box)):
+    a band closer to the one above than 0.7 of a line, with fewer cells and each under a cell of
+    it, is that cell's wrapped next line (its boxes stay apart, read one by one, and are one cell on
+    the grid); a band whose cells sit in columns empty in the rows above and below, centred between
+    them, holds cells spanning both rows (rowspan 2)."""
+    rows: list[list] = []  # [a, b, [[first, end, rowspan, box], ...]]
+    out: list[tuple[int, tuple[int, int, int, tuple[int, ...]]]] = []
+
+    def over(cells, first: int, end: int) -> list:
+        return [c for c in cells if c[0] < end and first < c[1]]
+
+    for i, (a, b, cells) in enumerate(grid):
+        prev = rows[-1] if rows else None
+        if (
+            prev is not None
+            and a - prev[1] < 0.7 * min(b - a, prev[1] - prev[0])
+            and len(cells) < len(prev[2])
+        ):
+            above = [over(prev[2], c[0], c[1]) for c in cells]
+            if all(len(x) == 1 for x in above):
+                for c, (host,) in zip(cells, above, strict=True):
+                    out.append((len(rows) - 1, (host[0], host[1], host[2], tuple(c[2:]))))
+                prev[1] = b
+                continue
+        nxt = grid[i + 1] if i + 1 < len(grid) else None
+        if (
+            prev is not None
+            and nxt is not None
+            and (prev[0] + prev[1]) / 2 < (a + b) / 2 < (nxt[0] + nxt[1]) / 2
+            and not any(over(prev[2], c[0], c[1]) or over(nxt[2], c[0], c[1]) for c in cells)
+        ):
+            for c in cells:
+                prev[2].append([c[0], c[1], 2, tuple(c[2:])])
+                out.append((len(rows) - 1, (c[0], c[1], 2, tuple(c[2:]))))
+            continue
+        rows.append([a, b, [[c[0], c[1], 1, tuple(c[2:])] for c in cells]])
+        out += [(len(rows) - 1, (c[0], c[1], 1, tuple(c[2:]))) for c in cells]
+    return sorted(out, key=lambda t: (t[0], t[1][0], t[1][3][1]))
+
+
 def table_html(cells: Sequence[Cell], texts: Sequence[str]) -> tuple[str, list[list[str]]]:
-    """`<table>` HTML of `cells` read as `texts` (one per cell, in order), with a `<td>` for every
-    column of every row (empty where nothing is printed), and the rows of cell texts."""
+    """`<table>` HTML of `cells` read as `texts` (one per cell, in order; the lines of a wrapped
+    cell are joined by spaces), with a `<td>` for every column of every row (empty where nothing is
+    printed) except those a cell above spans, and the rows of cell texts."""
     if not cells:
         return "", []
     ncols = max(c.col + c.span for c in cells)
-    by_row: dict[int, dict[int, tuple[int, str]]] = {}
+    nrows = max(c.row for c in cells) + 1
+    grid: dict[tuple[int, int], list] = {}  # (row, col) -> [span, rowspan, texts]
     for c, t in zip(cells, texts, strict=True):
-        by_row.setdefault(c.row, {})[c.col] = (c.span, " ".join(t.split()))
+        slot = grid.setdefault((c.row, c.col), [c.span, c.rowspan, []])
+        if t.split():
+            slot[2].append(" ".join(t.split()))
+    covered = {
+        (r + dr, k + dk)
+        for (r, k), (span, rowspan, _) in grid.items()
+        for dr in range(rowspan)
+        for dk in range(span)
+        if dr or dk
+    }
     parts, rows = ["<table>"], []
-    for r in sorted(by_row):
+    for r in range(nrows):
         parts.append("<tr>")
         row, k = [], 0
         while k < ncols:
-            span, text = by_row[r].get(k, (1, ""))
-            span = min(span, ncols - k)
-            attr = f' colspan="{span}"' if span > 1 else ""
+            if (r, k) in covered:
+                k += 1
+                continue
+            span, rowspan, words = grid.get((r, k), [1, 1, []])
+            span, rowspan = min(span, ncols - k), min(rowspan, nrows - r)
+            text = " ".join(words)
+            attr = (f' rowspan="{rowspan}"' if rowspan > 1 else "") + (
+                f' colspan="{span}"' if span > 1 else ""
+            )
             parts.append(f"<td{attr}>{html.escape(text, quote=False)}</td>")
             row.append(text)
             k += span

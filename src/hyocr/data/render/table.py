@@ -119,6 +119,18 @@ def table_html(spec: TableSpec) -> str:
     return "".join(out)
 
 
+def _free_runs(n: int, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Runs [a, b) of the columns 0..n-1 outside the `taken` [start, end) ranges."""
+    free = [not any(a <= k < b for a, b in taken) for k in range(n)]
+    runs: list[tuple[int, int]] = []
+    for k, ok in enumerate(free):
+        if ok and runs and runs[-1][1] == k:
+            runs[-1] = (runs[-1][0], k + 1)
+        elif ok:
+            runs.append((k, k + 1))
+    return runs
+
+
 def draw_table(
     rng,
     img: Image.Image,
@@ -164,8 +176,11 @@ def draw_table(
                 width=lw,
             )
     elif style == "rows":
-        for y in ys:
-            d.line((xs[0], y, xs[-1], y), fill=colour, width=lw)
+        # a rule between two rows stops at a cell spanning both (it would strike its text through)
+        for i, y in enumerate(ys):
+            spanned = [c for c in spec.cells if c.r < i < c.r + c.rowspan]
+            for a, b in _free_runs(spec.cols, [(c.c, c.c + c.colspan) for c in spanned]):
+                d.line((xs[a], y, xs[b], y), fill=colour, width=lw)
     else:
         d.line((xs[0], ys[0], xs[-1], ys[0]), fill=colour, width=2)
         d.line((xs[0], ys[1], xs[-1], ys[1]), fill=colour, width=1)
