@@ -398,3 +398,19 @@ def test_a_long_line_is_read_in_pieces_cut_at_its_word_spaces():
         2,
     )
     assert [(a.text, a.logprobs) for a in got] == [("the quick brown", [-0.1, -0.3]), ("fox", [-0.2])]
+    # a wide gap between two letters ("1 1" in a number) is a space too, but a narrower one than a
+    # word's: a cut takes the widest space in the second half of its reach, not the last one
+    blocks = Image.new("L", (700, 40), 255)
+    d = ImageDraw.Draw(blocks)
+    x, words = 10, []
+    for k in range(40):  # 14-px-tall "letters" 8 px wide, 2 px apart; a word space every 6, 14 px
+        gap = 14 if k % 6 == 5 else 2
+        if k == 37:
+            gap = 7  # a wide letter gap (over 0.35 of the print's height) near the end of the reach
+        d.rectangle((x, 13, x + 7, 26), fill=0)
+        x += 8 + gap
+        if gap == 14:
+            words.append(x)
+    parts = pieces(blocks.convert("RGB"), 20)
+    cuts = np.cumsum([p.width for p in parts])[:-1]
+    assert len(cuts) and all(any(w - 14 <= c <= w for w in words) for c in cuts), (cuts, words)

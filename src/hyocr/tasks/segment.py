@@ -552,8 +552,8 @@ def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Im
     crop itself when it is short enough or has no word space to cut at. The print's height is the
     band of rows around the inkiest one holding at least a fifth of its ink (about the x-height:
     a neighbour's sliver above or below is left out); spaces are columns of that band without ink,
-    at least 0.35 of its height wide; each cut is at the last space that keeps the piece within the
-    width."""
+    at least 0.35 of its height wide; each cut is at the widest space in the second half of the
+    width a piece may have (else the last space within it)."""
     h, w = crop.height, crop.width
     if max_aspect <= 0 or w <= max_aspect * h / 3 or h < 8:  # the print is at most the crop's height
         return [crop]
@@ -572,19 +572,26 @@ def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Im
         return [crop]
     blank = ~ink[t0 : t1 + 1].any(axis=0)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], blank.view(np.int8), [0]))))
-    mids = [
-        int((a + b) // 2)
+    spaces = [
+        (int((a + b) // 2), int(b - a))
         for a, b in zip(edges[::2], edges[1::2], strict=True)
         if b - a >= 0.35 * th and 0 < a and b < w
     ]
     cuts, pos, limit = [0], 0, max_aspect * th
     while w - pos > limit:
-        inside = [m for m in mids if pos < m <= pos + limit]
+        # the widest space in the second half of the reach (a gap between two letters, "1 1", is
+        # narrower than a word space), else the last one within reach
+        late = [s for s in spaces if pos + limit / 2 < s[0] <= pos + limit]
+        inside = (
+            [max(late, key=lambda s: (s[1], s[0]))]
+            if late
+            else [s for s in spaces if pos < s[0] <= pos + limit]
+        )
         if not inside:  # no space within reach: cut at the next one, or not at all
-            inside = [m for m in mids if m > pos + limit][:1]
+            inside = [s for s in spaces if s[0] > pos + limit][:1]
             if not inside:
                 break
-        pos = inside[-1]
+        pos = inside[-1][0]
         cuts.append(pos)
     cuts.append(w)
     return [crop.crop((a, 0, b, h)) for a, b in zip(cuts, cuts[1:], strict=False)]
