@@ -122,7 +122,7 @@ def test_shipped_model_reads_a_page_segment_by_segment():
     assert cer(text.text, "\n".join(words)) <= 0.15, text.text
     # the same page without segmentation is one pass over the whole image: a different answer path
     assert OCR(max_new_tokens=32, segment="off").segmenting("text") is False
-    assert ocr.segmenting("document") is False and ocr.segmenting("table") is True
+    assert ocr.segmenting("chart") is False and ocr.segmenting("table") is True
 
 
 def test_an_unknown_segment_mode_is_refused_before_any_model_loads():
@@ -164,7 +164,7 @@ def test_only_the_segment_tasks_are_segmented_and_auto_follows_the_model():
     from hyocr.tasks.segment import segmenting
 
     assert segmenting("auto", "text", "lines") and segmenting("auto", "spotting", "lines")
-    assert not segmenting("auto", "text", "page") and not segmenting("auto", "document", "lines")
+    assert not segmenting("auto", "text", "page") and segmenting("auto", "document", "lines")
     assert segmenting("lines", "spotting", "page") and segmenting("lines", "table", "lines")
     assert not segmenting("lines", "formula", "lines") and not segmenting("auto", "chart", "lines")
     assert not segmenting("off", "text", "lines")

@@ -52,15 +52,16 @@ __all__ = [
 
 # --task → the ground-truth fields an item is asked for (auto: every field it has)
 TASKS: dict[str, tuple[str, ...]] = {
-    "auto": ("text", "boxes", "fields", "html", "latex"),
+    "auto": ("text", "boxes", "fields", "html", "latex", "markdown"),
     "text": ("text",),
     "spotting": ("text", "boxes"),
     "fields": ("fields",),
     "table": ("html",),
     "formula": ("latex",),
+    "document": ("markdown",),
 }
 ENGINES = ("hyocr", "tesseract")
-GT_FIELDS = ("text", "boxes", "fields", "html", "latex")
+GT_FIELDS = ("text", "boxes", "fields", "html", "latex", "markdown")
 
 
 @runtime_checkable
@@ -273,7 +274,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default=None, help="model directory (for --engine hyocr; default: the shipped model)"
     )
-    add_segment_arguments(parser, "hyocr text/spotting/fields/table")
+    add_segment_arguments(parser, "hyocr text/spotting/fields/table/document")
     parser.add_argument(
         "--lang", default="", help="tesseract language(s), e.g. eng or eng+fra (default: from gt lang)"
     )

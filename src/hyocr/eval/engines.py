@@ -53,6 +53,9 @@ class HyocrEngine:
         table = [i for i, w in enumerate(want) if "html" in w]
         for i, r in run(table, lambda ims: self.ocr.table(ims)):
             outs[i]["html"] = r.html
+        document = [i for i, w in enumerate(want) if "markdown" in w]
+        for i, r in run(document, lambda ims: self.ocr.document(ims)):
+            outs[i]["markdown"] = r.markdown
         formula = [i for i, w in enumerate(want) if "latex" in w]
         for i, r in run(formula, lambda ims: self.ocr.formula(ims)):
             outs[i]["latex"] = r.latex

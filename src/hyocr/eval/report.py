@@ -43,6 +43,7 @@ METRICS: dict[str, tuple[str, bool]] = {
     "teds": ("TEDS of the table HTML", True),
     "teds_s": ("TEDS on structure only", True),
     "latex_sim": ("1 - NED of normalised LaTeX", True),
+    "md_ned": ("NED of the page's Markdown (NFKC, whitespace collapsed)", False),
     "seconds": ("wall-clock seconds per item", False),
 }
 
@@ -72,6 +73,8 @@ def score_item(gt: dict[str, Any], pred: dict[str, Any]) -> dict[str, float]:
         s["teds_s"] = M.teds_s(ph, gt["html"])
     if isinstance(gt.get("latex"), str) and gt["latex"].strip():
         s["latex_sim"] = 1.0 - M.ned(M.normalize_latex(pred.get("latex")), M.normalize_latex(gt["latex"]))
+    if isinstance(gt.get("markdown"), str) and gt["markdown"].strip():
+        s["md_ned"] = M.ned(pred.get("markdown") or "", gt["markdown"], TEXT_NORM)
     sec = pred.get("seconds")
     if isinstance(sec, int | float) and math.isfinite(sec):
         s["seconds"] = float(sec)

@@ -47,7 +47,8 @@ def tesseract_version() -> str:
 
 @dataclass
 class TesseractEngine:
-    """`predict(image, item) -> {"text", "boxes", "words", "fields", "html", "latex"}` (boxes in pixels)."""
+    """`predict(image, item) -> {"text", "markdown", "boxes", "words", "fields", "html", "latex"}`
+    (boxes in pixels; markdown: its paragraphs as plain text)."""
 
     lang: str = ""  # Tesseract language ('eng', 'eng+fra'); '' = from the item's `lang`, else eng
     threads: int = 1
@@ -97,8 +98,13 @@ class TesseractEngine:
             x2 = max(w[1] + w[3] for w in ws)
             y2 = max(w[2] + w[4] for w in ws)
             boxes.append({"text": " ".join(w[0] for w in ws), "poly": [x1, y1, x2, y1, x2, y2, x1, y2]})
+        # its paragraphs, lines joined by spaces, as plain Markdown (the reference for `md_ned`)
+        paragraphs: dict[tuple[int, int], list[str]] = {}
+        for (block, par, _), ws in lines.items():
+            paragraphs.setdefault((block, par), []).append(" ".join(w[0] for w in ws))
         return {
             "text": "\n".join(b["text"] for b in boxes),
+            "markdown": "\n\n".join(" ".join(p) for p in paragraphs.values()),
             "boxes": boxes,
             "words": words,
             "fields": {},

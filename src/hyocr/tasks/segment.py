@@ -6,7 +6,8 @@ nothing is legible, and it was never taught to move from line to line. For such 
 `spotting`, `fields` and `key` tasks first cut the page into printed segments here and read each
 crop at its own size (`hyocr.api.OCR`, `hyocr run --segment`); fields and keys are then picked from
 the read rows by layout rules (`hyocr.tasks.fields`). The `table` task cuts a table into cells
-instead and lays their answers out as HTML (`hyocr.tasks.tables`).
+instead and lays their answers out as HTML (`hyocr.tasks.tables`); `document` lays the blocks out
+as Markdown (`hyocr.tasks.layout`).
 
 Non-obvious choices:
 - Ink is what is clearly darker than the local paper (a max filter over a downscaled copy), so a
@@ -91,7 +92,7 @@ SEGMENT_MODES = ("auto", "lines", "off")
 PIECE_ASPECT = 20.0
 
 
-SEGMENT_TASKS = ("text", "spotting", "fields", "key", "table")
+SEGMENT_TASKS = ("text", "spotting", "fields", "key", "table", "document")
 
 
 def segmenting(mode: str, task: str, reads: str) -> bool:
@@ -102,7 +103,7 @@ def segmenting(mode: str, task: str, reads: str) -> bool:
     return mode == "lines" or reads == "lines"
 
 
-def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table") -> None:
+def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/document") -> None:
     """The `--segment` and `--drop-score` options of `hyocr run`, `eval` and `serve`."""
     group.add_argument(
         "--segment",
@@ -128,13 +129,15 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table") 
 
 @dataclass(frozen=True)
 class Segment:
-    """One printed segment: its box in pixels (x0, y0, x1, y1; x1/y1 exclusive) and its line number.
+    """One printed segment: its box in pixels (x0, y0, x1, y1; x1/y1 exclusive), its line number and
+    its block's.
     On a skewed page the segment is a turned rectangle: `quad` holds its corners in page pixels
     (top-left, top-right, bottom-right, bottom-left of the print) and `box` bounds them."""
 
     box: tuple[int, int, int, int]
     row: int
     quad: tuple[float, ...] | None = None
+    block: int = 0  # the cutter's block (a paragraph, a column's piece, a title), in reading order
 
     def _corners(self) -> list[tuple[float, float]]:
         # the quad's corners relative to the box's top-left: top-left, top-right, bottom-right, bottom-left
@@ -309,7 +312,9 @@ def _spanning_cuts(block: np.ndarray, min_gap: int, typical: float) -> tuple[lis
     pieces = [(a, b) for a, b in pieces if b - a >= 8 * typical]
     if len(pieces) < 2:
         return [], 0, block.shape[1]
-    x0, x1 = pieces[0][0], pieces[-1][1]
+    # the span reaches a segment gap beyond the outer columns' runs: the first strokes of a column's
+    # lines hold ink in fewer rows than the threshold (cut there, their first letters were lost)
+    x0, x1 = max(0, pieces[0][0] - min_gap), min(block.shape[1], pieces[-1][1] + min_gap)
     span = block[:, x0:x1]
     gutters = [(a - x0, b - x0) for (_, a), (b, _) in zip(pieces, pieces[1:], strict=False)]
 
@@ -391,8 +396,8 @@ def find_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
         [(0, True), (0, False), (1, True)]
     """
     return [
-        Segment(box, row, quad)
-        for box, row, quad, _ in levelled(image, lambda g, i: _upright_segments(g, i, gap))
+        Segment(box, row, quad, block)
+        for box, row, quad, (block,) in levelled(image, lambda g, i: _upright_segments(g, i, gap))
     ]
 
 
@@ -468,8 +473,8 @@ def _skew(ink: np.ndarray) -> float:
 
 def _upright_segments(
     gray: np.ndarray, ink: np.ndarray, gap: float
-) -> list[tuple[tuple[int, int, int, int], int]]:
-    """`find_segments` on a level page: (box, row) per segment."""
+) -> list[tuple[tuple[int, int, int, int], int, int]]:
+    """`find_segments` on a level page: (box, row, block) per segment."""
     H, W = gray.shape
     typical = _typical_height(ink)
     if typical is None:
@@ -478,11 +483,15 @@ def _upright_segments(
     # scanned sheet, a table's or a frame's border
     ink = ink & ~_long_runs(ink.T, max(8, int(2.5 * typical))).T
     lines: list[tuple[np.ndarray, int, int, int, int]] = []  # (block's ink, its x0, y0, line rows a, b)
-    for by0, by1, bx0, bx1 in _blocks(ink, typical, gap):
+    blocks: list[int] = []  # each line's block
+    for k, (by0, by1, bx0, bx1) in enumerate(_blocks(ink, typical, gap)):
         sub = ink[by0:by1, bx0:bx1]
         profile = sub.sum(axis=1).astype(np.float32)
         for a, b in _bands(sub):
-            lines += [(sub, bx0, by0, x, y) for x, y in _split_tall(profile, a, b, typical) if y - x >= 4]
+            for x, y in _split_tall(profile, a, b, typical):
+                if y - x >= 4:
+                    lines.append((sub, bx0, by0, x, y))
+                    blocks.append(k)
     # a segment gap must be clearly wider than the page's own word spaces: a wide monospaced face
     # spaces its capitals by more than 1.2 line heights, where the dense print of a real receipt
     # spaces them by about half a height
@@ -508,10 +517,11 @@ def _upright_segments(
         left = np.percentile([bx[0] for bx in wide], 5) - typical
         right = np.percentile([bx[2] for bx in wide], 95) + typical
         rows = [[(bx, n) for bx, n in r if not (n and (bx[2] < left or bx[0] > right))] for r in rows]
-    out: list[tuple[tuple[int, int, int, int], int]] = []
-    for r in (r for r in rows if r):
-        row = out[-1][1] + 1 if out else 0
-        out += [(bx, row) for bx, _ in r]
+    out: list[tuple[tuple[int, int, int, int], int, int]] = []
+    for r, k in zip(rows, blocks, strict=True):
+        if r:
+            row = out[-1][1] + 1 if out else 0
+            out += [(bx, row, k) for bx, _ in r]
     return out
 
 
@@ -692,12 +702,13 @@ def assemble(
     drop_score: float = 0.0,
     fields: Sequence[str] | None = None,
     key: str | None = None,
-) -> R.SpottingResult | R.TextResult | R.FieldsResult | R.KeyResult | R.TableResult:
+) -> R.SpottingResult | R.TextResult | R.FieldsResult | R.KeyResult | R.TableResult | R.DocumentResult:
     """One page's result from its segments' answers: spotting gets a line per segment with the
     segment's box and a confidence (geometric-mean token probability); text gets the segments of a
     line joined by spaces and the lines by newlines; fields (the keys `fields`) and key (`key`) are
     picked from those rows by `hyocr.tasks.fields`; table (`segs` are `tasks.tables` cells) gets
-    the cells laid out as HTML by `tasks.tables.table_html`, every cell kept. Empty answers are dropped, and so are answers
+    the cells laid out as HTML by `tasks.tables.table_html`, every cell kept; document gets the
+    blocks laid out as Markdown by `tasks.layout.page_markdown`. Empty answers are dropped, and so are answers
     with a confidence below `drop_score` when the page has more than one segment (PaddleOCR's
     `drop_score` convention: what the reader is unsure of on a page is mostly a stamp, a scribble
     or a rule, not print); a single line is always given back."""
@@ -721,6 +732,27 @@ def assemble(
             raw=markup,
             html=markup,
             rows=cells,
+        )
+    if task == "document":
+        from hyocr.tasks.layout import page_markdown
+
+        markdown, blocks = page_markdown(segs, [a.text for a in answers], size)
+        return R.DocumentResult(
+            task=task,
+            width=w,
+            height=h,
+            warnings=[
+                f"read segment by segment: {len(segs)} printed segments found by ink projection",
+                "headings, lists and paragraphs laid out from the cutter's blocks by layout rules "
+                "(hyocr.tasks.layout); tables and formulas read as text",
+            ],
+            repetition_cut=any(a.repetition_cut for a in answers),
+            truncated=any(a.truncated for a in answers),
+            seconds=round(seconds, 3),
+            source=source,
+            raw=markdown,
+            markdown=markdown,
+            blocks=blocks,
         )
     lines: list[R.TextLine] = []
     rows: dict[int, list[str]] = {}

@@ -1,0 +1,112 @@
+"""Markdown of a page for models that read one line at a time: the cutter's blocks, read line by
+line, laid out as headings, lists and paragraphs.
+
+The release writes a page's Markdown in one pass. The shipped `hyocr-tiny` reads lines, so for it
+the `document` task cuts the page into segments (`tasks.segment.page_segments`, which also gives
+each segment its block: a paragraph, a heading, a piece of a column, in reading order), reads them,
+and `page_markdown` lays the blocks out in the data engine's Markdown (`data/render/document.py`).
+The layout comes from these rules, **not from the model**, and a warning on the result says so.
+
+Rules:
+- A block's lines are its rows, each row's segments joined by spaces; a paragraph joins its lines
+  by spaces (by nothing after a line ending in a hyphen, which joins a hyphenated word again).
+- A block of at most two lines printed at least 1.3 times as tall as the page's median line, or
+  with letters 1.3 times as wide (per character read, against lines of 10 or more), is a heading:
+  `#` for the first block when it is such and the page's tallest, `##` otherwise.
+- A block whose first line starts with a bullet (`-`, `•`, `▪`, `◦`, `*`) or a number (`1.`, `2)`)
+  is a list: every line starting so begins an item (bullets written `- `), other lines continue
+  the item before them.
+- A running header or a page number is left out, as the document instruction asks: a one-line
+  block lying wholly in the top or bottom 8% of the page, above or below all the other blocks.
+- Tables and formulas are read as text lines (no HTML, no LaTeX).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Sequence
+
+from hyocr.tasks.segment import Segment
+
+__all__ = ["page_markdown"]
+
+_BULLET = re.compile(r"^(?:[-•▪◦*·]\s+|(\d{1,3})[.)]\s+)")
+
+
+def _rows(segs: Sequence[Segment], texts: Sequence[str]) -> list[dict]:
+    rows: dict[int, dict] = {}
+    for s, t in zip(segs, texts, strict=True):
+        t = " ".join(t.split())
+        if not t:
+            continue
+        r = rows.setdefault(s.row, {"block": s.block, "parts": [], "box": list(s.box)})
+        r["parts"].append(t)
+        b = r["box"]
+        r["box"] = [min(b[0], s.box[0]), min(b[1], s.box[1]), max(b[2], s.box[2]), max(b[3], s.box[3])]
+    out = []
+    for _, r in sorted(rows.items()):
+        text = " ".join(r["parts"])
+        x0, y0, x1, y1 = r["box"]
+        out.append(dict(r, text=text, y0=y0, y1=y1, h=y1 - y0, cw=(x1 - x0) / len(text)))
+    return out
+
+
+def _paragraph(lines: list[str]) -> str:
+    out = ""
+    for line in lines:
+        out = out + line if not out or out.endswith("-") else f"{out} {line}"
+    return out
+
+
+def page_markdown(
+    segs: Sequence[Segment], texts: Sequence[str], size: tuple[int, int]
+) -> tuple[str, list[dict]]:
+    """The page's Markdown from its segments read as `texts`, and its blocks as dicts (kind,
+    text; level for headings, items for lists)."""
+    rows = _rows(segs, texts)
+    if not rows:
+        return "", []
+    height = size[1]
+    blocks: list[list[dict]] = []
+    for r in rows:
+        if blocks and blocks[-1][0]["block"] == r["block"]:
+            blocks[-1].append(r)
+        else:
+            blocks.append([r])
+    # a running header above everything else, a page number below it: left out
+    top = min(r["y0"] for r in rows)
+    bottom = max(r["y1"] for r in rows)
+    if len(blocks) > 1:
+        first, last = blocks[0], blocks[-1]
+        if len(first) == 1 and first[0]["y1"] <= 0.08 * height and first[0]["y0"] == top:
+            blocks = blocks[1:]
+        if len(last) == 1 and last[0]["y0"] >= 0.92 * height and last[0]["y1"] == bottom and len(blocks) > 1:
+            blocks = blocks[:-1]
+    median = statistics.median(r["h"] for r in rows)
+    # width per character: a heading's letters are wider as well as taller (a body line with
+    # descenders is about as tall as a bigger heading without them)
+    body = [r["cw"] for r in rows if len(r["text"]) >= 10] or [r["cw"] for r in rows]
+    median_cw = statistics.median(body)
+    tallest = max(max(r["h"] for r in b) for b in blocks)
+    out: list[dict] = []
+    for k, b in enumerate(blocks):
+        lines = [r["text"] for r in b]
+        h = max(r["h"] for r in b)
+        if len(b) <= 2 and (h >= 1.3 * median or min(r["cw"] for r in b) >= 1.3 * median_cw):
+            level = 1 if k == 0 and not out and h == tallest else 2
+            out.append({"kind": "heading", "text": " ".join(lines), "level": level})
+        elif _BULLET.match(lines[0]):
+            items: list[str] = []
+            for line in lines:
+                m = _BULLET.match(line)
+                if m or not items:
+                    marker = f"{m.group(1)}. " if m and m.group(1) else "- "
+                    items.append(marker + (line[m.end() :] if m else line))
+                else:
+                    items[-1] = _paragraph([items[-1], line])
+            out.append({"kind": "list", "text": "\n".join(items), "items": items})
+        else:
+            out.append({"kind": "paragraph", "text": _paragraph(lines)})
+    md = "\n\n".join("#" * b["level"] + " " + b["text"] if b["kind"] == "heading" else b["text"] for b in out)
+    return md, out

@@ -1,0 +1,57 @@
+"""Markdown of a page for line readers: blocks laid out as headings, lists and paragraphs."""
+
+from __future__ import annotations
+
+from PIL import Image, ImageDraw
+
+from hyocr.tasks.layout import page_markdown
+from hyocr.tasks.segment import page_segments
+
+LINES = [  # (text, x, y, size)
+    ("Annual report", 40, 14, 14),  # running header
+    ("Printing costs", 40, 70, 34),  # title
+    ("The costs of the year rose by a", 40, 140, 18),
+    ("fifth, and the press was run", 40, 164, 18),
+    ("twice as often as before.", 40, 188, 18),
+    ("- paper and ink from two", 40, 250, 18),
+    ("suppliers", 62, 274, 18),  # a list item's second line, hanging
+    ("- repairs in March", 40, 298, 18),
+    ("Outlook", 40, 360, 26),  # a heading
+    ("The next year will be quieter.", 40, 410, 18),
+    ("12", 230, 560, 14),  # page number
+]
+WANT = (
+    "# Printing costs\n\n"
+    "The costs of the year rose by a fifth, and the press was run twice as often as before.\n\n"
+    "- paper and ink from two suppliers\n- repairs in March\n\n"
+    "## Outlook\n\n"
+    "The next year will be quieter."
+)
+
+
+def page() -> Image.Image:
+    im = Image.new("RGB", (480, 600), (250, 250, 247))
+    d = ImageDraw.Draw(im)
+    for text, x, y, size in LINES:
+        d.text((x, y), text, fill=(20, 20, 20), font_size=size)
+    return im
+
+
+def test_blocks_become_headings_lists_and_paragraphs_without_header_and_page_number():
+    im = page()
+    segs = page_segments(im)
+    assert len({s.row for s in segs}) == len(LINES) == len(segs), [s.box for s in segs]
+    md, blocks = page_markdown(segs, [t for t, *_ in LINES], im.size)
+    assert md == WANT, md
+    assert [b["kind"] for b in blocks] == ["heading", "paragraph", "list", "heading", "paragraph"]
+    assert blocks[2]["items"] == ["- paper and ink from two suppliers", "- repairs in March"]
+
+
+def test_the_shipped_model_writes_a_pages_markdown():
+    from hyocr import OCR
+    from hyocr.eval.metrics import ned
+
+    res = OCR(max_new_tokens=40).document(page())
+    assert res.markdown.startswith("# ") and "\n\n## " in res.markdown, res.markdown
+    assert ned(res.markdown, WANT) <= 0.1, res.markdown
+    assert any("layout rules" in w for w in res.warnings)
