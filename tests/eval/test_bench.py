@@ -73,7 +73,8 @@ def test_cli_eval_bad_inputs_are_one_line_each_and_the_rest_goes_on(folder: Path
     assert set(preds) == {"good.png", "broken.png"}
     good = preds["good.png"]
     assert good["text"] == "HELLO WORLD\nTOTAL 9.00" and good["seconds"] > 0
-    assert set(good) == {"image", "text", "boxes", "fields", "html", "latex", "seconds"}
+    assert set(good) == {"image", "text", "boxes", "fields", "html", "latex", "markdown", "seconds"}
+    assert good["markdown"].split() == good["text"].split()  # its paragraphs, as plain Markdown
     assert "error" in preds["broken.png"]
     report = (out / "report.md").read_text()
     assert "| kie | 1 |" in report  # the good item is scored, the broken one reported
