@@ -8,9 +8,11 @@ convention (`data/render/table.py`: no header tags, `colspan` only when > 1). Th
 from these rules, **not from the model**, and a warning on the result says so.
 
 Rules:
-- Rows are the cutter's line bands (`tasks.segment`); a cell whose text wraps becomes rows of
-  its own, and a cell spanning rows (`rowspan`) is not recognised: it sits on the row its print
-  falls on, and the rows beside it get empty cells.
+- Rows are the cutter's line bands (`tasks.segment`). A band closer to the one above than 0.7 of
+  a line, with fewer cells each under one of that band's, is a wrapped cell's next line: it is
+  read as a crop of its own and joined to that cell. A band whose print sits in columns empty in
+  the rows above and below, centred between them, holds cells spanning both rows (`rowspan` 2);
+  a cell spanning more rows sits on its middle row, with empty cells beside it.
 - In each row, print is joined across gaps narrower than 0.6 of the row's height (word spaces) into
   runs. Columns are the stretches of the page covered by runs of more than a fifth of the rows
   (at least 2): a header spanning several columns, a long note across the table or a wide cell
@@ -49,17 +51,26 @@ def _rows(ink: np.ndarray, typical: float) -> list[tuple[int, int]]:
     return [(x, y) for a, b in S._bands(ink) for x, y in S._split_tall(profile, a, b, typical) if y - x >= 4]
 
 
+def _spread(mask: np.ndarray, axis: int) -> np.ndarray:
+    """`mask` or'ed with itself moved up to 2 pixels either way along `axis` (no wrapping)."""
+    out = mask.copy()
+    n = mask.shape[axis]
+    for k in (1, 2):
+        if k >= n:
+            break
+        lo, hi = [slice(None)] * 2, [slice(None)] * 2
+        lo[axis], hi[axis] = slice(0, n - k), slice(k, n)
+        out[tuple(lo)] |= mask[tuple(hi)]
+        out[tuple(hi)] |= mask[tuple(lo)]
+    return out
+
+
 def _strokes(ink: np.ndarray, length: int, axis: int) -> np.ndarray:
     """Pixels near straight strokes of at least `length` running down (axis 1: within five
     columns, so a leaning rule is one) or across (axis 0: within five rows)."""
-    wide = ink.copy()
-    for k in (-2, -1, 1, 2):
-        wide |= np.roll(ink, k, axis=axis)
+    wide = _spread(ink, axis)
     run = S._long_runs(wide.T, length).T if axis == 1 else S._long_runs(wide, length)
-    near = run.copy()
-    for k in (-2, -1, 1, 2):
-        near |= np.roll(run, k, axis=axis)
-    return near
+    return _spread(run, axis)
 
 
 def _rule_piece(block: np.ndarray, typical: float) -> bool:
@@ -86,8 +97,8 @@ def table_cells(image: Image.Image) -> list[Cell]:
     return out
 
 
-def _level_cells(ink: np.ndarray) -> list[tuple[tuple[int, int, int, int], int, int, int]]:
-    """(box, row, first column, span) of each cell of a level table's ink."""
+def _level_cells(ink: np.ndarray) -> list[tuple[tuple[int, int, int, int], int, int, int, int]]:
+    """(box, row, first column, span, rowspan) of each cell of a level table's ink."""
     typical = S._typical_height(ink)
     if typical is None:
         return []
@@ -102,9 +113,9 @@ def _level_cells(ink: np.ndarray) -> list[tuple[tuple[int, int, int, int], int, 
     H, W = ink.shape
     rows = []  # (a, b, runs of print)
     for a, b in _rows(ink, typical):
-        runs = S._runs(ink[a:b].any(axis=0), min_gap=max(2, int(round(0.6 * (b - a)))))
         if b - a < 0.4 * typical:
             continue  # a band of rule pieces left over where the sheet bends
+        runs = S._runs(ink[a:b].any(axis=0), min_gap=max(2, int(round(0.6 * (b - a)))))
         runs = [
             (x0, x1)
             for x0, x1 in runs
