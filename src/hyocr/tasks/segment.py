@@ -403,11 +403,11 @@ def find_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
 
 def levelled(
     image: Image.Image, cut
-) -> list[tuple[tuple[int, int, int, int], int, tuple[float, ...] | None]]:
-    """Run `cut(gray, ink) -> [(box, row, ...)]` on `image` made level, and give back each box on
-    the page as (box, row, quad): a skewed page is turned upright around its centre (on its own
-    paper), cut, and each rectangle turned back onto the page (`quad`: its corners; None on a level
-    page). Extra items after the row are dropped."""
+) -> list[tuple[tuple[int, int, int, int], int, tuple[float, ...] | None, tuple]]:
+    """Run `cut(gray, ink) -> [(box, row, *extra)]` on `image` made level, and give back each box
+    on the page as (box, row, quad, extra): a skewed page is turned upright around its centre (on
+    its own paper), cut, and each rectangle turned back onto the page (`quad`: its corners; None on
+    a level page). `find_segments` and `tasks.tables.table_cells` cut this way."""
     gray = np.asarray(image.convert("L"), np.float32)
     H, W = gray.shape
     if H < 4 or W < 4:
