@@ -94,7 +94,7 @@ def page_markdown(
         lines = [r["text"] for r in b]
         h = max(r["h"] for r in b)
         if len(b) <= 2 and (h >= 1.3 * median or min(r["cw"] for r in b) >= 1.3 * median_cw):
-            level = 1 if k == 0 and not out and h == tallest else 2
+            level = 1 if k == 0 and h == tallest else 2
             out.append({"kind": "heading", "text": " ".join(lines), "level": level})
         elif _BULLET.match(lines[0]):
             items: list[str] = []
