@@ -708,52 +708,39 @@ def assemble(
     line joined by spaces and the lines by newlines; fields (the keys `fields`) and key (`key`) are
     picked from those rows by `hyocr.tasks.fields`; table (`segs` are `tasks.tables` cells) gets
     the cells laid out as HTML by `tasks.tables.table_html`, every cell kept; document gets the
-    blocks laid out as Markdown by `tasks.layout.page_markdown`. Empty answers are dropped, and so are answers
-    with a confidence below `drop_score` when the page has more than one segment (PaddleOCR's
+    blocks laid out as Markdown by `tasks.layout.page_markdown`. Empty answers are dropped, and so
+    are answers with a confidence below `drop_score` when the page has more than one segment (PaddleOCR's
     `drop_score` convention: what the reader is unsure of on a page is mostly a stamp, a scribble
     or a rule, not print); a single line is always given back."""
     w, h = size
+    common = dict(
+        task=task,
+        width=w,
+        height=h,
+        repetition_cut=any(a.repetition_cut for a in answers),
+        truncated=any(a.truncated for a in answers),
+        seconds=round(seconds, 3),
+        source=source,
+    )
     if task == "table":
         from hyocr.tasks.tables import table_html
 
         markup, cells = table_html(segs, [a.text for a in answers])  # type: ignore[arg-type]
-        return R.TableResult(
-            task=task,
-            width=w,
-            height=h,
-            warnings=[
-                f"read cell by cell: {len(segs)} cells found by ink projection",
-                "table structure laid out from the cells by layout rules (hyocr.tasks.tables)",
-            ],
-            repetition_cut=any(a.repetition_cut for a in answers),
-            truncated=any(a.truncated for a in answers),
-            seconds=round(seconds, 3),
-            source=source,
-            raw=markup,
-            html=markup,
-            rows=cells,
-        )
+        notes = [
+            f"read cell by cell: {len(segs)} cells found by ink projection",
+            "table structure laid out from the cells by layout rules (hyocr.tasks.tables)",
+        ]
+        return R.TableResult(**common, warnings=notes, raw=markup, html=markup, rows=cells)
     if task == "document":
         from hyocr.tasks.layout import page_markdown
 
         markdown, blocks = page_markdown(segs, [a.text for a in answers], size)
-        return R.DocumentResult(
-            task=task,
-            width=w,
-            height=h,
-            warnings=[
-                f"read segment by segment: {len(segs)} printed segments found by ink projection",
-                "headings, lists and paragraphs laid out from the cutter's blocks by layout rules "
-                "(hyocr.tasks.layout); tables and formulas read as text",
-            ],
-            repetition_cut=any(a.repetition_cut for a in answers),
-            truncated=any(a.truncated for a in answers),
-            seconds=round(seconds, 3),
-            source=source,
-            raw=markdown,
-            markdown=markdown,
-            blocks=blocks,
-        )
+        notes = [
+            f"read segment by segment: {len(segs)} printed segments found by ink projection",
+            "headings, lists and paragraphs laid out from the cutter's blocks by layout rules "
+            "(hyocr.tasks.layout); tables and formulas read as text",
+        ]
+        return R.DocumentResult(**common, warnings=notes, raw=markdown, markdown=markdown, blocks=blocks)
     lines: list[R.TextLine] = []
     rows: dict[int, list[str]] = {}
     dropped = 0
@@ -784,15 +771,9 @@ def assemble(
         )
         rows.setdefault(s.row, []).append(text)
     base = dict(
-        task=task,
-        width=w,
-        height=h,
+        common,
         warnings=[f"read segment by segment: {len(segs)} printed segments found by ink projection"]
         + ([f"{dropped} segment(s) read with a confidence below {drop_score} left out"] if dropped else []),
-        repetition_cut=any(a.repetition_cut for a in answers),
-        truncated=any(a.truncated for a in answers),
-        seconds=round(seconds, 3),
-        source=source,
     )
     if task == "spotting":
         raw = "\n".join(
