@@ -9,12 +9,13 @@ Example:
 Images may be paths, bytes, PIL images or numpy arrays. Every method also takes a list of images
 and then returns a list, run as one batch (`batch_size` at a time).
 
-`segment`: "auto" (default) cuts pages into printed segments for `text`, `spotting`, `fields` and
-`key`, and tables into cells for `table`, when the model is a line reader (its config says
-`"reads": "lines"`, as the shipped hyocr-tiny's does), then reads every segment at its own size
-(`hyocr.tasks.segment`; a segment wider than `piece_aspect` times its print's height in pieces cut
-at word spaces); fields and keys are then picked from the read rows by layout rules
-(`hyocr.tasks.fields`), and a table's cells laid out as HTML (`hyocr.tasks.tables`). "lines" forces that,
+`segment`: "auto" (default) cuts pages into printed segments for `text`, `spotting`, `fields`,
+`key` and `document`, and tables into cells for `table`, when the model is a line reader (its
+config says `"reads": "lines"`, as the shipped hyocr-tiny's does), then reads every segment at its
+own size (`hyocr.tasks.segment`; a segment wider than `piece_aspect` times its print's height in
+pieces cut at word spaces); fields and keys are then picked from the read rows by layout rules
+(`hyocr.tasks.fields`), a table's cells laid out as HTML (`hyocr.tasks.tables`) and a page's blocks
+as Markdown (`hyocr.tasks.layout`). "lines" forces that,
 "off" never does it (the release reads the whole page in one pass, as the design intends).
 `drop_score` (0.5, as in PaddleOCR): segments of a page read with a lower confidence are left out
 (and counted in warnings).
@@ -130,7 +131,8 @@ class OCR:
     ) -> list[R.TaskResult]:
         """Cut each page into printed segments, read them all in batches with the text instruction,
         and put the page back together (spotting: one line per segment with its box; fields and
-        key: picked from the read rows by layout rules)."""
+        key: picked from the read rows by layout rules; table: cells on a grid; document: blocks as
+        Markdown)."""
         from hyocr.processing.image import load_image
         from hyocr.tasks.segment import SegmentAnswer, assemble, joined, segment_crops, task_segments
 
