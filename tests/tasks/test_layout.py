@@ -55,3 +55,28 @@ def test_the_shipped_model_writes_a_pages_markdown():
     assert res.markdown.startswith("# ") and "\n\n## " in res.markdown, res.markdown
     assert ned(res.markdown, WANT) <= 0.1, res.markdown
     assert any("layout rules" in w for w in res.warnings)
+
+
+def test_a_table_on_a_page_is_written_as_its_html():
+    # rows of two or more segments (column gaps wider than the cutter's segment gap) are a table:
+    # cut into cells and written as HTML among the page's Markdown; the paragraph stays text
+    from hyocr import OCR
+    from hyocr.eval.metrics import teds_s
+    from hyocr.tasks.parsers import find_html_tables
+    from hyocr.tasks.segment import task_segments
+
+    im = Image.new("RGB", (520, 360), (250, 250, 247))
+    d = ImageDraw.Draw(im)
+    d.text((40, 30), "Prices rose in the second half of the year.", fill=(20, 20, 20), font_size=18)
+    for r, row in enumerate([("Item", "2023", "2024"), ("Paper", "4.10", "5.25"), ("Ink", "12.00", "13.50")]):
+        for c, text in enumerate(row):
+            d.text((40 + 160 * c, 110 + 40 * r), text, fill=(20, 20, 20), font_size=18)
+    segs = task_segments("document", im)
+    assert sum(type(s).__name__ == "Cell" for s in segs) == 9
+    res = OCR(max_new_tokens=24).document(im)
+    assert res.markdown.startswith("Prices rose"), res.markdown
+    (table,) = find_html_tables(res.markdown)
+    want = "<table>" + "".join("<tr>" + "<td>x</td>" * 3 + "</tr>" for _ in range(3)) + "</table>"
+    assert teds_s(res.markdown[res.markdown.index("<table>") :], want) == 1.0, res.markdown
+    assert [b["kind"] for b in res.blocks] == ["paragraph", "table"]
+    assert [c.text for c in table.rows[1]] == ["Paper", "4.10", "5.25"], res.markdown

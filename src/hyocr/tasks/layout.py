@@ -18,7 +18,8 @@ Rules:
   the item before them.
 - A running header or a page number is left out, as the document instruction asks: a one-line
   block lying wholly in the top or bottom 8% of the page, above or below all the other blocks.
-- Tables and formulas are read as text lines (no HTML, no LaTeX).
+- A table (`tasks.tables.with_tables`: two or more consecutive rows of two or more segments) is cut
+  into cells and written as its HTML; formulas are read as text lines (no LaTeX).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import statistics
 from collections.abc import Sequence
 
 from hyocr.tasks.segment import Segment
+from hyocr.tasks.tables import Cell, table_html
 
 __all__ = ["page_markdown"]
 
@@ -35,20 +37,33 @@ _BULLET = re.compile(r"^(?:[-•▪◦*·]\s+|(\d{1,3})[.)]\s+)")
 
 
 def _rows(segs: Sequence[Segment], texts: Sequence[str]) -> list[dict]:
-    rows: dict[int, dict] = {}
+    """The page's rows in reading order (block, text, box, height `h`, width per character `cw`),
+    a table's cells as one entry (`table`: True, text: its HTML)."""
+    rows: dict[tuple, dict] = {}  # in reading order: the segments come in it
     for s, t in zip(segs, texts, strict=True):
-        t = " ".join(t.split())
-        if not t:
-            continue
-        r = rows.setdefault(s.row, {"block": s.block, "parts": [], "box": list(s.box)})
-        r["parts"].append(t)
+        if isinstance(s, Cell):
+            r = rows.setdefault(
+                ("table", s.block),
+                {"block": ("table", s.block), "cells": [], "texts": [], "box": list(s.box)},
+            )
+            r["cells"].append(s)
+            r["texts"].append(t)
+        else:
+            t = " ".join(t.split())
+            if not t:
+                continue
+            r = rows.setdefault(("row", s.row), {"block": s.block, "parts": [], "box": list(s.box)})
+            r["parts"].append(t)
         b = r["box"]
         r["box"] = [min(b[0], s.box[0]), min(b[1], s.box[1]), max(b[2], s.box[2]), max(b[3], s.box[3])]
     out = []
-    for _, r in sorted(rows.items()):
-        text = " ".join(r["parts"])
+    for r in rows.values():
         x0, y0, x1, y1 = r["box"]
-        out.append(dict(r, text=text, y0=y0, y1=y1, h=y1 - y0, cw=(x1 - x0) / len(text)))
+        if "cells" in r:
+            text, table = table_html(r["cells"], r["texts"])[0], True
+        else:
+            text, table = " ".join(r["parts"]), False
+        out.append(dict(r, text=text, table=table, y0=y0, y1=y1, h=y1 - y0, cw=(x1 - x0) / max(1, len(text))))
     return out
 
 
@@ -83,17 +98,20 @@ def page_markdown(
             blocks = blocks[1:]
         if len(last) == 1 and last[0]["y0"] >= 0.92 * height and last[0]["y1"] == bottom and len(blocks) > 1:
             blocks = blocks[:-1]
-    median = statistics.median(r["h"] for r in rows)
+    text_rows = [r for r in rows if not r["table"]] or rows
+    median = statistics.median(r["h"] for r in text_rows)
     # width per character: a heading's letters are wider as well as taller (a body line with
     # descenders is about as tall as a bigger heading without them)
-    body = [r["cw"] for r in rows if len(r["text"]) >= 10] or [r["cw"] for r in rows]
+    body = [r["cw"] for r in text_rows if len(r["text"]) >= 10] or [r["cw"] for r in text_rows]
     median_cw = statistics.median(body)
-    tallest = max(max(r["h"] for r in b) for b in blocks)
+    tallest = max(r["h"] for r in text_rows)
     out: list[dict] = []
     for k, b in enumerate(blocks):
         lines = [r["text"] for r in b]
         h = max(r["h"] for r in b)
-        if len(b) <= 2 and (h >= 1.3 * median or min(r["cw"] for r in b) >= 1.3 * median_cw):
+        if b[0]["table"]:
+            out.append({"kind": "table", "text": lines[0], "html": lines[0]})
+        elif len(b) <= 2 and (h >= 1.3 * median or min(r["cw"] for r in b) >= 1.3 * median_cw):
             level = 1 if k == 0 and h == tallest else 2
             out.append({"kind": "heading", "text": " ".join(lines), "level": level})
         elif _BULLET.match(lines[0]):

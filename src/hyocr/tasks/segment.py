@@ -641,12 +641,17 @@ def page_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
 
 
 def task_segments(task: str, image: Image.Image) -> list[Segment]:
-    """What a line reader reads of `image` for `task`: a table's cells (`tasks.tables.table_cells`)
-    or the page's segments (`page_segments`)."""
+    """What a line reader reads of `image` for `task`: a table's cells (`tasks.tables.table_cells`),
+    a page's segments with the tables on it as cells (document: `tasks.tables.with_tables`), or the
+    page's segments (`page_segments`)."""
     if task == "table":
         from hyocr.tasks.tables import table_cells
 
         return list(table_cells(image))
+    if task == "document":
+        from hyocr.tasks.tables import with_tables
+
+        return with_tables(page_segments(image), image)
     return page_segments(image)
 
 
@@ -738,7 +743,7 @@ def assemble(
         notes = [
             f"read segment by segment: {len(segs)} printed segments found by ink projection",
             "headings, lists and paragraphs laid out from the cutter's blocks by layout rules "
-            "(hyocr.tasks.layout); tables and formulas read as text",
+            "(hyocr.tasks.layout); tables cut into cells (hyocr.tasks.tables), formulas read as text",
         ]
         return R.DocumentResult(**common, warnings=notes, raw=markdown, markdown=markdown, blocks=blocks)
     lines: list[R.TextLine] = []

@@ -33,7 +33,7 @@ from PIL import Image
 
 from hyocr.tasks import segment as S
 
-__all__ = ["Cell", "table_cells", "table_html"]
+__all__ = ["Cell", "table_cells", "table_html", "with_tables"]
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,48 @@ def _merged(
         rows.append([a, b, [[c[0], c[1], 1, tuple(c[2:])] for c in cells]])
         out += [(len(rows) - 1, (c[0], c[1], 1, tuple(c[2:]))) for c in cells]
     return sorted(out, key=lambda t: (t[0], t[1][0], t[1][3][1]))
+
+
+def with_tables(segs: Sequence[S.Segment], image: Image.Image) -> list[S.Segment]:
+    """A page's segments with each table on it cut into cells instead: a run of at least two
+    consecutive rows that each hold two or more segments (a paragraph's word spaces are narrower
+    than the cutter's segment gap, a table's column gaps wider), their median segment at most 0.4
+    of the run's width, is a table; its region is cut by `table_cells` and its cells take its
+    segments' place, in the block of its first row."""
+    rows: list[list[S.Segment]] = []
+    for s in segs:
+        if rows and rows[-1][0].row == s.row:
+            rows[-1].append(s)
+        else:
+            rows.append([s])
+    out: list[S.Segment] = []
+    k = 0
+    while k < len(rows):
+        j = k
+        while j < len(rows) and len(rows[j]) >= 2:
+            j += 1
+        if j - k < 2:
+            out += rows[k]
+            k += 1
+            continue
+        region = [s for r in rows[k:j] for s in r]
+        x0, y0 = min(s.box[0] for s in region), min(s.box[1] for s in region)
+        x1, y1 = max(s.box[2] for s in region), max(s.box[3] for s in region)
+        # a cell is short: lines of two columns the cutter did not part fill half the width each
+        widths = sorted(s.box[2] - s.box[0] for s in region)
+        cells = (
+            table_cells(image.crop((x0, y0, x1, y1))) if widths[len(widths) // 2] <= 0.4 * (x1 - x0) else []
+        )
+        if len(cells) < 2:
+            out += region
+        else:
+            block = region[0].block
+            for c in cells:
+                box = (c.box[0] + x0, c.box[1] + y0, c.box[2] + x0, c.box[3] + y0)
+                quad = None if c.quad is None else tuple(v + (x0, y0)[i % 2] for i, v in enumerate(c.quad))
+                out.append(Cell(box, c.row, quad, block, col=c.col, span=c.span, rowspan=c.rowspan))
+        k = j
+    return out
 
 
 def table_html(cells: Sequence[Cell], texts: Sequence[str]) -> tuple[str, list[list[str]]]:
