@@ -1,5 +1,5 @@
 """Markdown of a page for models that read one line at a time: the cutter's blocks, read line by
-line, laid out as headings, lists and paragraphs.
+line, laid out as headings, lists, paragraphs and tables.
 
 The release writes a page's Markdown in one pass. The shipped `hyocr-tiny` reads lines, so for it
 the `document` task cuts the page into segments (`tasks.segment.page_segments`, which also gives
@@ -18,8 +18,8 @@ Rules:
   the item before them.
 - A running header or a page number is left out, as the document instruction asks: a one-line
   block lying wholly in the top or bottom 8% of the page, above or below all the other blocks.
-- A table (`tasks.tables.with_tables`: two or more consecutive rows of two or more segments) is cut
-  into cells and written as its HTML; formulas are read as text lines (no LaTeX).
+- A table (`tasks.tables.with_tables`: two or more consecutive rows of two or more short
+  segments) is cut into cells and written as its HTML; formulas are read as text lines (no LaTeX).
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ def _paragraph(lines: list[str]) -> str:
 def page_markdown(
     segs: Sequence[Segment], texts: Sequence[str], size: tuple[int, int]
 ) -> tuple[str, list[dict]]:
-    """The page's Markdown from its segments read as `texts`, and its blocks as dicts (kind,
-    text; level for headings, items for lists)."""
+    """The page's Markdown from its segments (a table's as `tasks.tables.Cell`s) read as `texts`,
+    and its blocks as dicts (kind, text; level for headings, items for lists, html for tables)."""
     rows = _rows(segs, texts)
     if not rows:
         return "", []
