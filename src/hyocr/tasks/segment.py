@@ -402,17 +402,18 @@ def find_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
 
 
 def levelled(
-    image: Image.Image, cut
+    image: Image.Image, cut, ink: np.ndarray | None = None
 ) -> list[tuple[tuple[int, int, int, int], int, tuple[float, ...] | None, tuple]]:
     """Run `cut(gray, ink) -> [(box, row, *extra)]` on `image` made level, and give back each box
     on the page as (box, row, quad, extra): a skewed page is turned upright around its centre (on
     its own paper), cut, and each rectangle turned back onto the page (`quad`: its corners; None on
-    a level page). `find_segments` and `tasks.tables.table_cells` cut this way."""
+    a level page). `ink`: the image's `_ink`, when the caller has it already. `find_segments` and
+    `tasks.tables.table_cells` cut this way."""
     gray = np.asarray(image.convert("L"), np.float32)
     H, W = gray.shape
     if H < 4 or W < 4:
         return []
-    ink = _ink(gray)
+    ink = _ink(gray) if ink is None else ink
     angle = _skew(ink)
     if angle == 0.0:
         return [(box, row, None, tuple(extra)) for box, row, *extra in cut(gray, ink)]
