@@ -32,6 +32,12 @@ Non-obvious choices:
   into one band; each part must be at least 0.7 of a typical line (at 0.35 a big title split at
   its ascenders: detection F1 on realdev 0.728 -> 0.754 with 0.7, 0.750 at 0.6 and 0.8; held-out
   synthetic receipts 0.784 -> 0.806, 0.813 at 0.8).
+- A curled receipt tilts its lines by different angles, so the page's one turn can leave a block
+  of tight lines touching. A segment whose print is more than 1.3 typical lines tall is cut again
+  on its own upright crop, levelled by its own turn (`_lines_within`); slivers of neighbouring
+  lines at its edges are left out. With version 7: held-out synthetic receipts text NED 0.146 ->
+  0.130 (0.134 at 1.7, 0.130 at 1.15), held-out pages 0.0844 -> 0.0839; realdev receipts
+  0.420 -> 0.396, detection recall 0.830 -> 0.871 at the same precision.
 - A line is cut into segments at blank runs wider than `gap` x its height, the way SROIE-style
   ground truth boxes a receipt ("TOTAL" and its amount are two segments). Normal word spaces are
   about half a height and stay inside a segment; a page whose word spaces are wider (a wide
@@ -53,10 +59,11 @@ Non-obvious choices:
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -382,7 +389,7 @@ def _blocks(ink: np.ndarray, typical: float, gap: float) -> list[tuple[int, int,
     return out
 
 
-def find_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
+def find_segments(image: Image.Image, *, gap: float = 1.3, relevel: bool = True) -> list[Segment]:
     """Printed segments of `image` in reading order (block by block of a column layout; in a
     block, top to bottom, left to right).
 
@@ -394,11 +401,87 @@ def find_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
         >>> ImageDraw.Draw(im).text((10, 45), "THANK YOU", fill=0, font_size=20)
         >>> [(s.row, s.box[0] < 100) for s in find_segments(im)]
         [(0, True), (0, False), (1, True)]
+
+    `relevel`: a segment more than 1.3 typical lines tall is cut again on its own crop
+    (`_lines_within`).
     """
-    return [
-        Segment(box, row, quad, block)
-        for box, row, quad, (block,) in levelled(image, lambda g, i: _upright_segments(g, i, gap))
+    found = levelled(image, lambda g, i: _upright_segments(g, i, gap))
+    if not relevel:
+        return [Segment(box, row, quad, block) for box, row, quad, (block, _, _) in found]
+    out: list[Segment] = []
+    shift = 0  # rows added above by tall segments cut into lines
+    for row, group in itertools.groupby(found, key=lambda f: f[1]):
+        parts: list[tuple[int, int, Segment]] = []  # (line within the row, x, segment)
+        added = 0
+        for box, _, quad, (block, tall, typical) in group:
+            s = Segment(box, row + shift, quad, block)
+            inner = _lines_within(image, s, gap, typical) if tall else []
+            if inner:
+                parts += [(t.row, t.box[0], replace(t, row=row + shift + t.row)) for t in inner]
+                added = max(added, inner[-1].row)
+            else:
+                parts.append((0, box[0], s))
+        out += [s for _, _, s in sorted(parts, key=lambda p: p[:2])]
+        shift += added
+    return out
+
+
+def _lines_within(image: Image.Image, seg: Segment, gap: float, typical: float) -> list[Segment]:
+    """The lines of a segment taller than the page's lines, when its own crop, levelled on
+    its own, parts into two or more, or into one and slivers (rows renumbered from 0, in page
+    coordinates); [] otherwise. A curled receipt tilts its lines by different angles: a block
+    turned by its own skew parts lines that the page's one turn left touching. Rows under half the
+    tallest's height at the crop's top or bottom edge are slivers of the neighbouring lines, which
+    are read on their own: a big title is cut down to its own print."""
+    crop = seg.crop(image)
+    # the page's typical line height, not the crop's: a crop of one bold line and a sliver of the
+    # next would take the sliver for a typical line and split the bold line at its faintest row
+    inner = [
+        Segment(box, row, quad)
+        for box, row, quad, _ in levelled(crop, lambda g, i: _upright_segments(g, i, gap, typical))
     ]
+    heights: dict[int, int] = {}
+    for t in inner:
+        heights[t.row] = max(heights.get(t.row, 0), t.box[3] - t.box[1])
+    if len(heights) < 2:
+        return []
+    first, last, tallest = min(heights), max(heights), max(heights.values())
+    edge = {r for r in (first, last) if heights[r] < 0.5 * tallest}
+    rows = sorted(r for r in heights if r not in edge)
+    if len(rows) < 2 and not (rows and edge):
+        return []
+    w, h = crop.size
+    if seg.quad is None:
+        ox, oy = seg.box[0], seg.box[1]
+        ux, uy, vx, vy = 1.0, 0.0, 0.0, 1.0
+    else:
+        (ox, oy), (rx, ry), _, (bx, by) = [(seg.quad[i], seg.quad[i + 1]) for i in range(0, 8, 2)]
+        ux, uy, vx, vy = (rx - ox) / w, (ry - oy) / w, (bx - ox) / h, (by - oy) / h
+
+    def page(x: float, y: float) -> tuple[float, float]:
+        return ox + x * ux + y * vx, oy + x * uy + y * vy
+
+    out = []
+    for t in inner:
+        if t.row in edge:
+            continue
+        x0, y0, x1, y1 = t.box
+        corners = (
+            [(t.quad[i], t.quad[i + 1]) for i in range(0, 8, 2)]
+            if t.quad
+            else [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+        )
+        quad = tuple(round(v, 1) for pt in corners for v in page(*pt))
+        xs, ys = quad[0::2], quad[1::2]
+        box = (
+            max(0, int(min(xs))),
+            max(0, int(min(ys))),
+            min(image.width, math.ceil(max(xs))),
+            min(image.height, math.ceil(max(ys))),
+        )
+        level = seg.quad is None and t.quad is None
+        out.append(Segment(box, rows.index(t.row), None if level else quad, seg.block))
+    return out
 
 
 def levelled(
@@ -473,11 +556,12 @@ def _skew(ink: np.ndarray) -> float:
 
 
 def _upright_segments(
-    gray: np.ndarray, ink: np.ndarray, gap: float
-) -> list[tuple[tuple[int, int, int, int], int, int]]:
-    """`find_segments` on a level page: (box, row, block) per segment."""
+    gray: np.ndarray, ink: np.ndarray, gap: float, typical: float | None = None
+) -> list[tuple[tuple[int, int, int, int], int, int, bool, float]]:
+    """`find_segments` on a level page: (box, row, block, tall, typical) per segment; `tall`: its print is
+    more than 1.3 typical lines tall; `typical`: the typical line height, measured when not given."""
     H, W = gray.shape
-    typical = _typical_height(ink)
+    typical = typical or _typical_height(ink)
     if typical is None:
         return []
     # vertical strokes far taller than a line are no glyph's: the broken edge of a photographed or
@@ -498,31 +582,32 @@ def _upright_segments(
     # spaces them by about half a height
     spaces = [s for sub, _, _, a, b in lines for s in _word_spaces(sub[a:b])]
     gap = max(gap, 1.5 * float(np.median(spaces))) if len(spaces) >= 8 else gap
-    rows: list[list[tuple[tuple[int, int, int, int], bool]]] = []  # per line: (box, a sliver of ink)
+    rows: list[list[tuple[tuple[int, int, int, int], bool, bool]]] = []  # per line: (box, a sliver, tall)
     for sub, bx0, by0, a, b in lines:
         boxes = [
             (
                 (max(0, x0 + bx0 - px), max(0, y0 + by0 - py), min(W, x1 + bx0 + px), min(H, y1 + by0 + py)),
                 x1 - x0 < 0.45 * (y1 - y0),
+                y1 - y0 > 1.3 * typical,
             )
             for x0, y0, x1, y1, px, py in _line_segments(sub, a, b, typical, gap)
         ]
         # more than 55% ink is a solid blob (a patch of a coloured ground, a logo), not print:
         # printed segments, margins included, stay under 0.5
-        rows.append([(bx, n) for bx, n in boxes if ink[bx[1] : bx[3], bx[0] : bx[2]].mean() <= 0.55])
+        rows.append([(bx, n, t) for bx, n, t in boxes if ink[bx[1] : bx[3], bx[0] : bx[2]].mean() <= 0.55])
     # slivers of ink (as narrow as a "1") outside the span of the page's text, a line height or
     # more beyond it, are pieces of the sheet's edge, not print: a quantity "1" on a receipt stands
     # among the text
-    wide = [bx for r in rows for bx, n in r if not n and bx[2] - bx[0] >= 2 * (bx[3] - bx[1])]
+    wide = [bx for r in rows for bx, n, _ in r if not n and bx[2] - bx[0] >= 2 * (bx[3] - bx[1])]
     if len(wide) >= 3:
         left = np.percentile([bx[0] for bx in wide], 5) - typical
         right = np.percentile([bx[2] for bx in wide], 95) + typical
-        rows = [[(bx, n) for bx, n in r if not (n and (bx[2] < left or bx[0] > right))] for r in rows]
-    out: list[tuple[tuple[int, int, int, int], int, int]] = []
+        rows = [[(bx, n, t) for bx, n, t in r if not (n and (bx[2] < left or bx[0] > right))] for r in rows]
+    out: list[tuple[tuple[int, int, int, int], int, int, bool, float]] = []
     for r, k in zip(rows, blocks, strict=True):
         if r:
             row = out[-1][1] + 1 if out else 0
-            out += [(bx, row, k) for bx, _ in r]
+            out += [(bx, row, k, t, typical) for bx, _, t in r]
     return out
 
 
