@@ -134,15 +134,14 @@ class OCR:
         key: picked from the read rows by layout rules; table: cells on a grid; document: blocks as
         Markdown)."""
         from hyocr.processing.image import load_image
-        from hyocr.tasks.segment import SegmentAnswer, assemble, joined, segment_crops, task_segments
+        from hyocr.tasks.segment import SegmentAnswer, assemble, joined, read_plan
 
         pages, crops, owner = [], [], []  # owner: the page-wide segment number of each crop
         n = 0
         for src in items:
             t0 = time.perf_counter()
             im = load_image(src)
-            segs = task_segments(task, im)
-            page_crops, page_owner = segment_crops(segs, im, self.piece_aspect)
+            segs, page_crops, page_owner = read_plan(task, im, self.piece_aspect)
             crops += page_crops
             owner += [n + k for k in page_owner]
             pages.append((src, im.size, segs, n, len(page_crops), time.perf_counter() - t0))

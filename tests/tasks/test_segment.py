@@ -442,3 +442,33 @@ def test_tight_lines_tilted_apart_from_the_page_are_cut_on_their_own_turn():
         assert s.quad is not None and h < 30 and w > 250
     rows = [s.row for s in find_segments(page)]
     assert rows == sorted(rows) and len(set(rows)) == 11
+
+
+def test_a_red_stamp_is_turned_to_paper_but_the_print_under_it_is_kept():
+    from hyocr.tasks.segment import read_plan, unstamped
+
+    page = Image.new("RGB", (520, 330), (246, 244, 238))
+    d = ImageDraw.Draw(page)
+    for i in range(4):
+        d.text((30, 30 + 80 * i), f"ITEM {i} WIDGET   {i}.50", fill=(20, 20, 20), font_size=22)
+    # a red stamp pressed over the print: ink multiplies with what is below it
+    stamp = Image.new("L", page.size, 0)
+    s = ImageDraw.Draw(stamp)
+    s.ellipse((150, 40, 370, 250), outline=255, width=6)
+    s.text((190, 130), "PAID", fill=255, font_size=48)
+    ink = np.asarray(stamp, np.float32)[..., None] / 255
+    red = np.array([205, 45, 55], np.float32) / 255
+    arr = np.asarray(page, np.float32) * (1 - ink + ink * red)
+    stamped = Image.fromarray(arr.astype(np.uint8))
+    rows = {s.row for s in find_segments(stamped)}
+    assert len(rows) > 4  # the stamp's word and ring are cut as segments of their own
+    clean = unstamped(stamped)
+    assert len({s.row for s in find_segments(clean)}) == 4
+    under = (np.asarray(stamp) > 0) & (np.asarray(page.convert("L")) < 80)  # print under the stamp
+    assert under.sum() > 20 and np.asarray(clean.convert("L"))[under].max() < 120
+    segs, crops, owner = read_plan("spotting", stamped)
+    assert len({s.row for s in segs}) == 4 and len(crops) == len(owner) >= 4
+    # violet dot-matrix print is not a stamp
+    violet = Image.new("RGB", (200, 40), (240, 240, 240))
+    ImageDraw.Draw(violet).text((5, 5), "TOTAL 9.90", fill=(110, 70, 160), font_size=22)
+    assert unstamped(violet) is violet

@@ -64,9 +64,8 @@ from hyocr.tasks.segment import (
     SegmentAnswer,
     assemble,
     joined,
-    segment_crops,
+    read_plan,
     segmenting,
-    task_segments,
 )
 
 __all__ = ["ServeConfig", "create_app"]
@@ -664,8 +663,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
 
         async def by_segments(k: int, img) -> dict:
             t0 = time.perf_counter()
-            segs = await asyncio.to_thread(task_segments, task, img)
-            crops, owner = await asyncio.to_thread(segment_crops, segs, img, config.piece_aspect)
+            segs, crops, owner = await asyncio.to_thread(read_plan, task, img, config.piece_aspect)
             outs = await asyncio.gather(*(read_segment(c) for c in crops))
             answers = joined(
                 [

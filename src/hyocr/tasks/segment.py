@@ -38,6 +38,10 @@ Non-obvious choices:
   lines at its edges are left out. With version 7: held-out synthetic receipts text NED 0.146 ->
   0.130 (0.134 at 1.7, 0.130 at 1.15), held-out pages 0.0844 -> 0.0839; realdev receipts
   0.420 -> 0.396, detection recall 0.830 -> 0.871 at the same precision.
+- Red and pink ink (rubber stamps: "PAID", a date) is turned to the grey of its red channel
+  before the page is cut and read (`unstamped`, `read_plan`): as light as the paper where the stamp
+  lies on paper, as dark as the print where it lies over print. Realdev receipts text NED 0.398 ->
+  0.390 with version 7; held-out synthetic receipts (half their stamps blue) 0.1299 -> 0.1298.
 - A line is cut into segments at blank runs wider than `gap` x its height, the way SROIE-style
   ground truth boxes a receipt ("TOTAL" and its amount are two segments). Normal word spaces are
   about half a height and stay inside a segment; a page whose word spaces are wider (a wide
@@ -83,9 +87,11 @@ __all__ = [
     "levelled",
     "page_segments",
     "pieces",
+    "read_plan",
     "segment_crops",
     "segmenting",
     "task_segments",
+    "unstamped",
 ]
 
 # auto: segment when the model's config says it reads lines; lines: always; off: never
@@ -763,6 +769,34 @@ def segment_crops(
         crops += parts
         owner += [n] * len(parts)
     return crops, owner
+
+
+def unstamped(image: Image.Image) -> Image.Image:
+    """`image` with red and pink ink (a rubber stamp pressed over a receipt: "PAID", a date) turned
+    to the grey of its red channel: on paper the stamp's red channel is as light as the paper,
+    over black print it stays as dark as the print, so print under a stamp is kept whole. Violet
+    and blue inks (dot-matrix print) are left alone: their blue is at least their red. An image
+    without such ink is returned as it is."""
+    rgb = np.asarray(image.convert("RGB")).astype(np.int16)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    red = (r - g > 40) & (r - b > 20)
+    if not red.any():
+        return image
+    rgb = rgb.copy()
+    rgb[red] = r[red][:, None]
+    return Image.fromarray(rgb.astype(np.uint8))
+
+
+def read_plan(
+    task: str, image: Image.Image, max_aspect: float = PIECE_ASPECT
+) -> tuple[list[Segment], list[Image.Image], list[int]]:
+    """What a line reader reads of a page for `task`: its segments (`task_segments`), the crops to
+    read and each crop's segment (`segment_crops`), both from the page with its stamps turned to
+    paper (`unstamped`)."""
+    clean = unstamped(image)
+    segs = task_segments(task, clean)
+    crops, owner = segment_crops(segs, clean, max_aspect)
+    return segs, crops, owner
 
 
 def joined(answers: Sequence[SegmentAnswer], owner: Sequence[int], n: int) -> list[SegmentAnswer]:
