@@ -316,3 +316,31 @@ def test_tight_lines_trains_on_the_crop_inference_reads(toy_dir):
     for s in (two, spot):
         assert tight.plan_length(s) == loose.plan_length(s)
         assert np.array_equal(tight.encode(s).pixel_values[0], loose.encode(s).pixel_values[0])
+
+
+def test_scan_lines_rescans_a_text_line_but_keeps_its_planned_length(toy_dir):
+    # under `scan_lines` a text line's pixels are those of another scan (data.degrade.scan_line),
+    # at the same size, so the planned token count is the encoded one; other tasks are untouched
+    from PIL import Image, ImageDraw
+
+    from hyocr.train.data import Sample, _png_bytes
+
+    engine = Engine.from_dir(toy_dir / "init")
+    cfg = replace(engine.cfg, line_height=32, stretch=1.5)
+    im = Image.new("RGB", (240, 36), "white")
+    ImageDraw.Draw(im).text((8, 6), "TOTAL 12.35", fill="black", font_size=20)
+    line = Sample("a", "text", "Extract the text in the image.", "TOTAL 12.35", [_png_bytes(im)])
+    plain = SampleEncoder(cfg, engine.tok, 98304, 4096)
+    scanned = SampleEncoder(cfg, engine.tok, 98304, 4096, scan_lines=1.0, seed=3)
+    want = plain.encode(line)
+    outs = [scanned.encode(line) for _ in range(4)]
+    for enc in outs:
+        assert scanned.plan_length(line) == len(enc.ids) == len(want.ids)
+        assert enc.ids == want.ids and [list(g) for g in enc.grids] == [list(g) for g in want.grids]
+        assert not np.array_equal(enc.pixel_values[0], want.pixel_values[0])
+    # each encoding is a scan of its own
+    assert not np.array_equal(outs[0].pixel_values[0], outs[1].pixel_values[0])
+    spot = replace(line, task="spotting")
+    assert np.array_equal(scanned.encode(spot).pixel_values[0], plain.encode(spot).pixel_values[0])
+    with pytest.raises(ValueError, match="probability"):
+        stage_config("2", dict(scan_lines=1.5))

@@ -15,6 +15,8 @@ the largest displacement, and corners only move inward, so no box leaves the ima
 
 Photometric effects, each with its own probability: lighting gradient, local shadow, glare, fold
 shading, Gaussian and motion blur, Gaussian noise, JPEG recompression.
+
+`scan_line` degrades a line crop once more at train time (size kept).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from hyocr.data.render.background import paper, photo_like, textured
 from hyocr.data.render.base import Render
 
-__all__ = ["DegradeConfig", "Warp", "degrade", "make_warp"]
+__all__ = ["DegradeConfig", "Warp", "degrade", "make_warp", "scan_line"]
 
 
 @dataclass(frozen=True)
@@ -385,3 +387,51 @@ def degrade(render: Render, rng, cfg: DegradeConfig | None = None) -> Render:
 def _clip_quad(quad, w: int, h: int) -> tuple[float, ...]:
     # sub-pixel overshoot from the mesh approximation only; real overflow is prevented by padding
     return tuple(float(min(max(v, 0.0), (w if i % 2 == 0 else h))) for i, v in enumerate(quad))
+
+
+# ----------------------------------------------------------------------------- train-time
+
+
+def scan_line(img: Image.Image, rng) -> Image.Image:
+    """One more scan of a line crop at train time, its size kept (the reader's token count is
+    planned from the size): one or two of a coarse resolution (down by 0.5-0.85, never under 14 px
+    tall, and back up), a bilevel scan (a threshold, or Floyd-Steinberg dither of a lightened crop,
+    at 1-2.5x), JPEG at quality 25-70, a slight blur, faded contrast. Each is kept mild enough that
+    the line stays legible: an illegible sample would teach the reader to invent text. Shards hold each line drawn once; a line seen again in
+    a later leg is then seen through another scanner.
+
+    Example:
+        >>> import random
+        >>> im = Image.new("RGB", (120, 30), "white")
+        >>> scan_line(im, random.Random(0)).size
+        (120, 30)
+    """
+    w, h = img.size
+    out = img.convert("RGB")
+    kinds = ["coarse", "bilevel", "jpeg", "blur", "fade"]
+    for kind in rng.sample(kinds, rng.choice([1, 1, 2])):
+        if kind == "coarse":
+            f = max(rng.uniform(0.5, 0.85), min(1.0, 14 / h))
+            small = out.resize((max(1, round(w * f)), max(1, round(h * f))), Image.BILINEAR)
+            out = small.resize((w, h), rng.choice([Image.BILINEAR, Image.BICUBIC, Image.NEAREST]))
+        elif kind == "bilevel":
+            f = rng.uniform(1.0, 2.5)
+            big = out.convert("L").resize((max(1, round(w * f)), max(1, round(h * f))), Image.BILINEAR)
+            if rng.random() < 0.5:
+                level = rng.uniform(0.35, 0.65) * 255
+                big = big.point(lambda v, t=level: 255 if v > t else 0)
+            else:
+                lift = rng.uniform(0.0, 0.35) * 255
+                big = big.point(lambda v, a=lift: round(a + v * (255 - a) / 255)).convert("1").convert("L")
+            out = big.resize((w, h), Image.BILINEAR).convert("RGB")
+        elif kind == "jpeg":
+            buf = io.BytesIO()
+            out.save(buf, format="JPEG", quality=rng.randint(25, 70))
+            out = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+        elif kind == "blur":
+            out = out.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.7) * max(1.0, h / 32)))
+        else:
+            keep = rng.uniform(0.45, 0.8)
+            arr = np.asarray(out, np.float32)
+            out = Image.fromarray(np.clip(255 - (255 - arr) * keep, 0, 255).astype(np.uint8))
+    return out

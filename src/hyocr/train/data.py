@@ -26,6 +26,12 @@ Choices
   trains on the crops it will be given. An image the cutter finds several segments in, or none, is
   kept whole (inference would read it segment by segment, or whole). The cut is found once per
   sample (when its length is planned) and remembered.
+- `scan_lines` (a stage option, a probability): a one-image `text` sample's line is scanned once
+  more as it is encoded (`data.degrade.scan_line`: coarse resolution, bilevel or dithered, JPEG,
+  blur, faded; its size kept, so the planned token count holds). The shards hold each line drawn
+  once, and later legs see the same lines again; real receipts are scanned in ways the renderer
+  draws too seldom. Drawn from the encoder's own seeded generator, so a resumed run scans
+  differently from an unbroken one.
 
 This module reads the tar layout itself; when `hyocr.data.shards` lands, its reader produces the
 same layout and either can be used.
@@ -48,6 +54,7 @@ import torch
 from PIL import Image
 
 from hyocr.config import HyocrConfig
+from hyocr.data.degrade import scan_line
 from hyocr.model.rope import xdrope_position_ids
 from hyocr.processing.image import load_image, preprocess, read_size
 from hyocr.processing.template import PromptBuilder
@@ -265,12 +272,16 @@ class SampleEncoder:
         min_pixels: int | None = None,
         *,
         tight_lines: bool = False,
+        scan_lines: float = 0.0,
+        seed: int = 0,
     ):
         self.cfg, self.tok = cfg, tok
         self.prompts = PromptBuilder(tok)
         self.max_pixels = max_pixels
         self.min_pixels = min(min_pixels if min_pixels is not None else cfg.min_pixels, max_pixels)
         self.tight_lines = tight_lines
+        self.scan_lines = scan_lines
+        self._rng = random.Random(seed)
         self._text_cache: dict[str, tuple[list[int], list[int]]] = {}
         self._cuts: dict[bytes, Segment | None] = {}  # image digest -> its line's cut (None: whole)
 
@@ -287,6 +298,12 @@ class SampleEncoder:
             whole = len(segs) != 1 or (segs[0].quad is None and segs[0].box == (0, 0, *img.size))
             self._cuts[digest] = None if whole else segs[0]
         return self._cuts[digest]
+
+    def _scanned(self, sample: Sample) -> bool:
+        """Whether this encoding of a one-image text sample is scanned once more (`scan_lines`)."""
+        if not self.scan_lines or sample.task != "text" or len(sample.images) != 1:
+            return False
+        return self._rng.random() < self.scan_lines
 
     def _sizes(self, sample: Sample) -> list[tuple[int, int]]:
         out = []
@@ -327,6 +344,8 @@ class SampleEncoder:
             cut = self._cut(sample, img)
             if cut is not None:
                 img = cut.crop(img)
+            if self._scanned(sample):
+                img = scan_line(img, self._rng)
             p = preprocess(
                 img,
                 patch=self.cfg.vit_patch,

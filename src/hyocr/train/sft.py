@@ -305,7 +305,15 @@ def run_sft(job: SftJob) -> TrainerState:
         set_rng_state(payload["rng"])
 
     data = ShardIndex(job.data, tasks=cfg.tasks)
-    encoder = SampleEncoder(model.cfg, tok, cfg.max_pixels, cfg.min_pixels, tight_lines=cfg.tight_lines)
+    encoder = SampleEncoder(
+        model.cfg,
+        tok,
+        cfg.max_pixels,
+        cfg.min_pixels,
+        tight_lines=cfg.tight_lines,
+        scan_lines=cfg.scan_lines,
+        seed=cfg.seed + state.step,
+    )
     packer = Packer(data, encoder, cfg.seq_len, seed=cfg.seed, shuffle=cfg.shuffle, position=state.position)
     packer.skipped = state.skipped
     eval_data = ShardIndex(job.eval_data) if job.eval_data else None

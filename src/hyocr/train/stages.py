@@ -64,6 +64,8 @@ class StageConfig:
     line_height: int | None = None  # set the model's `line_height` (0: off); None keeps it
     # cut a text line's image as inference cuts it for a line reader (train/data.py `tight_lines`)
     tight_lines: bool = False
+    # probability that a one-image text sample's line is scanned once more (train/data.py `scan_lines`)
+    scan_lines: float = 0.0
     tasks: tuple[str, ...] = ()  # keep only these tasks (empty: all)
     shuffle: bool = True
     # --- numerics and memory ---
@@ -98,6 +100,8 @@ class StageConfig:
             raise ValueError(f"stretch must be between 1 and 4, not {self.stretch}")
         if self.line_height is not None and (self.line_height < 0 or self.line_height % 32):
             raise ValueError(f"line_height must be 0 (off) or a multiple of 32, not {self.line_height}")
+        if not 0.0 <= self.scan_lines <= 1.0:
+            raise ValueError(f"scan_lines is a probability (0 to 1), not {self.scan_lines}")
         if self.max_steps < 1 or self.seq_len < 16 or self.rows < 1 or self.grad_accum < 1:
             raise ValueError("max_steps, rows and grad_accum must be >= 1 and seq_len >= 16")
 
