@@ -56,6 +56,7 @@ class OCR:
         segment: str = "auto",
         drop_score: float = 0.5,
         piece_aspect: float = PIECE_ASPECT,
+        reread: float = 0.0,
     ):
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
         if segment not in SEGMENT_MODES:
@@ -72,6 +73,7 @@ class OCR:
         self.segment = segment
         self.drop_score = drop_score
         self.piece_aspect = piece_aspect
+        self.reread = reread
 
     # ---- core -------------------------------------------------------------------------------
     def _generate(self, prompt: str, images: Sequence, params=None, batch_size: int | None = None):
@@ -83,6 +85,22 @@ class OCR:
         for i in range(0, len(images), step):
             chunk = images[i : i + step]
             out += self.engine.generate([Request(prompt, [im]) for im in chunk], params)
+        return out
+
+    def _reread(self, prompt: str, crops: list, gens: list) -> list:
+        """Crops read with a confidence under `reread` are read again as `rescans` gives them; the
+        most confident reading is kept."""
+        from hyocr.tasks.segment import answer_confidence, rescans
+
+        unsure = [i for i, g in enumerate(gens) if answer_confidence(g.logprobs) < self.reread]
+        if not unsure:
+            return gens
+        again = [rescans(crops[i]) for i in unsure]
+        flat = self._generate(prompt, [c for cs in again for c in cs], batch_size=max(self.batch_size, 16))
+        out, k = list(gens), 0
+        for i, cs in zip(unsure, again, strict=True):
+            out[i] = max([gens[i], *flat[k : k + len(cs)]], key=lambda g: answer_confidence(g.logprobs))
+            k += len(cs)
         return out
 
     def segmenting(self, task: str) -> bool:
@@ -149,6 +167,8 @@ class OCR:
         t0 = time.perf_counter()
         # line crops are small: at least 16 to a batch
         gens = self._generate(instruction("text", lang), crops, batch_size=max(self.batch_size, 16))
+        if self.reread > 0:
+            gens = self._reread(instruction("text", lang), crops, gens)
         per_crop = (time.perf_counter() - t0) / max(1, len(crops))
         answers = joined(
             [SegmentAnswer(g.text, g.logprobs, g.repetition_cut, g.finish_reason == "length") for g in gens],

@@ -472,3 +472,36 @@ def test_a_red_stamp_is_turned_to_paper_but_the_print_under_it_is_kept():
     violet = Image.new("RGB", (200, 40), (240, 240, 240))
     ImageDraw.Draw(violet).text((5, 5), "TOTAL 9.90", fill=(110, 70, 160), font_size=22)
     assert unstamped(violet) is violet
+
+
+def test_red_on_a_coloured_ground_is_not_a_stamp():
+    # a line on a band whose ground runs from magenta to blue: the red is the ground's, and
+    # turning it grey once moved the cut from the line to the whole image
+    from hyocr.tasks.segment import unstamped
+
+    x = np.linspace(0, 1, 300)[None, :, None]
+    ground = (np.array([210, 40, 170]) * (1 - x) + np.array([60, 40, 200]) * x).repeat(60, axis=0)
+    im = Image.fromarray(ground.astype(np.uint8))
+    ImageDraw.Draw(im).rectangle((0, 18, 299, 42), fill=(245, 245, 245))
+    ImageDraw.Draw(im).text((6, 20), "cannot open input file", fill=(10, 10, 10), font_size=18)
+    assert unstamped(im) is im
+
+
+def test_unsure_segments_are_read_again_and_the_surest_reading_kept():
+    # `reread`: a segment read with a confidence under it is read again as `rescans` gives it
+    # (narrower, wider, contrast stretched) and the most confident reading is kept, so no
+    # segment's confidence can fall; with reread above 1 every segment is read again
+    from pathlib import Path
+
+    from hyocr import OCR
+    from hyocr.tasks.segment import rescans
+
+    receipt = Path(__file__).resolve().parents[2] / "examples" / "receipt.png"
+    once = OCR(max_new_tokens=32, drop_score=0).spotting(receipt)
+    again = OCR(max_new_tokens=32, drop_score=0, reread=1.01).spotting(receipt)
+    assert [ln.box for ln in again.lines] == [ln.box for ln in once.lines]
+    pairs = list(zip(once.lines, again.lines, strict=True))
+    assert all(b.confidence >= a.confidence - 1e-3 for a, b in pairs)
+    assert sum(b.confidence > a.confidence + 1e-3 for a, b in pairs) >= 2  # some reading was bettered
+    crop = Image.new("L", (100, 20), 128)
+    assert [im.size for im in rescans(crop)] == [(83, 20), (120, 20), (100, 20)]

@@ -70,7 +70,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, ImageOps
 
 from hyocr.tasks import results as R
 
@@ -771,16 +771,36 @@ def segment_crops(
     return crops, owner
 
 
+def answer_confidence(logprobs: Sequence[float]) -> float:
+    """An answer's confidence: the geometric-mean probability of its tokens (0 with none)."""
+    return math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
+
+
+def rescans(crop: Image.Image) -> list[Image.Image]:
+    """Other views of a segment crop to read again when its reading is unsure: narrower and wider
+    by a fifth (a line reader reads at one height, so the width sets how many tokens each letter
+    gets) and with its contrast stretched."""
+    w, h = crop.size
+    rgb = crop.convert("RGB")
+    return [
+        rgb.resize((max(1, round(w * 0.83)), h), Image.BICUBIC),
+        rgb.resize((max(1, round(w * 1.2)), h), Image.BICUBIC),
+        ImageOps.autocontrast(rgb, cutoff=1),
+    ]
+
+
 def unstamped(image: Image.Image) -> Image.Image:
     """`image` with red and pink ink (a rubber stamp pressed over a receipt: "PAID", a date) turned
     to the grey of its red channel: on paper the stamp's red channel is as light as the paper,
     over black print it stays as dark as the print, so print under a stamp is kept whole. Violet
-    and blue inks (dot-matrix print) are left alone: their blue is at least their red. An image
-    without such ink is returned as it is."""
+    and blue inks (dot-matrix print) are left alone: their blue is at least their red. Only a page
+    of neutral paper (at least 85% of its pixels of a saturation under 40) has stamps: on a
+    coloured ground (a line on a magenta band) red is part of the ground, and turning it grey moves
+    the cut. An image without such ink, or not on neutral paper, is returned as it is."""
     rgb = np.asarray(image.convert("RGB")).astype(np.int16)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     red = (r - g > 40) & (r - b > 20)
-    if not red.any():
+    if not red.any() or ((rgb.max(axis=-1) - rgb.min(axis=-1)) < 40).mean() < 0.85:
         return image
     rgb = rgb.copy()
     rgb[red] = r[red][:, None]
