@@ -31,7 +31,7 @@ from typing import Any
 from hyocr.tasks import results as R
 from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import instruction
-from hyocr.tasks.segment import PIECE_ASPECT, SEGMENT_MODES, segmenting
+from hyocr.tasks.segment import PIECE_ASPECT, REREAD, SEGMENT_MODES, segmenting
 
 __all__ = ["OCR"]
 
@@ -56,7 +56,7 @@ class OCR:
         segment: str = "auto",
         drop_score: float = 0.5,
         piece_aspect: float = PIECE_ASPECT,
-        reread: float = 0.0,
+        reread: float = REREAD,
     ):
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
         if segment not in SEGMENT_MODES:

@@ -175,3 +175,31 @@ def test_cli_answers_fields_of_the_example_receipt_with_the_shipped_model():
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["pages"][0]["value"] == "12.35"
+
+
+def test_server_reads_unsure_segments_again_and_counts_every_reading():
+    # `reread` in the server: an unsure segment is read again as `rescans` gives it, the surest
+    # reading is kept, and the usage counts every reading made
+    from pathlib import Path
+
+    import httpx
+
+    from hyocr.engine.backends import load_engine
+    from tests.serve.conftest import LiveServer, make_app
+
+    receipt = Path(__file__).resolve().parents[2] / "examples" / "receipt.png"
+    upload = {"file": ("receipt.png", receipt.read_bytes(), "image/png")}
+    results = []
+    for reread in (0.0, 1.01):
+        app = make_app(load_engine(None), max_new_tokens=32, drop_score=0.0, reread=reread)
+        with LiveServer(app) as server:
+            resp = httpx.post(server.url + "/v1/ocr/spotting", files=upload, timeout=120)
+        assert resp.status_code == 200, resp.text
+        results.append(resp.json()["results"][0])
+    once, again = results
+    assert [ln["box"] for ln in again["lines"]] == [ln["box"] for ln in once["lines"]]
+    pairs = list(zip(once["lines"], again["lines"], strict=True))
+    assert all(b["confidence"] >= a["confidence"] - 1e-3 for a, b in pairs)
+    assert sum(b["confidence"] > a["confidence"] + 1e-3 for a, b in pairs) >= 2
+    # every segment was read four times
+    assert again["usage"]["completion_tokens"] > 3 * once["usage"]["completion_tokens"]

@@ -149,6 +149,7 @@ def main(args: argparse.Namespace) -> int:
         segment=args.segment,
         drop_score=args.drop_score,
         piece_aspect=args.piece_aspect,
+        reread=args.reread,
     )
     runner = _Runner(args, ocr, params)
     out_dir = Path(args.out) if args.out else None

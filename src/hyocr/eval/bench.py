@@ -37,7 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 from PIL import Image
 
 from hyocr.errors import HyocrError
-from hyocr.tasks.segment import PIECE_ASPECT, add_segment_arguments
+from hyocr.tasks.segment import PIECE_ASPECT, REREAD, add_segment_arguments
 
 __all__ = [
     "Engine",
@@ -78,6 +78,7 @@ def make_engine(
     segment: str = "auto",
     drop_score: float = 0.5,
     piece_aspect: float = PIECE_ASPECT,
+    reread: float = REREAD,
 ) -> Engine:
     """Build an engine by name; closed choice, one-line errors."""
     if name not in ENGINES:
@@ -91,7 +92,9 @@ def make_engine(
     except ImportError as exc:
         raise HyocrError("the hyocr engine needs the task layer (hyocr.tasks), not available yet") from exc
     # no model: the shipped one
-    return hyocr_engine(model, segment=segment, drop_score=drop_score, piece_aspect=piece_aspect)
+    return hyocr_engine(
+        model, segment=segment, drop_score=drop_score, piece_aspect=piece_aspect, reread=reread
+    )
 
 
 def load_gt(data_dir: Path, errors: list[str]) -> list[dict[str, Any]]:
@@ -306,6 +309,7 @@ def main(args: argparse.Namespace) -> int:
         segment=args.segment,
         drop_score=args.drop_score,
         piece_aspect=args.piece_aspect,
+        reread=args.reread,
     )
     meta = {"engine": getattr(engine, "describe", lambda: args.engine)()}
     if args.model:

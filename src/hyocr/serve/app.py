@@ -61,10 +61,13 @@ from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import LANGUAGES, TASKS, TRANSLATION_TARGETS, instruction
 from hyocr.tasks.segment import (
     PIECE_ASPECT,
+    REREAD,
     SegmentAnswer,
+    answer_confidence,
     assemble,
     joined,
     read_plan,
+    rescans,
     segmenting,
 )
 
@@ -96,6 +99,7 @@ class ServeConfig:
     segment: str = "auto"
     drop_score: float = 0.5  # segmented pages: leave out segments read with a lower confidence
     piece_aspect: float = PIECE_ASPECT  # segmented pages: read longer segments in pieces (0: whole)
+    reread: float = REREAD  # segmented pages: read segments read with a lower confidence again
 
 
 class ApiError(Exception):
@@ -661,10 +665,22 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             async with width:
                 return await backend.generate(GenRequest(line_text, [crop]), params, config.timeout)
 
+        async def surest(crop, first: Completion) -> list[Completion]:
+            # an unsure reading is read again as `rescans` gives the crop; the surest comes first
+            if answer_confidence(first.logprobs) >= config.reread:
+                return [first]
+            again = await asyncio.gather(*(read_segment(c) for c in rescans(crop)))
+            return sorted([first, *again], key=lambda c: -answer_confidence(c.logprobs))
+
         async def by_segments(k: int, img) -> dict:
             t0 = time.perf_counter()
             segs, crops, owner = await asyncio.to_thread(read_plan, task, img, config.piece_aspect)
             outs = await asyncio.gather(*(read_segment(c) for c in crops))
+            spent = list(outs)  # every reading made, for the usage
+            if config.reread > 0:
+                tried = await asyncio.gather(*(surest(c, o) for c, o in zip(crops, outs, strict=True)))
+                outs = [t[0] for t in tried]
+                spent = [c for t in tried for c in t]
             answers = joined(
                 [
                     SegmentAnswer(
@@ -687,7 +703,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 key=opts.get("key"),
             ).to_dict()
             usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-            for c in outs:
+            for c in spent:
                 for key, v in _usage(c).items():
                     usage[key] += v
             finish = "length" if any(a.truncated for a in answers) else "stop"

@@ -123,6 +123,7 @@ def build_config(args: argparse.Namespace, model_name: str):
         segment=args.segment,
         drop_score=args.drop_score,
         piece_aspect=args.piece_aspect,
+        reread=args.reread,
     )
 
 

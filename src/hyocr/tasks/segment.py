@@ -76,6 +76,7 @@ from hyocr.tasks import results as R
 
 __all__ = [
     "PIECE_ASPECT",
+    "REREAD",
     "SEGMENT_MODES",
     "SEGMENT_TASKS",
     "Segment",
@@ -88,6 +89,8 @@ __all__ = [
     "page_segments",
     "pieces",
     "read_plan",
+    "rescans",
+    "answer_confidence",
     "segment_crops",
     "segmenting",
     "task_segments",
@@ -107,6 +110,9 @@ PIECE_ASPECT = 20.0
 
 SEGMENT_TASKS = ("text", "spotting", "fields", "key", "table", "document")
 
+# segments read with a confidence under this are read again (`rescans`); 0: never
+REREAD = 0.0
+
 
 def segmenting(mode: str, task: str, reads: str) -> bool:
     """Whether `task` is read segment by segment under `mode` for a model that reads `reads`
@@ -117,7 +123,8 @@ def segmenting(mode: str, task: str, reads: str) -> bool:
 
 
 def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/document") -> None:
-    """The `--segment` and `--drop-score` options of `hyocr run`, `eval` and `serve`."""
+    """The `--segment`, `--piece-aspect`, `--drop-score` and `--reread` options of `hyocr run`, `eval`
+    and `serve`."""
     group.add_argument(
         "--segment",
         default="auto",
@@ -137,6 +144,13 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
         type=float,
         default=0.5,
         help="segmented pages: leave out segments read with a lower confidence (default: 0.5; 0 keeps all)",
+    )
+    group.add_argument(
+        "--reread",
+        type=float,
+        default=REREAD,
+        help="segmented pages: read segments read with a lower confidence again, narrower, wider and with "
+        f"their contrast stretched, and keep the surest reading (default: {REREAD:g}; 0: never)",
     )
 
 
