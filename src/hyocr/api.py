@@ -18,7 +18,9 @@ pieces cut at word spaces); fields and keys are then picked from the read rows b
 as Markdown (`hyocr.tasks.layout`). "lines" forces that,
 "off" never does it (the release reads the whole page in one pass, as the design intends).
 `drop_score` (0.5, as in PaddleOCR): segments of a page read with a lower confidence are left out
-(and counted in warnings).
+(and counted in warnings). `reread` (off: 0): segments read with a lower confidence are read again
+narrower, wider and with their contrast stretched (`segment.rescans`), the surest reading kept
+(version 8 with 0.8: realdev receipts text NED 0.382 -> 0.379, a page 2.7 -> 3.4 s).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 from hyocr.tasks import results as R
 from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import instruction
-from hyocr.tasks.segment import PIECE_ASPECT, REREAD, SEGMENT_MODES, segmenting
+from hyocr.tasks.segment import PIECE_ASPECT, REREAD, SEGMENT_MODES, answer_confidence, rescans, segmenting
 
 __all__ = ["OCR"]
 
@@ -90,8 +92,6 @@ class OCR:
     def _reread(self, prompt: str, crops: list, gens: list) -> list:
         """Crops read with a confidence under `reread` are read again as `rescans` gives them; the
         most confident reading is kept."""
-        from hyocr.tasks.segment import answer_confidence, rescans
-
         unsure = [i for i, g in enumerate(gens) if answer_confidence(g.logprobs) < self.reread]
         if not unsure:
             return gens
