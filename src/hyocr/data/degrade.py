@@ -397,8 +397,8 @@ def scan_line(img: Image.Image, rng) -> Image.Image:
     planned from the size): one or two of a coarse resolution (down by 0.5-0.85, never under 14 px
     tall, and back up), a bilevel scan (a threshold, or Floyd-Steinberg dither of a lightened crop,
     at 1-2.5x), JPEG at quality 25-70, a slight blur, faded contrast. Each is kept mild enough that
-    the line stays legible: an illegible sample would teach the reader to invent text. Shards hold each line drawn once; a line seen again in
-    a later leg is then seen through another scanner.
+    the line stays legible: an illegible sample would teach the reader to invent text. Shards hold
+    each line drawn once; a line seen again in a later leg is then seen through another scanner.
 
     Example:
         >>> import random
