@@ -1,0 +1,89 @@
+"""What `--reread` costs and gives: the shipped line reader on whole receipts, with unsure segments
+read once (the default) and read again (`OCR(reread=T)`), side by side in one run.
+
+Per setting: full-text NED against the ground truth (case-sensitive, and case-insensitive since
+realdev's ground truth is in capitals), seconds per image, and how many segment crops were read.
+Sets: ../shared/realdev/receipts when it exists (measurement only, never used to choose T) and
+receipts our renderer draws on the fly.
+
+    .venv/bin/python benchmarks/bench_reread.py --thresholds 0.6,0.8 --synthetic 20 --realdev-n 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from hyocr.api import OCR
+from hyocr.data.render.receipt import render_receipt
+from hyocr.eval.metrics import TextNorm, ned
+
+REALDEV = Path(__file__).resolve().parents[2] / "shared" / "realdev" / "receipts"
+NORM = TextNorm(nfkc=True, whitespace=True)
+FOLDED = TextNorm(nfkc=True, whitespace=True, casefold=True)
+
+
+def realdev_items(folder: Path, n: int):
+    for line in (folder / "gt.jsonl").read_text().splitlines()[:n]:
+        item = json.loads(line)
+        text = "\n".join(b["text"] for b in item["boxes"])
+        yield Image.open(folder / item["image"]).convert("RGB"), text
+
+
+def synthetic_items(n: int):
+    for seed in range(n):
+        r = render_receipt(random.Random(f"bench-reread:{seed}"))
+        yield r.image, "\n".join(ln.text for ln in r.lines)
+
+
+class Counting(OCR):
+    """The API, counting the crops it hands the model."""
+
+    crops = 0
+
+    def _generate(self, prompt, images, params=None, batch_size=None):
+        self.crops += len(images)
+        return super()._generate(prompt, images, params, batch_size)
+
+
+def run(items, reread: float) -> tuple[float, float, float, int]:
+    ocr = Counting(reread=reread)
+    ocr.text(items[0][0])  # warm-up, not counted
+    ocr.crops = 0
+    t0 = time.perf_counter()
+    texts = [ocr.text(im).text for im, _ in items]
+    secs = (time.perf_counter() - t0) / len(items)
+    cs = sum(ned(t, g, NORM) for t, (_, g) in zip(texts, items, strict=True)) / len(items)
+    ci = sum(ned(t, g, FOLDED) for t, (_, g) in zip(texts, items, strict=True)) / len(items)
+    return cs, ci, secs, ocr.crops
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--thresholds", default="0.8", help="comma-separated reread thresholds (0 is always run)")
+    ap.add_argument("--synthetic", type=int, default=20, help="synthetic receipts to draw (0: none)")
+    ap.add_argument("--realdev", type=Path, default=REALDEV, help="folder with gt.jsonl")
+    ap.add_argument("--realdev-n", type=int, default=40, help="realdev receipts to read")
+    args = ap.parse_args()
+    sets = []
+    if args.realdev.exists() and args.realdev_n:
+        sets.append(
+            (f"realdev receipts ({args.realdev_n})", list(realdev_items(args.realdev, args.realdev_n)))
+        )
+    if args.synthetic:
+        sets.append((f"synthetic receipts ({args.synthetic})", list(synthetic_items(args.synthetic))))
+    thresholds = [0.0] + [float(t) for t in args.thresholds.split(",") if float(t) > 0]
+    print(f"{'set':<26} {'reread':>6} {'NED':>6} {'NED ci':>6} {'s/img':>6} {'crops':>6}")
+    for name, items in sets:
+        for t in thresholds:
+            cs, ci, secs, crops = run(items, t)
+            print(f"{name:<26} {t:>6.2f} {cs:>6.3f} {ci:>6.3f} {secs:>6.2f} {crops:>6}")
+
+
+if __name__ == "__main__":
+    main()
