@@ -123,3 +123,14 @@ def test_batched_run_gives_the_same_predictions(folder: Path, tmp_path: Path):
     two = load_predictions(tmp_path / "two" / "predictions.jsonl")
     assert one.keys() == two.keys()
     assert {k: v.get("text") for k, v in one.items()} == {k: v.get("text") for k, v in two.items()}
+
+
+def test_cli_eval_report_names_how_the_shipped_reader_read_the_pages(folder: Path, tmp_path: Path):
+    # the reading settings (segment, piece aspect, drop score, reread) change the figures, so the
+    # report of a hyocr run names them
+    out = tmp_path / "out"
+    args = ["eval", "--data", str(folder), "--engine", "hyocr", "--task", "spotting", "--out", str(out)]
+    rc = cli_main([*args, "--no-progress", "--reread", "0.7", "--drop-score", "0.4"])
+    assert rc == 1  # the broken image and the bad line fail; the good image is scored
+    report = (out / "report.md").read_text()
+    assert "segment auto, piece aspect 20, drop score 0.4, reread 0.7" in report, report

@@ -314,6 +314,11 @@ def main(args: argparse.Namespace) -> int:
     meta = {"engine": getattr(engine, "describe", lambda: args.engine)()}
     if args.model:
         meta["model"] = args.model
+    if args.engine == "hyocr":  # how pages were read, so that a report can be reproduced
+        meta["reading"] = (
+            f"segment {args.segment}, piece aspect {args.piece_aspect:g}, drop score {args.drop_score:g}, "
+            f"reread {args.reread:g}"
+        )
     report, errors = run_eval(
         args.data,
         args.out,
