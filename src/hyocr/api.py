@@ -33,7 +33,15 @@ from typing import Any
 from hyocr.tasks import results as R
 from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import instruction
-from hyocr.tasks.segment import PIECE_ASPECT, REREAD, SEGMENT_MODES, answer_confidence, rescans, segmenting
+from hyocr.tasks.segment import (
+    PIECE_ASPECT,
+    REREAD,
+    SEGMENT_MODES,
+    answer_confidence,
+    rescans,
+    segmenting,
+    surest,
+)
 
 __all__ = ["OCR"]
 
@@ -99,7 +107,7 @@ class OCR:
         flat = self._generate(prompt, [c for cs in again for c in cs], batch_size=max(self.batch_size, 16))
         out, k = list(gens), 0
         for i, cs in zip(unsure, again, strict=True):
-            out[i] = max([gens[i], *flat[k : k + len(cs)]], key=lambda g: answer_confidence(g.logprobs))
+            out[i] = surest([gens[i], *flat[k : k + len(cs)]])
             k += len(cs)
         return out
 

@@ -69,6 +69,7 @@ from hyocr.tasks.segment import (
     read_plan,
     rescans,
     segmenting,
+    surest,
 )
 
 __all__ = ["ServeConfig", "create_app"]
@@ -665,12 +666,11 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             async with width:
                 return await backend.generate(GenRequest(line_text, [crop]), params, config.timeout)
 
-        async def surest(crop, first: Completion) -> list[Completion]:
-            # an unsure reading is read again as `rescans` gives the crop; the surest comes first
+        async def reread(crop, first: Completion) -> list[Completion]:
+            # an unsure reading is read again as `rescans` gives the crop: every reading made
             if answer_confidence(first.logprobs) >= config.reread:
                 return [first]
-            again = await asyncio.gather(*(read_segment(c) for c in rescans(crop)))
-            return sorted([first, *again], key=lambda c: -answer_confidence(c.logprobs))
+            return [first, *await asyncio.gather(*(read_segment(c) for c in rescans(crop)))]
 
         async def by_segments(k: int, img) -> dict:
             t0 = time.perf_counter()
@@ -678,8 +678,8 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             outs = await asyncio.gather(*(read_segment(c) for c in crops))
             spent = list(outs)  # every reading made, for the usage
             if config.reread > 0:
-                tried = await asyncio.gather(*(surest(c, o) for c, o in zip(crops, outs, strict=True)))
-                outs = [t[0] for t in tried]
+                tried = await asyncio.gather(*(reread(c, o) for c, o in zip(crops, outs, strict=True)))
+                outs = [surest(t) for t in tried]
                 spent = [c for t in tried for c in t]
             answers = joined(
                 [

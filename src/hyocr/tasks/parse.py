@@ -19,7 +19,9 @@ __all__ = ["parse_answer", "spotting_confidences"]
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*\n?(.*?)\n?```\s*$", re.S)
 
 
-def _geo_mean(logps: Sequence[float]) -> float | None:
+def geo_mean_probability(logps: Sequence[float]) -> float | None:
+    """The confidence of an answer (or part of one) from its tokens' log-probabilities: their
+    geometric-mean probability; None with no tokens."""
     return math.exp(sum(logps) / len(logps)) if logps else None
 
 
@@ -33,7 +35,7 @@ def spotting_confidences(
         if t == ref_open:
             inside, cur = True, []
         elif t == ref_close and inside:
-            out.append(_geo_mean(cur))
+            out.append(geo_mean_probability(cur))
             inside = False
         elif inside:
             cur.append(lp)

@@ -75,6 +75,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 from hyocr.tasks import results as R
+from hyocr.tasks.parse import geo_mean_probability
 
 __all__ = [
     "PIECE_ASPECT",
@@ -95,6 +96,7 @@ __all__ = [
     "rescans",
     "segment_crops",
     "segmenting",
+    "surest",
     "task_segments",
     "unstamped",
 ]
@@ -168,10 +170,18 @@ class Segment:
     quad: tuple[float, ...] | None = None
     block: int = 0  # the cutter's block (a paragraph, a column's piece, a title), in reading order
 
+    def page_corners(self) -> list[tuple[float, float]]:
+        """Its corners on the page: top-left, top-right, bottom-right, bottom-left (the box's on a
+        level page)."""
+        if self.quad is None:
+            x0, y0, x1, y1 = self.box
+            return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+        return [(self.quad[i], self.quad[i + 1]) for i in range(0, 8, 2)]
+
     def _corners(self) -> list[tuple[float, float]]:
         # the quad's corners relative to the box's top-left: top-left, top-right, bottom-right, bottom-left
         x0, y0 = self.box[0], self.box[1]
-        return [(self.quad[i] - x0, self.quad[i + 1] - y0) for i in range(0, 8, 2)]
+        return [(x - x0, y - y0) for x, y in self.page_corners()]
 
     def crop_size(self) -> tuple[int, int]:
         """(width, height) of `crop`'s image."""
@@ -472,13 +482,10 @@ def _lines_within(image: Image.Image, seg: Segment, gap: float, typical: float) 
     rows = sorted(r for r in heights if r not in edge)
     if len(rows) < 2 and not (rows and edge):
         return []
+    # the crop's (x, y) lies at top-left + x * (along its top edge) + y * (down its left edge)
     w, h = crop.size
-    if seg.quad is None:
-        ox, oy = seg.box[0], seg.box[1]
-        ux, uy, vx, vy = 1.0, 0.0, 0.0, 1.0
-    else:
-        (ox, oy), (rx, ry), _, (bx, by) = [(seg.quad[i], seg.quad[i + 1]) for i in range(0, 8, 2)]
-        ux, uy, vx, vy = (rx - ox) / w, (ry - oy) / w, (bx - ox) / h, (by - oy) / h
+    (ox, oy), (rx, ry), _, (bx, by) = seg.page_corners()
+    ux, uy, vx, vy = (rx - ox) / w, (ry - oy) / w, (bx - ox) / h, (by - oy) / h
 
     def page(x: float, y: float) -> tuple[float, float]:
         return ox + x * ux + y * vx, oy + x * uy + y * vy
@@ -487,23 +494,17 @@ def _lines_within(image: Image.Image, seg: Segment, gap: float, typical: float) 
     for t in inner:
         if t.row in edge:
             continue
-        x0, y0, x1, y1 = t.box
-        corners = (
-            [(t.quad[i], t.quad[i + 1]) for i in range(0, 8, 2)]
-            if t.quad
-            else [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-        )
-        quad = tuple(round(v, 1) for pt in corners for v in page(*pt))
-        xs, ys = quad[0::2], quad[1::2]
-        box = (
-            max(0, int(min(xs))),
-            max(0, int(min(ys))),
-            min(image.width, math.ceil(max(xs))),
-            min(image.height, math.ceil(max(ys))),
-        )
+        quad = tuple(round(v, 1) for pt in t.page_corners() for v in page(*pt))
         level = seg.quad is None and t.quad is None
+        box = _bounds(quad, image.width, image.height)
         out.append(Segment(box, rows.index(t.row), None if level else quad, seg.block))
     return out
+
+
+def _bounds(quad: Sequence[float], w: int, h: int) -> tuple[int, int, int, int]:
+    """The pixel box bounding a quad's corners (x0, y0, x1, y1, ...), inside a w x h image."""
+    xs, ys = quad[0::2], quad[1::2]
+    return max(0, int(min(xs))), max(0, int(min(ys))), min(w, math.ceil(max(xs))), min(h, math.ceil(max(ys)))
 
 
 def levelled(
@@ -538,13 +539,7 @@ def levelled(
     out = []
     for (x0, y0, x1, y1), row, *extra in cut(level, _ink(level)):
         quad = tuple(round(v, 1) for pt in ((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for v in back(*pt))
-        xs, ys = quad[0::2], quad[1::2]
-        box = (
-            max(0, int(min(xs))),
-            max(0, int(min(ys))),
-            min(W, math.ceil(max(xs))),
-            min(H, math.ceil(max(ys))),
-        )
+        box = _bounds(quad, W, H)
         if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
             out.append((box, row, quad, tuple(extra)))
     return out
@@ -788,8 +783,14 @@ def segment_crops(
 
 
 def answer_confidence(logprobs: Sequence[float]) -> float:
-    """An answer's confidence: the geometric-mean probability of its tokens (0 with none)."""
-    return math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
+    """An answer's confidence (`parse.geo_mean_probability`), 0 with no tokens."""
+    return geo_mean_probability(logprobs) or 0.0
+
+
+def surest(readings: Sequence):
+    """The most confident of several readings of one crop (anything with `logprobs`), the first
+    on a tie."""
+    return max(readings, key=lambda r: answer_confidence(r.logprobs))
 
 
 def rescans(crop: Image.Image) -> list[Image.Image]:
@@ -910,7 +911,7 @@ def assemble(
         if not text:
             continue
         x0, y0, x1, y1 = (float(v) for v in s.box)
-        conf = round(math.exp(sum(a.logprobs) / len(a.logprobs)), 4) if a.logprobs else None
+        conf = round(answer_confidence(a.logprobs), 4) if a.logprobs else None
         if len(segs) > 1 and conf is not None and conf < drop_score:
             dropped += 1
             continue
