@@ -2,7 +2,8 @@
 
 One image per render: samples of the same render (same image) merge their ground truth. Text is
 the render's lines in reading order joined by newlines; boxes are the lines' pixel polygons;
-fields come from the fields samples' JSON answers, html from the table samples' answers, markdown from the document samples'.
+fields come from the fields samples' JSON answers, html from the table samples' answers, markdown from the
+document samples', latex from the formula samples'.
 
     python scripts/shards_to_gt.py SHARD_DIR OUT_DIR [--limit N]
 """
@@ -48,6 +49,8 @@ def main() -> None:
             item["html"] = s["answer"]
         if s["task"] == "document":
             item["markdown"] = s["answer"]
+        if s["task"] == "formula":
+            item["latex"] = s["answer"]
         if s["task"] == "fields":
             try:
                 item["fields"] = json.loads(s["answer"])

@@ -32,7 +32,7 @@ from typing import Any
 
 from hyocr.tasks import results as R
 from hyocr.tasks.parse import parse_answer, spotting_confidences
-from hyocr.tasks.prompts import instruction
+from hyocr.tasks.prompts import instruction, task_of
 from hyocr.tasks.segment import (
     PIECE_ASPECT,
     REREAD,
@@ -86,7 +86,9 @@ class OCR:
         self.reread = reread
 
     # ---- core -------------------------------------------------------------------------------
-    def _generate(self, prompt: str, images: Sequence, params=None, batch_size: int | None = None):
+    def _generate(
+        self, prompt: str, images: Sequence, params=None, batch_size: int | None = None, task: str = ""
+    ):
         from hyocr.engine.generate import Request, SamplingParams
 
         params = params or self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
@@ -94,7 +96,7 @@ class OCR:
         out = []
         for i in range(0, len(images), step):
             chunk = images[i : i + step]
-            out += self.engine.generate([Request(prompt, [im]) for im in chunk], params)
+            out += self.engine.generate([Request(prompt, [im], task=task) for im in chunk], params)
         return out
 
     def _reread(self, prompt: str, crops: list, gens: list) -> list:
@@ -126,7 +128,7 @@ class OCR:
             lang or self.lang,
             **{k: v for k, v in kw.items() if k in ("key", "fields", "target", "question")},
         )
-        gens = self._generate(prompt, items)
+        gens = self._generate(prompt, items, task=task)
         tok = self.engine.tok
         results = []
         for src, g in zip(items, gens, strict=True):
@@ -241,7 +243,7 @@ class OCR:
         """Escape hatch: any instruction, the raw answer back."""
         many = _is_many(images)
         items = list(images) if many else [images]
-        gens = self._generate(prompt, items)
+        gens = self._generate(prompt, items, task=task_of(prompt))
         out = [
             R.AnswerResult(
                 task="prompt",

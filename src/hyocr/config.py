@@ -80,6 +80,10 @@ class HyocrConfig:
     # keeping their aspect, before the stretch; 0: off (smart_resize alone, as the release). Without
     # it a 24-px line is read 32 px tall and a 48-px one 64 px tall, with the widths rounded apart.
     line_height: int = 0
+    # a line reader's formula images (the `formula` task) are scaled to this height instead; 0: the
+    # line height. A display formula stacks fractions, scripts and limits, which one 32-px row of
+    # tokens reads at a few pixels each; two rows (64) give them the height of a text line.
+    formula_height: int = 0
 
     def __post_init__(self) -> None:
         if self.reads not in ("page", "lines"):
@@ -90,6 +94,12 @@ class HyocrConfig:
             raise ValueError(
                 f"line_height must be 0 (off) or a multiple of {self.factor}, not {self.line_height}"
             )
+        if self.formula_height < 0 or self.formula_height % self.factor:
+            raise ValueError(
+                f"formula_height must be 0 (off) or a multiple of {self.factor}, not {self.formula_height}"
+            )
+        if self.formula_height and not self.line_height:
+            raise ValueError("formula_height needs a line_height (it is a line reader's setting)")
         if sum(self.xdrope_section) * 2 != self.lm_head_dim:
             raise ValueError(
                 f"xdrope_section {self.xdrope_section} must sum to lm_head_dim/2 = {self.lm_head_dim // 2}"
@@ -108,6 +118,10 @@ class HyocrConfig:
     def factor(self) -> int:
         """Image sides are resized to multiples of this (patch x merge = 32 for the release)."""
         return self.vit_patch * self.merge
+
+    def read_height(self, task: str = "") -> int:
+        """The height an image of `task` is scaled to before reading (0: smart_resize alone)."""
+        return self.formula_height if task == "formula" and self.formula_height else self.line_height
 
     def image_tokens(self, height: int, width: int) -> int:
         """Placeholder tokens for an image already resized to height x width pixels."""
@@ -196,7 +210,8 @@ class HyocrConfig:
             "hyocr": {"min_pixels": self.min_pixels, "max_pixels": self.max_pixels}
             | ({"reads": self.reads} if self.reads != "page" else {})
             | ({"stretch": self.stretch} if self.stretch != 1.0 else {})
-            | ({"line_height": self.line_height} if self.line_height else {}),
+            | ({"line_height": self.line_height} if self.line_height else {})
+            | ({"formula_height": self.formula_height} if self.formula_height else {}),
         }
 
     @classmethod
@@ -266,12 +281,13 @@ class HyocrConfig:
                 raise ModelLoadError(
                     f"config.json: hyocr.stretch must be a number, not {extra['stretch']!r}"
                 ) from None
-        if "line_height" in extra:
-            if not isinstance(extra["line_height"], int) or isinstance(extra["line_height"], bool):
-                raise ModelLoadError(
-                    f"config.json: hyocr.line_height must be a whole number, not {extra['line_height']!r}"
-                )
-            kw["line_height"] = extra["line_height"]
+        for name in ("line_height", "formula_height"):
+            if name in extra:
+                if not isinstance(extra[name], int) or isinstance(extra[name], bool):
+                    raise ModelLoadError(
+                        f"config.json: hyocr.{name} must be a whole number, not {extra[name]!r}"
+                    )
+                kw[name] = extra[name]
         try:
             return cls(**kw)
         except ValueError as exc:

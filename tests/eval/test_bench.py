@@ -60,6 +60,15 @@ def test_tesseract_reads_rendered_text_with_line_boxes(folder: Path):
     assert s["field_f1"] == 0.0  # tesseract reads no fields
 
 
+def test_formulas_score_by_normalised_latex():
+    gt = {"latex": "\\frac{a}{b} = x^{2}"}
+    same = score_item(gt, {"latex": "$\\dfrac{a}{b}=x^{2}$"})  # delimiters, dfrac and spaces apart
+    assert same["latex_exact"] == 1.0 and same["latex_sim"] == 1.0
+    near = score_item(gt, {"latex": "\\frac{a}{b} = x^{3}"})
+    assert near["latex_exact"] == 0.0 and 0.9 < near["latex_sim"] < 1.0
+    assert score_item(gt, {})["latex_exact"] == 0.0
+
+
 def test_cli_eval_bad_inputs_are_one_line_each_and_the_rest_goes_on(folder: Path, tmp_path: Path, capsys):
     out = tmp_path / "out"
     rc = cli_main(

@@ -198,3 +198,30 @@ def test_line_height_round_trips_and_is_checked(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(raw))
     with pytest.raises(ModelLoadError, match="hyocr.line_height must be a whole number"):
         load_config(tmp_path)
+
+
+def test_formula_height_round_trips_and_is_checked(tmp_path):
+    import dataclasses
+
+    from hyocr.config import save_config
+    from hyocr.errors import ModelLoadError
+
+    cfg = dataclasses.replace(get_preset("hyocr-test"), line_height=32, formula_height=96)
+    save_config(cfg, tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["hyocr"]["formula_height"] == 96
+    loaded = load_config(tmp_path)
+    assert (loaded.read_height("formula"), loaded.read_height("text"), loaded.read_height()) == (96, 32, 32)
+    # off (0): a formula is read at the line height, and nothing is written
+    off = dataclasses.replace(cfg, formula_height=0)
+    assert off.read_height("formula") == 32
+    save_config(off, tmp_path)
+    assert "formula_height" not in json.loads((tmp_path / "config.json").read_text())["hyocr"]
+    with pytest.raises(ValueError, match="formula_height must be 0 .off. or a multiple of 32"):
+        dataclasses.replace(cfg, formula_height=80)
+    with pytest.raises(ValueError, match="formula_height needs a line_height"):
+        dataclasses.replace(get_preset("hyocr-test"), formula_height=96)
+    raw = json.loads((tmp_path / "config.json").read_text())
+    raw["hyocr"]["formula_height"] = 96.0
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(ModelLoadError, match="hyocr.formula_height must be a whole number"):
+        load_config(tmp_path)

@@ -73,6 +73,35 @@ def test_system_prompt_and_text_only_requests(client, serve_engine):
     assert out.choices[0].message.content == ref.text
 
 
+def test_a_formula_instruction_is_read_at_the_models_formula_height(random_model, tokenizer):
+    # a line reader with a formula_height: the server knows the formula task by its instruction, so
+    # the image is read three rows tall (more prompt tokens), as the engine reads it for that task
+    from dataclasses import replace
+
+    from hyocr.engine.generate import Engine
+    from hyocr.processing.template import PromptBuilder
+    from hyocr.tasks.prompts import instruction
+    from tests.serve.conftest import LiveServer, make_app
+
+    engine = Engine(random_model, tokenizer, PromptBuilder(tokenizer), autocast=False)
+    engine.cfg = replace(engine.cfg, line_height=32, formula_height=96)
+    image = png_bytes(64, 96, 3)
+    with LiveServer(make_app(engine, max_new_tokens=4)) as srv:
+        client = openai.OpenAI(base_url=srv.url + "/v1", api_key="unused", max_retries=0, timeout=60)
+        used = {}
+        for task in ("formula", "text"):
+            out = client.chat.completions.create(
+                model="hyocr-test", messages=_messages(image, instruction(task)), max_tokens=2
+            )
+            used[task] = out.usage.prompt_tokens
+            want = engine.prepare(Request(instruction(task), [image], task=task))
+            assert used[task] == len(want.ids)
+    tall = engine.prepare(Request(instruction("formula"), [image], task="formula"))
+    one_row = engine.prepare(Request(instruction("formula"), [image]))
+    assert [p.image_sizes[0]["resized_height"] for p in (tall, one_row)] == [96, 32]
+    assert used["formula"] == len(tall.ids) > len(one_row.ids)
+
+
 def test_seeded_sampling_is_repeatable(client):
     kw = dict(
         model="hyocr-test",

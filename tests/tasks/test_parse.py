@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hyocr.tasks.parse import parse_answer, spotting_confidences
-from hyocr.tasks.prompts import TASKS, instruction
+from hyocr.tasks.prompts import TASKS, instruction, task_of
 
 
 def test_spotting_pixels_and_raw_coordinates():
@@ -79,6 +79,14 @@ def test_instructions_are_the_release_strings():
     )
     assert "翻译为英文。" in instruction("translate", "zh", target="en")
     assert instruction("key", key="total") == "Output the value of total."
+
+
+def test_task_of_names_the_task_of_a_fixed_instruction():
+    for task in ("spotting", "text", "document", "formula", "table", "chart", "subtitles"):
+        assert task_of(instruction(task)) == task_of(instruction(task, "zh")) == task
+    assert task_of("  " + instruction("formula") + "\n") == "formula"
+    # instructions with a placeholder, and anything else, name no task
+    assert task_of(instruction("key", key="total")) == task_of("What is the total?") == ""
 
 
 @settings(max_examples=150, deadline=None)

@@ -272,6 +272,32 @@ def test_a_stage_line_height_travels_with_the_model_and_both_sides_read_one_row(
         stage_config("2", dict(line_height=40))
 
 
+def test_a_stage_formula_height_reads_formulas_taller_on_both_sides(toy_dir, tmp_path):
+    # `formula_height` travels with the model like `line_height`; a formula sample is encoded, and a
+    # request that names the formula task is prepared, that many pixels tall; other tasks (and a
+    # request that names none) keep the line height
+    from hyocr.tasks.prompts import instruction
+    from hyocr.train.data import Sample
+
+    cfg = stage_config(
+        "2", dict(TOY, max_steps=2, warmup_steps=0, max_pixels=96 * 256, line_height=32, formula_height=96)
+    )
+    run_sft(SftJob(toy_dir / "init", toy_dir / "shards", tmp_path, cfg, quiet=True))
+    engine = Engine.from_dir(tmp_path / "latest")
+    assert (engine.cfg.line_height, engine.cfg.formula_height) == (32, 96)
+    line = ShardIndex(toy_dir / "eval")[0]  # a 128x64 image
+    formula = Sample("f", "formula", instruction("formula"), "x^{2}", line.images)
+    enc = SampleEncoder(engine.cfg, engine.tok, cfg.max_pixels, cfg.min_pixels)
+    assert [list(g) for g in enc.encode(formula).grids] == [[6, 12]]  # 96 px tall, 192 wide
+    assert [list(g) for g in enc.encode(line).grids] == [[2, 4]]
+    prepared = engine.prepare(Request(formula.instruction, [formula.images[0]], task="formula"))
+    assert enc.encode(formula).ids[: len(prepared.ids)] == prepared.ids
+    plain = engine.prepare(Request(formula.instruction, [formula.images[0]]))
+    assert plain.image_sizes[0]["resized_height"] == 32
+    with pytest.raises(ValueError, match="formula_height must be 0 .off. or a multiple of 32"):
+        stage_config("2", dict(formula_height=48))
+
+
 def test_tight_lines_trains_on_the_crop_inference_reads(toy_dir):
     # a line drawn small in a wide margin: under `tight_lines` the encoder plans and encodes the cut
     # that inference makes for a line reader (page_segments), not the whole image; a two-line image

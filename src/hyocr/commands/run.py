@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hyocr.engine.backends import DEVICES, DTYPES
 from hyocr.errors import HyocrError
-from hyocr.tasks.prompts import LANGUAGES, TASKS, instruction
+from hyocr.tasks.prompts import LANGUAGES, TASKS, instruction, task_of
 from hyocr.tasks.segment import add_segment_arguments
 
 __all__ = ["add_arguments", "main"]
@@ -235,7 +235,9 @@ def _stream_image(runner: _Runner, path: Path) -> str:
 
     done = []
     for piece in runner.ocr.engine.stream(
-        Request(runner.prompt, [path], runner.args.system), runner.params, on_done=done.append
+        Request(runner.prompt, [path], runner.args.system, task_of(runner.prompt)),
+        runner.params,
+        on_done=done.append,
     ):
         print(piece, end="", flush=True)
     print()

@@ -68,6 +68,9 @@ class Request:
     instruction: str
     images: Sequence = ()  # paths, bytes, PIL images or arrays
     system: str = ""
+    # the task the instruction asks for, when the caller knows it: a line reader reads a formula's
+    # image at its config's formula_height (HyocrConfig.read_height); "" reads every image alike
+    task: str = ""
 
 
 @dataclass
@@ -174,7 +177,7 @@ class Engine:
                 min_pixels=self.min_pixels,
                 max_pixels=self.max_pixels,
                 stretch=self.cfg.stretch,
-                line_height=self.cfg.line_height,
+                line_height=self.cfg.read_height(request.task),
             )
             pixel_values.append(p.pixel_values)
             grids.append(p.grid_hw)

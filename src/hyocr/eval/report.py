@@ -43,6 +43,7 @@ METRICS: dict[str, tuple[str, bool]] = {
     "teds": ("TEDS of the table HTML", True),
     "teds_s": ("TEDS on structure only", True),
     "latex_sim": ("1 - NED of normalised LaTeX", True),
+    "latex_exact": ("normalised LaTeX identical (1) or not (0)", True),
     "md_ned": ("NED of the page's Markdown (NFKC, whitespace collapsed)", False),
     "seconds": ("wall-clock seconds per item", False),
 }
@@ -72,7 +73,9 @@ def score_item(gt: dict[str, Any], pred: dict[str, Any]) -> dict[str, float]:
         s["teds"] = M.teds(ph, gt["html"])
         s["teds_s"] = M.teds_s(ph, gt["html"])
     if isinstance(gt.get("latex"), str) and gt["latex"].strip():
-        s["latex_sim"] = 1.0 - M.ned(M.normalize_latex(pred.get("latex")), M.normalize_latex(gt["latex"]))
+        p, g = M.normalize_latex(pred.get("latex")), M.normalize_latex(gt["latex"])
+        s["latex_sim"] = 1.0 - M.ned(p, g)
+        s["latex_exact"] = float(p == g)
     if isinstance(gt.get("markdown"), str) and gt["markdown"].strip():
         s["md_ned"] = M.ned(pred.get("markdown") or "", gt["markdown"], TEXT_NORM)
     sec = pred.get("seconds")

@@ -58,7 +58,7 @@ from hyocr.serve.backends import Backend, Completion, UpstreamError
 from hyocr.serve.batching import QueueFull
 from hyocr.serve.inputs import InputLimits, decode_image, image_from_url, is_pdf, pdf_pages
 from hyocr.tasks.parse import parse_answer, spotting_confidences
-from hyocr.tasks.prompts import LANGUAGES, TASKS, TRANSLATION_TARGETS, instruction
+from hyocr.tasks.prompts import LANGUAGES, TASKS, TRANSLATION_TARGETS, instruction, task_of
 from hyocr.tasks.segment import (
     PIECE_ASPECT,
     REREAD,
@@ -348,7 +348,8 @@ async def chat_request(body: Any, config: ServeConfig) -> GenRequest:
     images = await asyncio.gather(
         *(image_from_url(u, config.limits, f"image {k + 1}") for k, u in enumerate(urls))
     )
-    return GenRequest("\n".join(texts), list(images), "\n".join(system))
+    prompt = "\n".join(texts)
+    return GenRequest(prompt, list(images), "\n".join(system), task=task_of(prompt))
 
 
 # ---- the app ---------------------------------------------------------------------------------------
@@ -713,7 +714,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         async def one(k: int, img) -> dict:
             if by_segment:
                 return await by_segments(k, img)
-            c = await backend.generate(GenRequest(text, [img]), params, config.timeout)
+            c = await backend.generate(GenRequest(text, [img], task=task), params, config.timeout)
             conf = None
             if task == "spotting" and backend.ref_ids and c.token_ids:
                 conf = spotting_confidences(c.token_ids, c.logprobs, *backend.ref_ids)

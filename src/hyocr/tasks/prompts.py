@@ -9,7 +9,7 @@ Chinese name in Chinese ones), and `question` for VQA (the user's own words).
 
 from __future__ import annotations
 
-__all__ = ["TASKS", "LANGUAGES", "TRANSLATION_TARGETS", "instruction", "language_names"]
+__all__ = ["TASKS", "LANGUAGES", "TRANSLATION_TARGETS", "instruction", "language_names", "task_of"]
 
 TASKS = (
     "spotting",
@@ -136,3 +136,17 @@ def instruction(
         en, zh = language_names(target or "en")
         return template.format(target=en if lang == "en" else zh)
     return template
+
+
+def task_of(text: str) -> str:
+    """The task whose fixed instruction (English or Chinese, no placeholder) `text` is, else "".
+
+    >>> task_of("Identify the formula in the image and represent it using LaTeX format.")
+    'formula'
+    """
+    t = text.strip()
+    for table in (_EN, _ZH):
+        for task, template in table.items():
+            if "{" not in template and t == template:
+                return task
+    return ""

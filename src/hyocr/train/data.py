@@ -322,7 +322,7 @@ class SampleEncoder:
                     self.min_pixels,
                     self.max_pixels,
                     stretch=self.cfg.stretch,
-                    line_height=self.cfg.line_height,
+                    line_height=self.cfg.read_height(sample.task),
                 )
             )
         return out
@@ -353,7 +353,7 @@ class SampleEncoder:
                 min_pixels=self.min_pixels,
                 max_pixels=self.max_pixels,
                 stretch=self.cfg.stretch,
-                line_height=self.cfg.line_height,
+                line_height=self.cfg.read_height(sample.task),
             )
             pixel_values.append(p.pixel_values)
             grids.append(p.grid_hw)

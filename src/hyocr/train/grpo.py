@@ -228,7 +228,7 @@ def mean_reward(
     for i in range(0, len(samples), batch):
         chunk = samples[i : i + batch]
         gens = engine.generate(
-            [Request(s.instruction, s.images, s.system) for s in chunk],
+            [Request(s.instruction, s.images, s.system, s.task) for s in chunk],
             SamplingParams(max_new_tokens=max_new_tokens),
         )
         total += sum(reward_fn(s, g).reward for s, g in zip(chunk, gens, strict=True))
@@ -385,7 +385,7 @@ def run_grpo(job: GrpoJob) -> dict[str, Any]:
             cut_repetition=False,
         )
         requests = [
-            Request(s.instruction, s.images, s.system) for s in prompts for _ in range(cfg.group_size)
+            Request(s.instruction, s.images, s.system, s.task) for s in prompts for _ in range(cfg.group_size)
         ]
         with torch.no_grad():
             gens = engine.generate(requests, sampling)
@@ -405,7 +405,7 @@ def run_grpo(job: GrpoJob) -> dict[str, Any]:
                 if why in ("trivial", "unsolvable"):
                     retired.add(s.key)
                 continue
-            prep = engine.prepare(Request(s.instruction, s.images, s.system))
+            prep = engine.prepare(Request(s.instruction, s.images, s.system, s.task))
             for g, r, a in zip(group, rewards, group_advantages(rewards), strict=True):
                 completion = list(g.token_ids) + ([tok.eos_id] if g.finish_reason == "stop" else [])
                 kept.append(_Rollout(s, prep.ids, prep.pixel_values, prep.grids, completion, r, a))

@@ -65,7 +65,7 @@ def mine(
     params = SamplingParams(max_new_tokens=max_new_tokens)
     for start in range(0, n, batch):
         samples = [data[i] for i in range(start, min(start + batch, n))]
-        gens = engine.generate([Request(s.instruction, s.images, s.system) for s in samples], params)
+        gens = engine.generate([Request(s.instruction, s.images, s.system, s.task) for s in samples], params)
         for s, g in zip(samples, gens, strict=True):
             r = score(s, g.text, g.finish_reason, judge)
             sums[s.task].append(r.reward)

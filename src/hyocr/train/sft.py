@@ -25,8 +25,8 @@ Choices and departures
 - Position ids restart at 0 for every packed sample and attention is confined to it, so a packed
   row computes exactly what the samples would alone.
 - The exported config records the stage's image bounds (`min_pixels`/`max_pixels`) and, when the
-  stage sets them, its `stretch` and `line_height`, so the model directory is used at inference with the resolution
-  it was trained at.
+  stage sets them, its `stretch`, `line_height` and `formula_height`, so the model directory is
+  used at inference with the resolution it was trained at.
 - Evaluation (`eval_every`): the mean answer-token loss on held-out samples, plus greedy decoding of
   a few of them scored with the task reward of rewards.py (the same code as GRPO and eval/).
 
@@ -230,7 +230,7 @@ def evaluate(
         engine = Engine(model, tok, autocast=cfg.bf16, max_pixels=cfg.max_pixels, min_pixels=cfg.min_pixels)
         samples = [data[i] for i in range(k)]
         gens = engine.generate(
-            [Request(s.instruction, s.images, s.system) for s in samples],
+            [Request(s.instruction, s.images, s.system, s.task) for s in samples],
             SamplingParams(max_new_tokens=cfg.eval_max_new_tokens),
         )
         rewards = [score(s, g.text, g.finish_reason).reward for s, g in zip(samples, gens, strict=True)]
@@ -277,6 +277,8 @@ def run_sft(job: SftJob) -> TrainerState:
         model.cfg = replace(model.cfg, stretch=cfg.stretch)
     if cfg.line_height is not None:
         model.cfg = replace(model.cfg, line_height=cfg.line_height)
+    if cfg.formula_height is not None:
+        model.cfg = replace(model.cfg, formula_height=cfg.formula_height)
     model.train()
     params = freeze_for_stage(model, cfg.trains)
     model.vision.gradient_checkpointing = cfg.grad_checkpointing

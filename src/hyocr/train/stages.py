@@ -62,6 +62,7 @@ class StageConfig:
     min_pixels: int = 512 * 512
     stretch: float | None = None  # set the model's `stretch` (images widened before resizing); None keeps it
     line_height: int | None = None  # set the model's `line_height` (0: off); None keeps it
+    formula_height: int | None = None  # set the model's `formula_height` (0: off); None keeps it
     # cut a text line's image as inference cuts it for a line reader (train/data.py `tight_lines`)
     tight_lines: bool = False
     # probability that a one-image text sample's line is scanned once more (train/data.py `scan_lines`)
@@ -98,8 +99,10 @@ class StageConfig:
             )
         if self.stretch is not None and not 1.0 <= self.stretch <= 4.0:
             raise ValueError(f"stretch must be between 1 and 4, not {self.stretch}")
-        if self.line_height is not None and (self.line_height < 0 or self.line_height % 32):
-            raise ValueError(f"line_height must be 0 (off) or a multiple of 32, not {self.line_height}")
+        for name in ("line_height", "formula_height"):
+            value = getattr(self, name)
+            if value is not None and (value < 0 or value % 32):
+                raise ValueError(f"{name} must be 0 (off) or a multiple of 32, not {value}")
         if not 0.0 <= self.scan_lines <= 1.0:
             raise ValueError(f"scan_lines is a probability (0 to 1), not {self.scan_lines}")
         if self.max_steps < 1 or self.seq_len < 16 or self.rows < 1 or self.grad_accum < 1:
