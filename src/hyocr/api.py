@@ -162,42 +162,53 @@ class OCR:
         key: picked from the read rows by layout rules; table: cells on a grid; document: blocks as
         Markdown)."""
         from hyocr.processing.image import load_image
-        from hyocr.tasks.segment import SegmentAnswer, assemble, joined, read_plan
+        from hyocr.tasks.segment import SegmentAnswer, assemble, formula_crops, joined, read_plan
 
-        pages, crops, owner = [], [], []  # owner: the page-wide segment number of each crop
+        # a model that reads formulas reads a page's centred rows as formulas as well (document)
+        formulas = task == "document" and getattr(getattr(self.engine, "cfg", None), "formula_height", 0) > 0
+        pages, crops, owner, fcrops = [], [], [], []  # owner: the page-wide segment number of each crop
         n = 0
         for src in items:
             t0 = time.perf_counter()
             im = load_image(src)
             segs, page_crops, page_owner = read_plan(task, im, self.piece_aspect)
+            fboxes, page_fcrops = formula_crops(im, segs) if formulas else ([], [])
             crops += page_crops
             owner += [n + k for k in page_owner]
-            pages.append((src, im.size, segs, n, len(page_crops), time.perf_counter() - t0))
+            pages.append(
+                (src, im.size, segs, n, len(page_crops), fboxes, len(fcrops), time.perf_counter() - t0)
+            )
+            fcrops += page_fcrops
             n += len(segs)
         t0 = time.perf_counter()
         # line crops are small: at least 16 to a batch
         gens = self._generate(instruction("text", lang), crops, batch_size=max(self.batch_size, 16))
         if self.reread > 0:
             gens = self._reread(instruction("text", lang), crops, gens)
-        per_crop = (time.perf_counter() - t0) / max(1, len(crops))
+        fgens = self._generate(instruction("formula", lang), fcrops, task="formula") if fcrops else []
+        per_crop = (time.perf_counter() - t0) / max(1, len(crops) + len(fcrops))
         answers = joined(
             [SegmentAnswer(g.text, g.logprobs, g.repetition_cut, g.finish_reason == "length") for g in gens],
             owner,
             n,
         )
+        fanswers = [
+            SegmentAnswer(g.text, g.logprobs, g.repetition_cut, g.finish_reason == "length") for g in fgens
+        ]
         results: list[R.TaskResult] = []
-        for src, size, segs, first, n_crops, seconds in pages:
+        for src, size, segs, first, n_crops, fboxes, ffirst, seconds in pages:
             results.append(
                 assemble(
                     task,
                     size,
                     segs,
                     answers[first : first + len(segs)],
-                    seconds=seconds + per_crop * n_crops,
+                    seconds=seconds + per_crop * (n_crops + len(fboxes)),
                     source=str(src) if isinstance(src, (str, Path)) else "",
                     drop_score=self.drop_score,
                     fields=fields,
                     key=key,
+                    formulas=list(zip(fboxes, fanswers[ffirst : ffirst + len(fboxes)], strict=True)),
                 )
             )
         return results

@@ -80,3 +80,61 @@ def test_a_table_on_a_page_is_written_as_its_html():
     assert teds_s(res.markdown[res.markdown.index("<table>") :], want) == 1.0, res.markdown
     assert [b["kind"] for b in res.blocks] == ["paragraph", "table"]
     assert [c.text for c in table.rows[1]] == ["Paper", "4.10", "5.25"], res.markdown
+
+
+def formula_page() -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """A paragraph, a display formula centred under it (a fraction: three rows of print), and
+    another paragraph right under the formula, as the document renderer sets them; the formula's box."""
+    from hyocr.data.render.formula import render_latex
+
+    im = Image.new("RGB", (520, 330), (250, 250, 247))
+    d = ImageDraw.Draw(im)
+    for k, line in enumerate(["The rate of the press is given by the", "ratio of pages printed to hours run:"]):
+        d.text((40, 30 + 24 * k), line, fill=(20, 20, 20), font_size=18)
+    patch = render_latex(r"r = \frac{p + 12}{h}", 22, (20, 20, 20))
+    x, y = 186 - patch.width // 2, 92  # under the middle of the lines (x 38 to 334)
+    im.paste(patch, (x, y), patch)
+    d.text((40, y + patch.height + 8), "so a faster press gives a larger rate.", fill=(20, 20, 20), font_size=18)
+    return im, (x, y, x + patch.width, y + patch.height)
+
+
+def test_a_centred_formula_is_found_and_written_as_its_own_block():
+    from hyocr.tasks.layout import formula_rows, within
+    from hyocr.tasks.segment import task_segments
+
+    im, box = formula_page()
+    segs = task_segments("document", im)
+    found = formula_rows(segs)
+    assert len(found) == 1, found  # the paragraph lines are not centred with a margin
+    (f,) = found
+    assert abs(f[0] - box[0]) <= 3 and abs(f[2] - box[2]) <= 3 and f[1] <= box[1] + 8 and f[3] >= box[3] - 8
+    inside = [s for s in segs if within(s.box, f)]
+    texts = [f"t{s.row}" for s in segs]
+    md, blocks = page_markdown(segs, texts, im.size, [(f, r"r = \frac{p + 12}{h}")])
+    assert "$$\nr = \\frac{p + 12}{h}\n$$" in md, md
+    assert [b["kind"] for b in blocks].count("formula") == 1
+    # the formula's rows are gone from the text, and the text after the formula is a paragraph of its own
+    assert not any(f"t{s.row}" in md for s in inside) and len(inside) >= 2
+    assert md.index("$$") < md.index(texts[-1]) and md.split("\n\n")[-1] == texts[-1]
+    # without formulas the rows are read as text
+    plain, _ = page_markdown(segs, texts, im.size)
+    assert "$$" not in plain and all(t in plain for t in texts)
+
+
+def test_assemble_writes_a_formula_only_when_its_reading_is_surer():
+    import math
+
+    from hyocr.tasks.layout import formula_rows, within
+    from hyocr.tasks.segment import SegmentAnswer, assemble, task_segments
+
+    im, _ = formula_page()
+    segs = task_segments("document", im)
+    (f,) = formula_rows(segs)
+    answers = [SegmentAnswer(f"t{s.row}", [math.log(0.6 if within(s.box, f) else 0.99)] * 3) for s in segs]
+    surer = SegmentAnswer(r"r = \frac{p + 12}{h}", [math.log(0.9)] * 8)
+    unsure = SegmentAnswer(r"r = \frac{p}{h}", [math.log(0.3)] * 8)
+    doc = assemble("document", im.size, segs, answers, formulas=[(f, surer)])
+    assert [b["kind"] for b in doc.blocks].count("formula") == 1 and "\\frac{p + 12}" in doc.markdown
+    assert any("1 of 1 centred rows read as formulas" in w for w in doc.warnings)
+    doc = assemble("document", im.size, segs, answers, formulas=[(f, unsure)])
+    assert "$$" not in doc.markdown and "formula" not in [b["kind"] for b in doc.blocks]

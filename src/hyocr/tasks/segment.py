@@ -836,6 +836,26 @@ def read_plan(
     return segs, crops, owner
 
 
+def formula_crops(
+    image: Image.Image, segs: Sequence[Segment]
+) -> tuple[list[tuple[int, int, int, int]], list[Image.Image]]:
+    """The boxes of a page's rows that may be display formulas (`tasks.layout.formula_rows`) and
+    their crops, with a margin of half a line around the print, as a formula image has one."""
+    from hyocr.tasks.layout import formula_rows
+
+    boxes = formula_rows(segs)
+    if not boxes:
+        return [], []
+    heights = sorted(s.box[3] - s.box[1] for s in segs)
+    pad = max(2, heights[len(heights) // 2] // 2)
+    w, h = image.size
+    crops = [
+        image.crop((max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)))
+        for x0, y0, x1, y1 in boxes
+    ]
+    return boxes, crops
+
+
 def joined(answers: Sequence[SegmentAnswer], owner: Sequence[int], n: int) -> list[SegmentAnswer]:
     """The answers of `n` segments from the answers of their pieces (`owner[i]`: the segment of
     piece i, in order): texts joined by a space, log-probabilities one after the other."""
@@ -864,13 +884,17 @@ def assemble(
     drop_score: float = 0.0,
     fields: Sequence[str] | None = None,
     key: str | None = None,
+    formulas: Sequence[tuple[Sequence[float], SegmentAnswer]] = (),
 ) -> R.SpottingResult | R.TextResult | R.FieldsResult | R.KeyResult | R.TableResult | R.DocumentResult:
     """One page's result from its segments' answers: spotting gets a line per segment with the
     segment's box and a confidence (geometric-mean token probability); text gets the segments of a
     line joined by spaces and the lines by newlines; fields (the keys `fields`) and key (`key`) are
     picked from those rows by `hyocr.tasks.fields`; table (`segs` are `tasks.tables` cells) gets
     the cells laid out as HTML by `tasks.tables.table_html`, every cell kept; document gets the
-    blocks laid out as Markdown by `tasks.layout.page_markdown`. Empty answers are dropped, and so
+    blocks laid out as Markdown by `tasks.layout.page_markdown`, with each of `formulas` (a box of
+    `tasks.layout.formula_rows` and its reading with the formula instruction) written as LaTeX when
+    that reading is surer than the text reading of the segments in its box (by geometric-mean
+    token probability). Empty answers are dropped, and so
     are answers with a confidence below `drop_score` when the page has more than one segment (PaddleOCR's
     `drop_score` convention: what the reader is unsure of on a page is mostly a stamp, a scribble
     or a rule, not print); a single line is always given back."""
@@ -894,13 +918,28 @@ def assemble(
         ]
         return R.TableResult(**common, warnings=notes, raw=markup, html=markup, rows=cells)
     if task == "document":
-        from hyocr.tasks.layout import page_markdown
+        from hyocr.tasks.layout import page_markdown, within
 
-        markdown, blocks = page_markdown(segs, [a.text for a in answers], size)
+        chosen = []
+        for box, f in formulas:
+            inside = [a for s, a in zip(segs, answers, strict=True) if within(s.box, box)]
+            text_logprobs = [x for a in inside for x in a.logprobs]
+            if (
+                f.text.strip()
+                and f.logprobs
+                and answer_confidence(f.logprobs) > answer_confidence(text_logprobs)
+            ):
+                chosen.append((box, f.text.strip()))
+        markdown, blocks = page_markdown(segs, [a.text for a in answers], size, chosen)
         notes = [
             f"read segment by segment: {len(segs)} printed segments found by ink projection",
             "headings, lists and paragraphs laid out from the cutter's blocks by layout rules "
-            "(hyocr.tasks.layout); tables cut into cells (hyocr.tasks.tables), formulas read as text",
+            "(hyocr.tasks.layout); tables cut into cells (hyocr.tasks.tables), "
+            + (
+                f"{len(chosen)} of {len(formulas)} centred rows read as formulas"
+                if formulas
+                else "formulas read as text"
+            ),
         ]
         return R.DocumentResult(**common, warnings=notes, raw=markdown, markdown=markdown, blocks=blocks)
     lines: list[R.TextLine] = []
