@@ -370,3 +370,39 @@ def test_page_is_served_with_a_strict_content_security_policy(server):
 def test_json_stays_json(server):
     r = httpx.post(server.url + "/v1/chat/completions", json=chat_body(png_bytes(), max_tokens=3))
     assert json.loads(r.text)["choices"][0]["message"]["role"] == "assistant"
+
+
+def test_document_reads_centred_rows_as_formulas_too_when_the_model_reads_formulas(random_model, tokenizer):
+    # a line reader with a formula_height: the document endpoint reads the page's centred rows with
+    # the formula instruction as well (three rows of tokens tall), and counts those readings in the
+    # usage; the same model without a formula_height reads the page's segments only
+    import io
+    from dataclasses import replace
+
+    from hyocr.engine.generate import Engine, Request
+    from hyocr.processing.template import PromptBuilder
+    from hyocr.tasks.prompts import instruction
+    from hyocr.tasks.segment import formula_crops, read_plan
+    from tests.serve.conftest import LiveServer, make_app
+    from tests.tasks.test_layout import formula_page
+
+    page, _ = formula_page()
+    buf = io.BytesIO()
+    page.save(buf, format="PNG")
+    usage = {}
+    for height in (0, 96):
+        engine = Engine(random_model, tokenizer, PromptBuilder(tokenizer), autocast=False)
+        engine.cfg = replace(engine.cfg, reads="lines", line_height=32, formula_height=height)
+        with LiveServer(make_app(engine, max_new_tokens=3, drop_score=0.0)) as srv:
+            r = httpx.post(
+                srv.url + "/v1/ocr/document", files={"file": ("p.png", buf.getvalue())}, timeout=120
+            )
+        assert r.status_code == 200, r.text
+        usage[height] = r.json()["results"][0]["usage"]
+    segs, _, _ = read_plan("document", page)
+    boxes, crops = formula_crops(page, segs)
+    assert len(crops) == 1
+    tall = engine.prepare(Request(instruction("formula"), [crops[0]], task="formula"))
+    assert tall.image_sizes[0]["resized_height"] == 96
+    assert usage[96]["prompt_tokens"] - usage[0]["prompt_tokens"] == len(tall.ids)
+    assert 1 <= usage[96]["completion_tokens"] - usage[0]["completion_tokens"] <= 3

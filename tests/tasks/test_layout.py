@@ -89,12 +89,16 @@ def formula_page() -> tuple[Image.Image, tuple[int, int, int, int]]:
 
     im = Image.new("RGB", (520, 330), (250, 250, 247))
     d = ImageDraw.Draw(im)
-    for k, line in enumerate(["The rate of the press is given by the", "ratio of pages printed to hours run:"]):
+    for k, line in enumerate(
+        ["The rate of the press is given by the", "ratio of pages printed to hours run:"]
+    ):
         d.text((40, 30 + 24 * k), line, fill=(20, 20, 20), font_size=18)
     patch = render_latex(r"r = \frac{p + 12}{h}", 22, (20, 20, 20))
     x, y = 186 - patch.width // 2, 92  # under the middle of the lines (x 38 to 334)
     im.paste(patch, (x, y), patch)
-    d.text((40, y + patch.height + 8), "so a faster press gives a larger rate.", fill=(20, 20, 20), font_size=18)
+    d.text(
+        (40, y + patch.height + 8), "so a faster press gives a larger rate.", fill=(20, 20, 20), font_size=18
+    )
     return im, (x, y, x + patch.width, y + patch.height)
 
 
