@@ -113,6 +113,19 @@ class OCR:
             k += len(cs)
         return out
 
+    def _formula(self, crop, lang: str):
+        """A candidate formula crop of a page read with the formula instruction, within its budget."""
+        from dataclasses import replace
+
+        from hyocr.engine.generate import SamplingParams
+        from hyocr.tasks.segment import formula_budget
+
+        cfg = self.engine.cfg
+        params = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
+        budget = formula_budget(crop, cfg.read_height("formula"), cfg.stretch, cfg.factor)
+        params = replace(params, max_new_tokens=min(params.max_new_tokens, budget))
+        return self._generate(instruction("formula", lang), [crop], params, task="formula")[0]
+
     def segmenting(self, task: str) -> bool:
         """Whether `task` runs segment by segment (see the module's `segment`)."""
         return segmenting(self.segment, task, getattr(getattr(self.engine, "cfg", None), "reads", "page"))
@@ -185,7 +198,7 @@ class OCR:
         gens = self._generate(instruction("text", lang), crops, batch_size=max(self.batch_size, 16))
         if self.reread > 0:
             gens = self._reread(instruction("text", lang), crops, gens)
-        fgens = self._generate(instruction("formula", lang), fcrops, task="formula") if fcrops else []
+        fgens = [self._formula(c, lang) for c in fcrops]
         per_crop = (time.perf_counter() - t0) / max(1, len(crops) + len(fcrops))
         answers = joined(
             [SegmentAnswer(g.text, g.logprobs, g.repetition_cut, g.finish_reason == "length") for g in gens],

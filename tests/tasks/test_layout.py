@@ -142,3 +142,14 @@ def test_assemble_writes_a_formula_only_when_its_reading_is_surer():
     assert any("1 of 1 centred rows read as formulas" in w for w in doc.warnings)
     doc = assemble("document", im.size, segs, answers, formulas=[(f, unsure)])
     assert "$$" not in doc.markdown and "formula" not in [b["kind"] for b in doc.blocks]
+
+
+def test_a_candidate_formula_reading_has_a_budget_by_its_width():
+    # 8 tokens a column of merged tokens at the formula height (and 16 more): a row that is not a
+    # formula cannot run on to the token limit
+    from hyocr.tasks.segment import formula_budget
+
+    short, wide = Image.new("RGB", (120, 40)), Image.new("RGB", (480, 40))
+    assert formula_budget(short, 96, 1.5) == 108 + 16  # 120 * 96 / 40 * 1.5 / 32 = 13.5 columns
+    assert formula_budget(wide, 96, 1.5) == 8 * 54 + 16
+    assert formula_budget(wide, 96) < formula_budget(wide, 96, 1.5)

@@ -40,7 +40,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,7 @@ from hyocr.tasks.segment import (
     SegmentAnswer,
     answer_confidence,
     assemble,
+    formula_budget,
     formula_crops,
     joined,
     read_plan,
@@ -666,10 +667,19 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         # a model that reads formulas reads a page's centred rows as formulas as well (document)
         formulas = task == "document" and getattr(model_cfg, "formula_height", 0) > 0
 
-        async def read_segment(crop, prompt: str = line_text, crop_task: str = "") -> Completion:
+        async def read_segment(crop) -> Completion:
+            async with width:
+                return await backend.generate(GenRequest(line_text, [crop]), params, config.timeout)
+
+        async def read_formula(crop) -> Completion:
+            # a candidate formula of a page, within its token budget
+            budget = formula_budget(
+                crop, model_cfg.read_height("formula"), model_cfg.stretch, model_cfg.factor
+            )
+            limited = replace(params, max_new_tokens=min(params.max_new_tokens, budget))
             async with width:
                 return await backend.generate(
-                    GenRequest(prompt, [crop], task=crop_task), params, config.timeout
+                    GenRequest(formula_text, [crop], task="formula"), limited, config.timeout
                 )
 
         async def reread(crop, first: Completion) -> list[Completion]:
@@ -684,7 +694,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             fboxes, fcrops = await asyncio.to_thread(formula_crops, img, segs) if formulas else ([], [])
             outs, fouts = await asyncio.gather(
                 asyncio.gather(*(read_segment(c) for c in crops)),
-                asyncio.gather(*(read_segment(c, formula_text, "formula") for c in fcrops)),
+                asyncio.gather(*(read_formula(c) for c in fcrops)),
             )
             spent = list(outs) + list(fouts)  # every reading made, for the usage
             if config.reread > 0:
