@@ -125,7 +125,7 @@ def test_a_centred_formula_is_found_and_written_as_its_own_block():
     assert "$$" not in plain and all(t in plain for t in texts)
 
 
-def test_assemble_writes_a_formula_only_when_its_reading_is_surer():
+def test_assemble_writes_a_formula_only_when_its_reading_is_surer_by_a_margin():
     import math
 
     from hyocr.tasks.layout import formula_rows, within
@@ -140,8 +140,12 @@ def test_assemble_writes_a_formula_only_when_its_reading_is_surer():
     doc = assemble("document", im.size, segs, answers, formulas=[(f, surer)])
     assert [b["kind"] for b in doc.blocks].count("formula") == 1 and "\\frac{p + 12}" in doc.markdown
     assert any("1 of 1 centred rows read as formulas" in w for w in doc.warnings)
-    doc = assemble("document", im.size, segs, answers, formulas=[(f, unsure)])
-    assert "$$" not in doc.markdown and "formula" not in [b["kind"] for b in doc.blocks]
+    # not surer, surer by less than the margin (0.65 against the text's 0.6), or cut at its budget
+    slightly = SegmentAnswer(r"r = \frac{p + 12}{h}", [math.log(0.65)] * 8)
+    cut = SegmentAnswer(r"r = \frac{p + 12}{h}", [math.log(0.9)] * 8, truncated=True)
+    for other in (unsure, slightly, cut):
+        doc = assemble("document", im.size, segs, answers, formulas=[(f, other)])
+        assert "$$" not in doc.markdown and "formula" not in [b["kind"] for b in doc.blocks]
 
 
 def test_a_candidate_formula_reading_has_a_budget_by_its_width():
