@@ -23,9 +23,10 @@ Rules:
 - Display formulas: `formula_rows` gives the runs of rows printed centred under or over a wider
   line, with a margin on both sides (where a page sets a display formula, and also a centred
   title). A model that reads formulas (its config's `formula_height`) reads each such run with the
-  formula instruction as well; when that reading is surer than the text reading of its rows
-  (`tasks.segment.assemble`), its rows are written as one `$$ … $$` block, cutting their paragraph
-  in two where they lay inside one. Otherwise formulas are read as text lines.
+  formula instruction as well; when that reading ended within its token budget and is surer than
+  the text reading of its rows by a margin (`tasks.segment.assemble`, `FORMULA_MARGIN`), its rows
+  are written as one `$$ … $$` block, cutting their paragraph in two where they lay inside one.
+  Otherwise formulas are read as text lines.
 """
 
 from __future__ import annotations
@@ -150,7 +151,9 @@ def _with_formulas(rows: list[dict], formulas: Sequence[tuple[Sequence[float], s
         if k not in placed:
             placed.add(k)
             box, latex = formulas[k]
-            out.append(dict(r, block=("formula", k), text=latex, formula=True, box=list(box)))
+            out.append(
+                dict(r, block=("formula", k), text=latex, formula=True, box=list(box), y0=box[1], y1=box[3])
+            )
         split[r["block"]] = ("after formula", k, r["block"])
     return out
 
