@@ -82,7 +82,7 @@ class HyocrConfig:
     line_height: int = 0
     # a line reader's formula images (the `formula` task) are scaled to this height instead; 0: the
     # line height. A display formula stacks fractions, scripts and limits, which one 32-px row of
-    # tokens reads at a few pixels each; two rows (64) give them the height of a text line.
+    # tokens reads at a few pixels each; at three rows (96) its main symbols are a text line tall.
     formula_height: int = 0
 
     def __post_init__(self) -> None:

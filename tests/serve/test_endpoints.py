@@ -390,19 +390,22 @@ def test_document_reads_centred_rows_as_formulas_too_when_the_model_reads_formul
     buf = io.BytesIO()
     page.save(buf, format="PNG")
     usage = {}
-    for height in (0, 96):
+    for height, reread in ((0, 0.0), (96, 0.0), (0, 1.01), (96, 1.01)):  # 1.01: every segment read again
         engine = Engine(random_model, tokenizer, PromptBuilder(tokenizer), autocast=False)
         engine.cfg = replace(engine.cfg, reads="lines", line_height=32, formula_height=height)
-        with LiveServer(make_app(engine, max_new_tokens=3, drop_score=0.0)) as srv:
+        with LiveServer(make_app(engine, max_new_tokens=3, drop_score=0.0, reread=reread)) as srv:
             r = httpx.post(
                 srv.url + "/v1/ocr/document", files={"file": ("p.png", buf.getvalue())}, timeout=120
             )
         assert r.status_code == 200, r.text
-        usage[height] = r.json()["results"][0]["usage"]
+        usage[height, reread] = r.json()["results"][0]["usage"]
     segs, _, _ = read_plan("document", page)
     boxes, crops = formula_crops(page, segs)
     assert len(crops) == 1
     tall = engine.prepare(Request(instruction("formula"), [crops[0]], task="formula"))
     assert tall.image_sizes[0]["resized_height"] == 96
-    assert usage[96]["prompt_tokens"] - usage[0]["prompt_tokens"] == len(tall.ids)
-    assert 1 <= usage[96]["completion_tokens"] - usage[0]["completion_tokens"] <= 3
+    for reread in (0.0, 1.01):
+        with_formula, without = usage[96, reread], usage[0, reread]
+        assert with_formula["prompt_tokens"] - without["prompt_tokens"] == len(tall.ids)
+        assert 1 <= with_formula["completion_tokens"] - without["completion_tokens"] <= 3
+    assert usage[0, 1.01]["prompt_tokens"] > 3 * usage[0, 0.0]["prompt_tokens"]

@@ -700,7 +700,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             if config.reread > 0:
                 tried = await asyncio.gather(*(reread(c, o) for c, o in zip(crops, outs, strict=True)))
                 outs = [surest(t) for t in tried]
-                spent = [c for t in tried for c in t]
+                spent = [c for t in tried for c in t] + list(fouts)
             answers = joined(
                 [
                     SegmentAnswer(
