@@ -38,6 +38,7 @@ from hyocr.tasks.segment import (
     REREAD,
     SEGMENT_MODES,
     answer_confidence,
+    formula_params,
     rescans,
     segmenting,
     surest,
@@ -115,15 +116,11 @@ class OCR:
 
     def _formula(self, crop, lang: str):
         """A candidate formula crop of a page read with the formula instruction, within its budget."""
-        from dataclasses import replace
-
         from hyocr.engine.generate import SamplingParams
-        from hyocr.tasks.segment import formula_budget
 
-        cfg = self.engine.cfg
-        params = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
-        budget = formula_budget(crop, cfg.read_height("formula"), cfg.stretch, cfg.factor)
-        params = replace(params, max_new_tokens=min(params.max_new_tokens, budget))
+        params = formula_params(
+            self.params or SamplingParams(max_new_tokens=self.max_new_tokens), crop, self.engine.cfg
+        )
         return self._generate(instruction("formula", lang), [crop], params, task="formula")[0]
 
     def segmenting(self, task: str) -> bool:
@@ -175,10 +172,16 @@ class OCR:
         key: picked from the read rows by layout rules; table: cells on a grid; document: blocks as
         Markdown)."""
         from hyocr.processing.image import load_image
-        from hyocr.tasks.segment import SegmentAnswer, assemble, formula_crops, joined, read_plan
+        from hyocr.tasks.segment import (
+            SegmentAnswer,
+            assemble,
+            formula_crops,
+            joined,
+            read_plan,
+            reads_formulas,
+        )
 
-        # a model that reads formulas reads a page's centred rows as formulas as well (document)
-        formulas = task == "document" and getattr(getattr(self.engine, "cfg", None), "formula_height", 0) > 0
+        formulas = reads_formulas(task, getattr(self.engine, "cfg", None))
         pages, crops, owner, fcrops = [], [], [], []  # owner: the page-wide segment number of each crop
         n = 0
         for src in items:
@@ -200,14 +203,8 @@ class OCR:
             gens = self._reread(instruction("text", lang), crops, gens)
         fgens = [self._formula(c, lang) for c in fcrops]
         per_crop = (time.perf_counter() - t0) / max(1, len(crops) + len(fcrops))
-        answers = joined(
-            [SegmentAnswer(g.text, g.logprobs, g.repetition_cut, g.finish_reason == "length") for g in gens],
-            owner,
-            n,
-        )
-        fanswers = [
-            SegmentAnswer(g.text, g.logprobs, g.repetition_cut, g.finish_reason == "length") for g in fgens
-        ]
+        answers = joined([SegmentAnswer.of(g) for g in gens], owner, n)
+        fanswers = [SegmentAnswer.of(g) for g in fgens]
         results: list[R.TaskResult] = []
         for src, size, segs, first, n_crops, fboxes, ffirst, seconds in pages:
             results.append(

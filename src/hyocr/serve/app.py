@@ -40,7 +40,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +65,11 @@ from hyocr.tasks.segment import (
     SegmentAnswer,
     answer_confidence,
     assemble,
-    formula_budget,
     formula_crops,
+    formula_params,
     joined,
     read_plan,
+    reads_formulas,
     rescans,
     segmenting,
     surest,
@@ -85,6 +86,8 @@ PAGE_CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+# finish reasons that mean a reading was cut short (the server's typed results flag them truncated)
+CUT_SHORT = ("length", "repetition")
 ROUTES = ("/", "/health", "/metrics", "/v1/models", "/v1/tasks", "/v1/chat/completions", "/v1/ocr/{task}")
 
 
@@ -664,8 +667,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         by_segment = segmenting(config.segment, task, getattr(model_cfg, "reads", "page"))
         width = asyncio.Semaphore(max(1, getattr(backend, "max_batch", 8)))  # never flood the queue
         line_text, formula_text = instruction("text", lang), instruction("formula", lang)
-        # a model that reads formulas reads a page's centred rows as formulas as well (document)
-        formulas = task == "document" and getattr(model_cfg, "formula_height", 0) > 0
+        formulas = reads_formulas(task, model_cfg)
 
         async def read_segment(crop) -> Completion:
             async with width:
@@ -673,10 +675,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
 
         async def read_formula(crop) -> Completion:
             # a candidate formula of a page, within its token budget
-            budget = formula_budget(
-                crop, model_cfg.read_height("formula"), model_cfg.stretch, model_cfg.factor
-            )
-            limited = replace(params, max_new_tokens=min(params.max_new_tokens, budget))
+            limited = formula_params(params, crop, model_cfg)
             async with width:
                 return await backend.generate(
                     GenRequest(formula_text, [crop], task="formula"), limited, config.timeout
@@ -701,16 +700,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 tried = await asyncio.gather(*(reread(c, o) for c, o in zip(crops, outs, strict=True)))
                 outs = [surest(t) for t in tried]
                 spent = [c for t in tried for c in t] + list(fouts)
-            answers = joined(
-                [
-                    SegmentAnswer(
-                        c.text, c.logprobs, c.repetition_cut, c.finish_reason in ("length", "repetition")
-                    )
-                    for c in outs
-                ],
-                owner,
-                len(segs),
-            )
+            answers = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs))
             typed = assemble(
                 task,
                 img.size,
@@ -722,13 +712,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 fields=field_list,
                 key=opts.get("key"),
                 formulas=[
-                    (
-                        box,
-                        SegmentAnswer(
-                            c.text, c.logprobs, c.repetition_cut, c.finish_reason in ("length", "repetition")
-                        ),
-                    )
-                    for box, c in zip(fboxes, fouts, strict=True)
+                    (box, SegmentAnswer.of(c, CUT_SHORT)) for box, c in zip(fboxes, fouts, strict=True)
                 ],
             ).to_dict()
             usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
@@ -757,7 +741,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 question=opts.get("question"),
                 confidences=conf,
                 repetition_cut=c.repetition_cut,
-                truncated=c.finish_reason in ("length", "repetition"),
+                truncated=c.finish_reason in CUT_SHORT,
                 seconds=c.seconds,
                 source=f"{name}#page={k + 1}" if pdf else name,
             ).to_dict()

@@ -88,11 +88,15 @@ __all__ = [
     "answer_confidence",
     "assemble",
     "find_segments",
+    "formula_budget",
+    "formula_crops",
+    "formula_params",
     "joined",
     "levelled",
     "page_segments",
     "pieces",
     "read_plan",
+    "reads_formulas",
     "rescans",
     "segment_crops",
     "segmenting",
@@ -767,6 +771,12 @@ class SegmentAnswer:
     repetition_cut: bool = False
     truncated: bool = False
 
+    @classmethod
+    def of(cls, reading, cut_short: Sequence[str] = ("length",)) -> SegmentAnswer:
+        """From an engine `Generation` or a server `Completion`; truncated when its finish reason
+        is one of `cut_short`."""
+        return cls(reading.text, reading.logprobs, reading.repetition_cut, reading.finish_reason in cut_short)
+
 
 def segment_crops(
     segs: Sequence[Segment], image: Image.Image, max_aspect: float = PIECE_ASPECT
@@ -861,6 +871,19 @@ def formula_crops(
 # rows, 13 formulas; surer at all (and finished) kept 12 of them and 12 other rows, surer by 0.1 kept
 # 12 and 8 (the others mostly single symbols: a bullet read as \lambda).
 FORMULA_MARGIN = 0.1
+
+
+def reads_formulas(task: str, cfg) -> bool:
+    """Whether a page read for `task` also has its centred rows read as formulas: for the document
+    task, by a model whose config has a `formula_height` (one trained on formulas)."""
+    return task == "document" and getattr(cfg, "formula_height", 0) > 0
+
+
+def formula_params(params, crop: Image.Image, cfg):
+    """`params` (sampling parameters) with the token limit cut to the crop's `formula_budget` at
+    the model's formula height."""
+    budget = formula_budget(crop, cfg.read_height("formula"), cfg.stretch, cfg.factor)
+    return replace(params, max_new_tokens=min(params.max_new_tokens, budget))
 
 
 def formula_budget(crop: Image.Image, height: int, stretch: float = 1.0, factor: int = 32) -> int:
