@@ -11,7 +11,8 @@ or `rows_of` a spotting result's lines) by layout rules:
   first row of words that is not a title; a name whose row ends open ("&", "AND", an unclosed
   parenthesis) runs on to the next row;
 - `address`: the rows after the company (registration numbers skipped) up to the first row of
-  phone, tax id, title, date, amount or key: value;
+  phone, tax id, title, date, amount or key: value (a row that starts with a unit or lot number or
+  names a street word is address even when its numbers look like a date or an amount);
 - `date` and `time`: the first date (d/m/y, y-m-d, "5 MAR 2018", "MAR 5, 2018") or time, rows
   with the key first;
 - `total`: the amount of the row whose key says total (grand, nett, rounded, amount due ...; not
@@ -69,6 +70,14 @@ _DATE = re.compile(
 _TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AP]\.?M\b\.?)?(?!\d)", re.IGNORECASE)
 _AMOUNT = re.compile(
     r"(?<![\w.,])(\$|RM|MYR|USD|S\$|€|£)?\s?(-?\d{1,3}(?:,\d{3})*\.\d{2}|-?\d+\.\d{2})(?!\.?\d|%)"
+)
+# a row that prints a street address: a unit or lot number first, or a street word. Its numbers
+# ("NO.53 55.57 & 59", "NO 43-45-47G") can look like amounts or dates and must not end the address
+_ADDRESS_ROW = re.compile(
+    r"^\W*(?:NO|LOT|UNIT|BLK|BLOCK|SUITE)\b\.?\s*:?\s*\d"
+    r"|\b(?:JALAN|JLN|TAMAN|TMN|LORONG|PERSIARAN|STREET|ROAD|RD|AVENUE|AVE|LANE|DRIVE|BOULEVARD|FLOOR"
+    r"|FLR|LEVEL|BANDAR|KAWASAN)\b",
+    re.IGNORECASE,
 )
 _PHONE = re.compile(r"\+?\(?\d[\d ()-]{6,}\d")
 _SUFFIX = re.compile(
@@ -210,8 +219,7 @@ def _address(rows: list[str], company: tuple[int, int] | None) -> str | None:
         if (
             _STOP.search(r)
             or _TITLE.match(r)
-            or _DATE.search(r)
-            or _AMOUNT.search(r)
+            or ((_DATE.search(r) or _AMOUNT.search(r)) and not _ADDRESS_ROW.search(r))
             or (":" in r and not re.search(r"\bNO\s*:", r, re.IGNORECASE))
             or (_PHONE.fullmatch(r) and not re.search(r"[A-Za-z]", r))
         ):
