@@ -29,8 +29,13 @@ def test_layer_plan_spreads_copies_after_their_block():
 
 def test_deeper_model_computes_the_same_logits(random_model, test_cfg):
     grown = deepen(random_model, vit_layers=test_cfg.vit_layers + 3, lm_layers=test_cfg.lm_layers * 2)
-    assert grown.cfg.vit_layers == test_cfg.vit_layers + 3 and len(grown.vision.layers) == test_cfg.vit_layers + 3
-    assert grown.cfg.lm_layers == test_cfg.lm_layers * 2 and len(grown.decoder.layers) == test_cfg.lm_layers * 2
+    assert (
+        grown.cfg.vit_layers == test_cfg.vit_layers + 3
+        and len(grown.vision.layers) == test_cfg.vit_layers + 3
+    )
+    assert (
+        grown.cfg.lm_layers == test_cfg.lm_layers * 2 and len(grown.decoder.layers) == test_cfg.lm_layers * 2
+    )
     ids, pv, grids = _inputs(test_cfg, [make_image(64, 160, 5)])
     ids = torch.tensor([ids])
     with torch.no_grad():

@@ -166,7 +166,13 @@ def test_invoice_number_and_subtotal_keys():
 def test_address_rows_whose_numbers_look_like_amounts_or_dates():
     # realdev's sroie_000 and sroie_022 printed so: the unit numbers "55.57" and "43-45-47" once
     # ended the address before its first row (an amount, a date)
-    rows = ["BOOK TA .K SDN BHD", "789417-W", "NO.53 55.57 & 59, JALAN SAGU 18,", "TAMAN DAYA,", "DATE: 25/12/2018"]
+    rows = [
+        "BOOK TA .K SDN BHD",
+        "789417-W",
+        "NO.53 55.57 & 59, JALAN SAGU 18,",
+        "TAMAN DAYA,",
+        "DATE: 25/12/2018",
+    ]
     assert pick_fields(rows, ["address"]) == {"address": "NO.53 55.57 & 59, JALAN SAGU 18, TAMAN DAYA,"}
     rows = ["FUYI MINI MARKET", "NO 43-45-47G,", "TAMAN SEJATI,", "25/01/2018 1:22:56 PM"]
     assert pick_fields(rows, ["address"]) == {"address": "NO 43-45-47G, TAMAN SEJATI,"}

@@ -46,7 +46,9 @@ def layer_plan(old: int, new: int) -> list[tuple[int, bool]]:
 
 
 @torch.no_grad()
-def deepen(model: HunyuanOCRModel, vit_layers: int | None = None, lm_layers: int | None = None) -> HunyuanOCRModel:
+def deepen(
+    model: HunyuanOCRModel, vit_layers: int | None = None, lm_layers: int | None = None
+) -> HunyuanOCRModel:
     """A new model with `vit_layers` vision and `lm_layers` decoder blocks computing what `model` does."""
     cfg = model.cfg
     sizes = {
