@@ -99,3 +99,44 @@ def test_a_cell_centred_over_two_rows_spans_them_and_a_wrapped_cell_is_one_cell(
         '<table><tr><td>Name</td><td>0.1</td><td>0.2</td></tr><tr><td rowspan="2">Group A</td>'
     )
     assert grid[2] == ["2.1", "2.2"] and grid[3] == ["Other and more", "3.1", "3.2"], grid
+
+
+def ruled_grid(width: int) -> Image.Image:
+    """A table ruled all over whose print alone misleads: a top-aligned cell spanning two rows (no
+    rule between them in its column) and a cell whose words stand far apart."""
+    im = Image.new("RGB", (460, 170), (250, 250, 247))
+    d = ImageDraw.Draw(im)
+    xs, ys = [20, 120, 240, 440], [20, 60, 105, 150]
+    for y in ys:
+        d.line((xs[0], y, xs[-1], y), fill=(30, 30, 30), width=width)
+    d.rectangle((xs[0] + width, ys[1] + width, xs[1] - width, ys[2] + width), fill=(250, 250, 247))
+    for x in xs:
+        d.line((x, ys[0], x, ys[-1]), fill=(30, 30, 30), width=width)
+    text = {(0, 0): "Item", (0, 1): "Kind", (0, 2): "Price         (RM)", (1, 0): "Fruit"}
+    text |= {(1, 1): "Apple", (1, 2): "1.20", (2, 1): "Pear", (2, 2): "0.90"}
+    for (r, c), t in text.items():
+        d.text((xs[c] + 10, ys[r] + 10), t, fill=(25, 25, 25), font_size=18)
+    return im
+
+
+def test_a_table_ruled_all_over_is_cut_along_its_rules():
+    # the grid's rules say what print cannot: "Fruit" spans two rows though it sits in the first,
+    # and "Price (RM)" is one cell though its words stand a column's gap apart
+    want = (
+        "<table><tr><td>Item</td><td>Kind</td><td>Price (RM)</td></tr>"
+        '<tr><td rowspan="2">Fruit</td><td>Apple</td><td>1.20</td></tr>'
+        "<tr><td>Pear</td><td>0.90</td></tr></table>"
+    )
+    for width in (1, 2):
+        im = ruled_grid(width)
+        cells = table_cells(im)
+        assert [(c.row, c.col, c.span, c.rowspan) for c in cells][:4] == [
+            (0, 0, 1, 1),
+            (0, 1, 1, 1),
+            (0, 2, 1, 1),
+            (1, 0, 1, 2),
+        ], width
+        reads = ["Item", "Kind", "Price (RM)", "Fruit", "Apple", "1.20", "Pear", "0.90"]
+        assert table_html(cells, reads)[0] == want, width
+        for c in cells:  # no crop reaches over a rule
+            assert not any(c.box[0] < x < c.box[2] for x in (120, 240)), (c, width)

@@ -210,7 +210,8 @@ class Segment:
         )
 
 
-def _ink(gray: np.ndarray) -> np.ndarray:
+def _ink(gray: np.ndarray, keep_rules: bool = False) -> np.ndarray:
+    """Ink pixels of a grey page (see the module); `keep_rules` keeps long ruled lines in."""
     h, w = gray.shape
     # paper level: max filter on a copy downscaled to ~256 px, then blurred back up
     scale = max(1, int(max(h, w) / 256))
@@ -229,6 +230,8 @@ def _ink(gray: np.ndarray) -> np.ndarray:
     p = np.pad(ink, 1).astype(np.uint8)
     nb = sum(p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) - ink
     ink &= nb >= 2
+    if keep_rules:
+        return ink
     # long horizontal rules, and long vertical ones (table borders, the dark edge of a scanned
     # page: one inked column down the whole page joins every row into one band)
     return ink & ~_long_runs(ink, max(40, w // 6)) & ~_long_runs(ink.T, max(100, h // 4)).T

@@ -89,7 +89,7 @@ def table_cells(image: Image.Image) -> list[Cell]:
     k = 2 if small is not None and small < 10 else 1
     big = image.resize((image.width * k, image.height * k), Image.BICUBIC) if k > 1 else image
     out = []
-    cut = S.levelled(big, lambda gray, ink: _level_cells(ink), ink=ink if k == 1 else None)
+    cut = S.levelled(big, _level_cells, ink=ink if k == 1 else None)
     for box, row, quad, (col, span, rowspan) in cut:
         x0, y0, x1, y1 = box
         page_box = (x0 // k, y0 // k, min(image.width, -(-x1 // k)), min(image.height, -(-y1 // k)))
@@ -98,11 +98,176 @@ def table_cells(image: Image.Image) -> list[Cell]:
     return out
 
 
-def _level_cells(ink: np.ndarray) -> list[tuple[tuple[int, int, int, int], int, int, int, int]]:
+def _thin_runs(mask: np.ndarray, length: int, d: int) -> np.ndarray:
+    """Pixels of thin horizontal rules in `mask`: windows of `length` columns whose row (with the
+    rows either side, so a rule leaning by a pixel stays one) is at least 85% ink while the rows `d`
+    above and below are under half ink. Gaps of a faint rule are bridged; bold print is not thin."""
+    h, w = mask.shape
+    if w <= length or h <= 2 * d:
+        return np.zeros_like(mask)
+    near = mask.copy()
+    near[1:] |= mask[:-1]
+    near[:-1] |= mask[1:]
+    cs = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(near, axis=1, dtype=np.int32)], axis=1)
+    fill = cs[:, length:] - cs[:, :-length]  # (h, w - length + 1)
+    start = fill >= 0.85 * length
+    for k in (d,):  # thin: the rows d away either side are paper
+        above = np.full_like(fill, length)
+        below = np.full_like(fill, length)
+        above[k:] = fill[:-k]
+        below[:-k] = fill[k:]
+        start &= (above < length / 2) & (below < length / 2)
+    cover = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(start, axis=1, dtype=np.int32)], axis=1)
+    x = np.arange(w)
+    return (
+        cover[:, np.minimum(x, w - length) + 1] - cover[:, np.clip(x - length + 1, 0, w - length + 1)]
+    ) > 0
+
+
+def _lines(mask: np.ndarray, min_len: float) -> list[tuple[int, int]]:
+    """[start, end) rows of the horizontal rule candidates in a rule mask: bands of rows holding
+    rule pixels (a leaning rule spans a few) with at least `min_len` columns of rule."""
+    bands = S._runs(mask.sum(axis=1) > 0, min_gap=2)
+    return [(a, b) for a, b in bands if mask[a:b].any(axis=0).sum() >= min_len]
+
+
+def _joined(
+    mask: np.ndarray, bands: list[tuple[int, int]], across: list[tuple[int, int]], gap: int, tol: int = 3
+) -> list[tuple[int, int]]:
+    """The bands of `mask` (rows) with a stretch of rule (gaps under `gap` bridged) meeting two
+    rules of `across` (columns), within `tol`: a rule of a grid runs from a rule across it to
+    another, a heavy stroke of bold print inside a cell meets none."""
+
+    out = []
+    for a, b in bands:
+        pieces = S._runs(mask[a:b].any(axis=0), min_gap=gap)
+        if any(sum(x0 - tol <= hi and lo <= x1 + tol for lo, hi in across) >= 2 for x0, x1 in pieces):
+            out.append((a, b))
+    return out
+
+
+def _rules(gray: np.ndarray, typical: float) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the thin horizontal rules (3 lines long or more) and vertical ones (1.5 lines) of
+    a level table, found on its ink with the rules kept in, each widened by 2 pixels across."""
+    raw = S._ink(gray, keep_rules=True)
+    d = max(4, int(0.35 * typical))
+    hz = _spread(_thin_runs(raw, max(16, int(3 * typical)), d), 0)
+    vt = _spread(_thin_runs(raw.T, max(10, int(1.5 * typical)), d).T, 1)
+    return hz, vt
+
+
+def _print_runs(text: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of print across each line of `text` (word spaces, under 0.6 of the line, joined)."""
+    return [
+        run
+        for a, b in S._bands(text)
+        for run in S._runs(text[a:b].any(axis=0), min_gap=max(2, int(round(0.6 * (b - a)))))
+    ]
+
+
+def _grid_cells(ink: np.ndarray, hz: np.ndarray, vt: np.ndarray, typical: float) -> list | None:
+    """Cells of a table ruled all over (a frame, rules between its rows and its columns), read off
+    its rules (`_rules`); None when the table is not so ruled. A rule missing between two grid
+    cells joins them (colspan, rowspan). A table with two columns printed in one ruled column is
+    not ruled all over (None). Each line of print in a cell is a crop of its own."""
+    d = max(4, int(0.35 * typical))
+    xs = _lines(vt.T, 1.5 * typical)
+    ys = _joined(hz, _lines(hz, 3 * typical), xs, d)
+    xs = _joined(vt.T, xs, ys, d)
+    if len(ys) < 3 or len(xs) < 3:
+        return None
+    keep = np.zeros(len(hz), bool)
+    for a, b in ys:
+        keep[a:b] = True
+    hz = hz & keep[:, None]
+    text = ink & ~hz & ~vt
+    if text[ys[0][1] : ys[-1][0], xs[0][1] : xs[-1][0]].sum() < 0.9 * text.sum():
+        return None  # print outside the frame: not a table ruled all over
+    mid = [(a + b) // 2 for a, b in ys]
+    for c in range(len(xs) - 1):
+        # two columns printed in one ruled column (a gutter 1.5 lines wide, blank down it but for
+        # at most a fifth of its rows, print on both sides in half of them): rules do not part every
+        # column
+        lo, hi = xs[c][1], xs[c + 1][0]
+        per_row = [_print_runs(text[mid[r] : mid[r + 1], lo:hi]) for r in range(len(ys) - 1)]
+        cover = np.zeros(max(0, hi - lo), np.int32)
+        for runs in per_row:
+            for x0, x1 in runs:
+                cover[x0:x1] += 1
+        cols = S._runs(cover >= max(2, len(per_row) / 2))
+        for (_, e), (s2, _) in zip(cols, cols[1:], strict=False):
+            x = (e + s2) // 2
+            if s2 - e >= 1.5 * typical and sum(
+                any(x0 < x < x1 for x0, x1 in runs) for runs in per_row
+            ) <= max(1, len(per_row) // 5):
+                return None
+    xmid = [(a + b) // 2 for a, b in xs]
+
+    def present(c: int, r: int) -> bool:
+        # the rule between columns c - 1 and c, in row r (over half of the row's height)
+        a, b = xs[c]
+        lo, hi = ys[r][1], ys[r + 1][0]
+        return hi <= lo or vt[lo:hi, max(0, a - 1) : b + 1].any(axis=1).mean() >= 0.5
+
+    def present_h(r: int, c: int) -> bool:
+        # the rule under row r, in column c (over half of the column's width)
+        a, b = ys[r + 1]
+        lo, hi = xmid[c], xmid[c + 1]
+        return hi <= lo or hz[max(0, a - 1) : b + 1, lo:hi].any(axis=0).mean() >= 0.5
+
+    nr, nc = len(ys) - 1, len(xs) - 1
+    owner = {(r, c): (r, c) for r in range(nr) for c in range(nc)}
+
+    def root(key):
+        while owner[key] != key:
+            key = owner[key]
+        return key
+
+    for r in range(nr):
+        for c in range(nc):
+            if c + 1 < nc and not present(c + 1, r):
+                owner[root((r, c + 1))] = root((r, c))
+            if r + 1 < nr and not present_h(r, c):
+                owner[root((r + 1, c))] = root((r, c))
+    groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for key in owner:
+        groups.setdefault(root(key), []).append(key)
+    out = []
+    for members in groups.values():
+        r0, r1 = min(r for r, _ in members), max(r for r, _ in members)
+        c0, c1 = min(c for _, c in members), max(c for _, c in members)
+        if len(members) != (r1 - r0 + 1) * (c1 - c0 + 1):
+            return None  # rules that do not close a rectangle: read by print instead
+        # the cell reaches to the middle of its rules (a leaning rule's band holds print too)
+        X0, X1, Y0, Y1 = xmid[c0], xmid[c1 + 1], mid[r0], mid[r1 + 1]
+        box_ink = text[Y0:Y1, X0:X1]
+        for a, b in S._bands(box_ink):
+            if box_ink[a:b].sum() < 6:
+                continue
+            cols = np.flatnonzero(box_ink[a:b].any(axis=0))
+            h = b - a
+            px, py = max(2, int(0.25 * h)), max(1, int(0.15 * h))
+            box = (
+                max(X0, X0 + int(cols[0]) - px),
+                max(Y0, Y0 + a - py),
+                min(X1, X0 + int(cols[-1]) + 1 + px),
+                min(Y1, Y0 + b + py),
+            )
+            out.append((box, r0, c0, c1 - c0 + 1, r1 - r0 + 1))
+    return sorted(out, key=lambda t: (t[1], t[2], t[0][1]))
+
+
+def _level_cells(
+    gray: np.ndarray, ink: np.ndarray
+) -> list[tuple[tuple[int, int, int, int], int, int, int, int]]:
     """(box, row, first column, span, rowspan) of each cell of a level table's ink."""
     typical = S._typical_height(ink)
     if typical is None:
         return []
+    hz, vt = _rules(gray, typical)
+    grid = _grid_cells(ink, hz, vt, typical)
+    if grid is not None:
+        return grid
     # a ruled table's rules, in pieces where the sheet bends or leans: strokes running more than 1.5
     # lines (10 px) down within five columns of pixels, or 3 lines (16 px) across within five rows
     # (a glyph's strokes are at most a line tall and about as wide)
