@@ -8,9 +8,21 @@ convention (`data/render/table.py`: no header tags, `colspan` only when > 1). Th
 from these rules, **not from the model**, and a warning on the result says so.
 
 Rules:
-- Rows are the cutter's line bands (`tasks.segment`). A band closer to the one above than 0.7 of
-  a line, with fewer cells each under one of that band's, is a wrapped cell's next line: it is
-  read as a crop of its own and joined to that cell. A band whose print sits in columns empty in
+- A table ruled all over (a frame and rules between all its rows and columns, as a spreadsheet
+  prints it) is cut along its rules (`_grid_cells`): the grid's cells are the rectangles between
+  them, and where a rule is missing between two grid cells they are one cell spanning both. Rules
+  are found on the ink with long strokes kept in (`segment._ink(keep_rules=True)`): windows 85%
+  ink with paper about a third of a line above and below (so a faint rule with gaps is one, and bold
+  print, thick, is none), and only where they meet two rules across them. Print alone misleads in
+  such tables: a cell spanning rows sits at their top, words stand far apart in a wide cell, and
+  the pieces of faint rules the cutter leaves join neighbouring cells' print. With version 8 on the
+  40 held-out tables: TEDS 0.688 -> 0.808, TEDS-S 0.777 -> 0.867; realdev's five tables (not ruled
+  all over) are cut as before. A table with two print columns in one ruled column (a gutter 1.5
+  lines wide: chosen on 60 tables of seed 700311, not the held-out ones), or whose rules do not
+  close rectangles, is cut by print as below.
+- Otherwise rows are the cutter's line bands (`tasks.segment`). A band closer to the one above
+  than 0.7 of a line, with fewer cells each under one of that band's, is a wrapped cell's next
+  line: it is read as a crop of its own and joined to that cell. A band whose print sits in columns empty in
   the rows above and below, centred between them, holds cells spanning both rows (`rowspan` 2);
   a cell spanning more rows sits on its middle row, with empty cells beside it.
 - In each row, print is joined across gaps narrower than 0.6 of the row's height (word spaces) into
@@ -110,13 +122,11 @@ def _thin_runs(mask: np.ndarray, length: int, d: int) -> np.ndarray:
     near[:-1] |= mask[1:]
     cs = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(near, axis=1, dtype=np.int32)], axis=1)
     fill = cs[:, length:] - cs[:, :-length]  # (h, w - length + 1)
-    start = fill >= 0.85 * length
-    for k in (d,):  # thin: the rows d away either side are paper
-        above = np.full_like(fill, length)
-        below = np.full_like(fill, length)
-        above[k:] = fill[:-k]
-        below[:-k] = fill[k:]
-        start &= (above < length / 2) & (below < length / 2)
+    above = np.full_like(fill, length)  # the fill of the row d above, d below (paper for a rule)
+    below = np.full_like(fill, length)
+    above[d:] = fill[:-d]
+    below[:-d] = fill[d:]
+    start = (fill >= 0.85 * length) & (above < length / 2) & (below < length / 2)
     cover = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(start, axis=1, dtype=np.int32)], axis=1)
     x = np.arange(w)
     return (
