@@ -101,12 +101,12 @@ def test_a_cell_centred_over_two_rows_spans_them_and_a_wrapped_cell_is_one_cell(
     assert grid[2] == ["2.1", "2.2"] and grid[3] == ["Other and more", "3.1", "3.2"], grid
 
 
-def ruled_grid(width: int) -> Image.Image:
+def ruled_grid(width: int, right: int = 440) -> Image.Image:
     """A table ruled all over whose print alone misleads: a top-aligned cell spanning two rows (no
     rule between them in its column) and a cell whose words stand far apart."""
     im = Image.new("RGB", (460, 170), (250, 250, 247))
     d = ImageDraw.Draw(im)
-    xs, ys = [20, 120, 240, 440], [20, 60, 105, 150]
+    xs, ys = [20, 120, 240, right], [20, 60, 105, 150]
     for y in ys:
         d.line((xs[0], y, xs[-1], y), fill=(30, 30, 30), width=width)
     d.rectangle((xs[0] + width, ys[1] + width, xs[1] - width, ys[2] + width), fill=(250, 250, 247))
@@ -140,3 +140,20 @@ def test_a_table_ruled_all_over_is_cut_along_its_rules():
         assert table_html(cells, reads)[0] == want, width
         for c in cells:  # no crop reaches over a rule
             assert not any(c.box[0] < x < c.box[2] for x in (120, 240)), (c, width)
+
+
+def test_a_ruled_table_on_a_page_is_cut_along_its_rules():
+    # the table's region on a page comes from its print; widened by TABLE_MARGIN it holds the frame
+    # (without it the crop held the print alone and "Fruit" was read as a row of its own)
+    from hyocr.tasks.segment import page_segments
+    from hyocr.tasks.tables import Cell, with_tables
+
+    page = Image.new("RGB", (520, 330), (250, 250, 247))
+    d = ImageDraw.Draw(page)
+    d.text((30, 20), "Prices of the week, as printed below.", fill=(25, 25, 25), font_size=18)
+    page.paste(ruled_grid(1, right=340), (30, 60))
+    d.text((30, 280), "All prices include tax.", fill=(25, 25, 25), font_size=18)
+    cells = [s for s in with_tables(page_segments(page), page) if isinstance(s, Cell)]
+    reads = ["Item", "Kind", "Price (RM)", "Fruit", "Apple", "1.20", "Pear", "0.90"]
+    assert [(c.row, c.col, c.rowspan) for c in cells][:4] == [(0, 0, 1), (0, 1, 1), (0, 2, 1), (1, 0, 2)]
+    assert table_html(cells, reads)[0].count('rowspan="2"') == 1
