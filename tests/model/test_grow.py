@@ -62,11 +62,13 @@ def test_deepened_shipped_model_reads_the_same_after_save_and_load(tmp_path):
     from hyocr import OCR
 
     src = DEFAULT_MODEL_DIR
-    grown = deepen(load_model(src), vit_layers=8, lm_layers=5)
+    shipped = load_model(src)
+    vit, lm = shipped.cfg.vit_layers + 2, shipped.cfg.lm_layers + 1
+    grown = deepen(shipped, vit_layers=vit, lm_layers=lm)
     save_model(grown, tmp_path)
     HyTokenizer.from_dir(src).save(tmp_path)
     again = load_model(tmp_path)
-    assert again.cfg.vit_layers == 8 and again.cfg.lm_layers == 5
+    assert again.cfg.vit_layers == vit and again.cfg.lm_layers == lm
     assert again.cfg.line_height == grown.cfg.line_height and again.cfg.reads == "lines"
     image = Image.open(EXAMPLES / "line_receipt.png")
     before = OCR(max_new_tokens=48).text(image).text
