@@ -25,9 +25,10 @@ or `rows_of` a spotting result's lines) by layout rules:
   ":" or spaces), or the next row when the key stands alone.
 
 A key that is not found is None. The rules are what receipts print in general, made on the data
-engine's synthetic receipts; four of them (the header block, rows that end open, a bare SDN,
-registration numbers in parentheses) were added after reading where the rules failed on
-../shared/realdev's ground-truth lines, so realdev's figures flatter them somewhat. They are not a
+engine's synthetic receipts; five of them (the header block, rows that end open, a bare SDN,
+registration numbers in parentheses, address rows with numbers) were added after reading where the
+rules failed on ../shared/realdev's ground-truth lines or version 8's readings of them, so
+realdev's figures flatter them somewhat. They are not a
 model: a key that no row names (e.g. "buyer") is found only when a row says "buyer: ...".
 """
 
