@@ -121,18 +121,12 @@ def _thin_runs(mask: np.ndarray, length: int, d: int) -> np.ndarray:
     near = mask.copy()
     near[1:] |= mask[:-1]
     near[:-1] |= mask[1:]
-    cs = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(near, axis=1, dtype=np.int32)], axis=1)
-    fill = cs[:, length:] - cs[:, :-length]  # (h, w - length + 1)
+    fill = S._window_sums(near, length)  # (h, w - length + 1)
     above = np.full_like(fill, length)  # the fill of the row d above, d below (paper for a rule)
     below = np.full_like(fill, length)
     above[d:] = fill[:-d]
     below[:-d] = fill[d:]
-    start = (fill >= 0.85 * length) & (above < length / 2) & (below < length / 2)
-    cover = np.concatenate([np.zeros((h, 1), np.int32), np.cumsum(start, axis=1, dtype=np.int32)], axis=1)
-    x = np.arange(w)
-    return (
-        cover[:, np.minimum(x, w - length) + 1] - cover[:, np.clip(x - length + 1, 0, w - length + 1)]
-    ) > 0
+    return S._covered((fill >= 0.85 * length) & (above < length / 2) & (below < length / 2), length)
 
 
 def _lines(mask: np.ndarray, min_len: float) -> list[tuple[int, int]]:
@@ -167,13 +161,14 @@ def _rules(gray: np.ndarray, typical: float) -> tuple[np.ndarray, np.ndarray]:
     return hz, vt
 
 
+def _word_runs(line: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of print across a line's band of ink, word spaces (under 0.6 of its height) joined."""
+    return S._runs(line.any(axis=0), min_gap=max(2, int(round(0.6 * line.shape[0]))))
+
+
 def _print_runs(text: np.ndarray) -> list[tuple[int, int]]:
-    """Runs of print across each line of `text` (word spaces, under 0.6 of the line, joined)."""
-    return [
-        run
-        for a, b in S._bands(text)
-        for run in S._runs(text[a:b].any(axis=0), min_gap=max(2, int(round(0.6 * (b - a)))))
-    ]
+    """Runs of print across each line of `text` (`_word_runs` of each band)."""
+    return [run for a, b in S._bands(text) for run in _word_runs(text[a:b])]
 
 
 def _grid_cells(ink: np.ndarray, hz: np.ndarray, vt: np.ndarray, typical: float) -> list | None:
@@ -256,8 +251,7 @@ def _grid_cells(ink: np.ndarray, hz: np.ndarray, vt: np.ndarray, typical: float)
             if box_ink[a:b].sum() < 6:
                 continue
             cols = np.flatnonzero(box_ink[a:b].any(axis=0))
-            h = b - a
-            px, py = max(2, int(0.25 * h)), max(1, int(0.15 * h))
+            px, py = S.margins(b - a)
             box = (
                 max(X0, X0 + int(cols[0]) - px),
                 max(Y0, Y0 + a - py),
@@ -293,7 +287,7 @@ def _level_cells(
     for a, b in _rows(ink, typical):
         if b - a < 0.4 * typical:
             continue  # a band of rule pieces left over where the sheet bends
-        runs = S._runs(ink[a:b].any(axis=0), min_gap=max(2, int(round(0.6 * (b - a)))))
+        runs = _word_runs(ink[a:b])
         runs = [
             (x0, x1)
             for x0, x1 in runs
@@ -331,8 +325,7 @@ def _level_cells(
     out = []
     for r, (first, end, rowspan, box) in _merged(grid):
         x0, y0, x1, y1 = box
-        h = y1 - y0
-        px, py = max(2, int(0.25 * h)), max(1, int(0.15 * h))
+        px, py = S.margins(y1 - y0)
         out.append(
             (
                 (max(0, x0 - px), max(0, y0 - py), min(W, x1 + px), min(H, y1 + py)),
