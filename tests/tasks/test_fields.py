@@ -17,8 +17,9 @@ def _line(text: str, x0: float, y0: float, x1: float, y1: float) -> TextLine:
 
 def test_synthetic_receipts_ground_truth_lines_give_their_fields():
     # the receipt renderer knows what it printed; with its lines read perfectly the rules must find
-    # the four SROIE keys (measured on 40 renders: company, address, date 1.00, total 0.95-1.00)
-    hits = {"company": 0, "address": 0, "date": 0, "total": 0}
+    # the four SROIE keys and the items' count (measured on 40 renders: company, address, date 1.00,
+    # total 0.95-1.00; item_count 1.00 on 60 other renders)
+    hits = {"company": 0, "address": 0, "date": 0, "total": 0, "item_count": 0}
     n = 40
     for seed in range(n):
         r = render_receipt(random.Random(f"fields-test:{seed}"), lang="en")
@@ -181,3 +182,26 @@ def test_address_rows_whose_numbers_look_like_amounts_or_dates():
     assert pick_fields(rows, ["address"]) == {"address": "12 MAIN AVE"}
     rows = ["ABC TRADING", "12 MAIN AVE", "12.50 NO 5"]
     assert pick_fields(rows, ["address"]) == {"address": "12 MAIN AVE"}
+
+
+def test_item_count_stated_or_counted_from_the_priced_rows():
+    rows = [
+        "KEDAI MAJU",
+        "GST ID: 001234567890",  # a tax id before the items does not end them
+        "DATE: 12/03/2019",
+        "ITEM QTY PRICE AMOUNT",
+        "Milo Ais 1 2.50 2.50",
+        "Roti Canai",  # an item's name over its priced row
+        "3 X 1.20 3.60",
+        "Kopi O 5.00",
+        "2 X 2.50",  # the quantity under an item's row is not another item
+        "Cashew Nuts 12.90",  # "Cashew" is not a cash payment
+        "SUBTOTAL 24.00",
+        "TOTAL 24.00",
+        "CASH 50.00",
+        "CHANGE 26.00",
+    ]
+    assert pick_fields(rows, ["item_count", "number of items"]) == {"item_count": "4", "number of items": "4"}
+    # a count the receipt prints wins over counting
+    assert pick_fields(rows[:5] + ["No. of Items: 7", "TOTAL 2.50"], ["item_count"]) == {"item_count": "7"}
+    assert pick_fields(["SHOP", "TOTAL 3.00"], ["item_count"]) == {"item_count": None}

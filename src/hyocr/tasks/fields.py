@@ -20,6 +20,8 @@ or `rows_of` a spotting result's lines) by layout rules:
   amount; else the largest amount of the page. As printed without a currency code (RM 9.00 -> 9.00;
   a glued $ stays);
 - `subtotal`, `tax`, `cash`, `change`, `phone`: the amount or number of the row with that key;
+- `item_count`: the number a row states ("No. of items: 3"), else the rows priced with an amount
+  up to the first sum or payment row ("2 X 3.50" under an item's row not counted);
   `invoice_no`: what follows "invoice / receipt / bill / doc ... no";
 - any other key: the rest of the row that begins with the key (its words in any case, then
   ":" or spaces), or the next row when the key stands alone.
@@ -135,6 +137,10 @@ _ALIASES = {
     "bill_no": "invoice_no",
     "telephone": "phone",
     "tel": "phone",
+    "items": "item_count",
+    "item_number": "item_count",
+    "number_of_items": "item_count",
+    "num_items": "item_count",
 }
 _KEYED = {  # key -> the words a row starts with
     "subtotal": r"SUB[\s-]*TOTAL|TOTAL\s+SALES\s*\(?EXCL\w*(?:\s+(?:OF\s+)?(?:GST|SST|TAX|VAT))?\)?",
@@ -264,6 +270,33 @@ def _total(rows: list[str]) -> str | None:
     return max(amounts, key=_number) if amounts else None
 
 
+# a row that states the count of items; the rows that end a receipt's items (its sums and payment)
+_ITEM_COUNT_KEY = r"NO\.?\s*OF\s+ITEMS?|TOTAL\s+ITEMS?|ITEMS?\s+(?:COUNT|SOLD)|ITEMS|ITEM\(S"
+_SUMS = re.compile(
+    r"\b(?:SUB[\s-]*TOTAL|TOTAL|GST|SST|TAX|VAT|ROUNDING|ROUNDED|SERVICE|DISCOUNT|CASH|CHANGE|TENDER)\b",
+    re.IGNORECASE,
+)
+_QTY_TIMES_PRICE = re.compile(rf"^\W*\d+\s*[X@*]\s*{_AMOUNT.pattern}\W*$", re.IGNORECASE)
+
+
+def _item_count(rows: list[str]) -> str | None:
+    """The number of items: as a row states it ("No. of items: 3"), else counted: from the first
+    row priced with an amount to the first sum or payment row, the rows with an amount, a row
+    holding only "quantity X unit price" (under its item's row) not counted."""
+    stated = _keyed(rows, _ITEM_COUNT_KEY, re.compile(r"(?<![\d.])\d{1,3}(?![\d.])"))
+    if stated is not None:
+        return stated
+    n = 0
+    for r in rows:
+        if _SUMS.search(r):
+            if n:
+                break
+            continue
+        if _AMOUNT.search(r) and not _QTY_TIMES_PRICE.match(r):
+            n += 1
+    return str(n) if n else None
+
+
 def _keyed(rows: list[str], words: str, value: re.Pattern | None) -> str | None:
     """The value of the first row that begins with `words` (a regex): its last match of `value`,
     or the rest of the row after the key (and a colon), or the next row when nothing follows."""
@@ -306,6 +339,8 @@ def pick_fields(rows: Sequence[str], keys: Sequence[str]) -> dict[str, str | Non
             out[key] = _total(rows)
         elif name == "phone":
             out[key] = _keyed(rows, r".*?\b(?:TEL|TELEPHONE|PHONE|H/?P|MOBILE)\b\.?", _PHONE)
+        elif name == "item_count":
+            out[key] = _item_count(rows)
         elif name == "invoice_no":
             out[key] = next((v for w in _INVOICE_KEYS if (v := _keyed(rows, w, None))), None)
         elif name in _KEYED:
