@@ -46,9 +46,9 @@ class Counting(OCR):
 
     crops = 0
 
-    def _generate(self, prompt, images, params=None, batch_size=None):
+    def _generate(self, prompt, images, *args, **kw):
         self.crops += len(images)
-        return super()._generate(prompt, images, params, batch_size)
+        return super()._generate(prompt, images, *args, **kw)
 
 
 def run(items, reread: float) -> tuple[float, float, float, int]:

@@ -88,16 +88,31 @@ class OCR:
 
     # ---- core -------------------------------------------------------------------------------
     def _generate(
-        self, prompt: str, images: Sequence, params=None, batch_size: int | None = None, task: str = ""
+        self,
+        prompt: str,
+        images: Sequence,
+        params=None,
+        batch_size: int | None = None,
+        task: str = "",
+        by_shape: bool = False,
     ):
+        """One generation per image, `batch_size` at a time; `by_shape` (PIL images): batched in the
+        order of their width to height, so that a batch holds crops of about the same number of
+        image tokens and answers of about the same length (less padding, fewer decoding steps spent
+        on rows that have finished), the generations returned in the images' order."""
         from hyocr.engine.generate import Request, SamplingParams
 
         params = params or self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
         step = batch_size or self.batch_size
-        out = []
-        for i in range(0, len(images), step):
-            chunk = images[i : i + step]
-            out += self.engine.generate([Request(prompt, [im], task=task) for im in chunk], params)
+        order = list(range(len(images)))
+        if by_shape:
+            order.sort(key=lambda i: images[i].width / max(1, images[i].height))
+        out: list = [None] * len(images)
+        for i in range(0, len(order), step):
+            chunk = order[i : i + step]
+            gens = self.engine.generate([Request(prompt, [images[k]], task=task) for k in chunk], params)
+            for k, g in zip(chunk, gens, strict=True):
+                out[k] = g
         return out
 
     def _reread(self, prompt: str, crops: list, gens: list) -> list:
@@ -107,7 +122,9 @@ class OCR:
         if not unsure:
             return gens
         again = [rescans(crops[i]) for i in unsure]
-        flat = self._generate(prompt, [c for cs in again for c in cs], batch_size=max(self.batch_size, 16))
+        flat = self._generate(
+            prompt, [c for cs in again for c in cs], batch_size=max(self.batch_size, 16), by_shape=True
+        )
         out, k = list(gens), 0
         for i, cs in zip(unsure, again, strict=True):
             out[i] = surest([gens[i], *flat[k : k + len(cs)]])
@@ -198,7 +215,9 @@ class OCR:
             n += len(segs)
         t0 = time.perf_counter()
         # line crops are small: at least 16 to a batch
-        gens = self._generate(instruction("text", lang), crops, batch_size=max(self.batch_size, 16))
+        gens = self._generate(
+            instruction("text", lang), crops, batch_size=max(self.batch_size, 16), by_shape=True
+        )
         if self.reread > 0:
             gens = self._reread(instruction("text", lang), crops, gens)
         fgens = [self._formula(c, lang) for c in fcrops]

@@ -505,3 +505,27 @@ def test_unsure_segments_are_read_again_and_the_surest_reading_kept():
     assert sum(b.confidence > a.confidence + 1e-3 for a, b in pairs) >= 2  # some reading was bettered
     crop = Image.new("L", (100, 20), 128)
     assert [im.size for im in rescans(crop)] == [(83, 20), (120, 20), (100, 20)]
+
+
+def test_light_print_on_a_dark_band_is_found_and_read_upright():
+    from hyocr import OCR
+    from hyocr.eval.metrics import cer
+    from hyocr.tasks.segment import read_plan
+
+    page = Image.new("RGB", (480, 330), (250, 250, 248))
+    d = ImageDraw.Draw(page)
+    d.text((30, 20), "KEDAI MAJU", fill=(20, 20, 20), font_size=30)
+    d.rectangle((10, 80, 470, 136), fill=(15, 15, 15))  # a black bar across the page
+    d.text((40, 92), "TAX INVOICE", fill=(245, 245, 245), font_size=30)
+    d.rectangle((10, 170, 470, 226), fill=(120, 120, 120))  # a dark grey band with black print
+    d.text((40, 182), "ITEM 42", fill=(0, 0, 0), font_size=30)
+    d.text((30, 270), "THANK YOU", fill=(20, 20, 20), font_size=30)
+    segs, crops, owner = read_plan("text", page)
+    assert [s.row for s in segs] == [0, 1, 2, 3], [s.box for s in segs]
+    bar = segs[1].box
+    assert 30 <= bar[0] <= 42 and 90 <= bar[1] <= 104 and bar[3] <= 134, bar
+    # the bar's crop is read as dark print on a light ground, the grey band's as it is
+    grounds = [np.median(np.asarray(c.convert("L"))) for c in crops]
+    assert grounds[owner.index(1)] > 200 and grounds[owner.index(2)] == 120, grounds
+    text = OCR(max_new_tokens=32, segment="lines").text(page).text
+    assert cer(text, "KEDAI MAJU\nTAX INVOICE\nITEM 42\nTHANK YOU") <= 0.15, text

@@ -11,8 +11,11 @@ as Markdown (`hyocr.tasks.layout`).
 
 Non-obvious choices:
 - Ink is what is clearly darker than the local paper (a max filter over a downscaled copy), so a
-  shaded or unevenly lit scan does not turn its dark half into one block; light text on a dark
-  ground is not handled.
+  shaded or unevenly lit scan does not turn its dark half into one block. A dark band across the
+  page (white print on a black bar: "SIMPLIFIED TAX INVOICE", a table's shaded header) would be all
+  ink, then removed as rules or a solid blob: in a band (rows of long ink runs, 8 px to a twelfth
+  of the page tall, 60% ink) the print is the lesser of its light and dark pixels, and a crop whose
+  print is lighter than its ground is read inverted (`upright_print`).
 - A skewed page (a receipt photographed or scanned at an angle) is levelled first: the turn of
   -5..5 degrees that makes the row profile of its ink sharpest (`_skew`); the page is cut level and
   each segment is a turned rectangle of the page (`Segment.quad`), cut out upright by
@@ -104,6 +107,7 @@ __all__ = [
     "surest",
     "task_segments",
     "unstamped",
+    "upright_print",
 ]
 
 # auto: segment when the model's config says it reads lines; lines: always; off: never
@@ -232,10 +236,76 @@ def _ink(gray: np.ndarray, keep_rules: bool = False) -> np.ndarray:
     nb = sum(p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) - ink
     ink &= nb >= 2
     if keep_rules:
-        return ink
+        return _banded(gray, ink, keep_rules=True)
     # long horizontal rules, and long vertical ones (table borders, the dark edge of a scanned
-    # page: one inked column down the whole page joins every row into one band)
-    return ink & ~_long_runs(ink, max(40, w // 6)) & ~_long_runs(ink.T, max(100, h // 4)).T
+    # page: one inked column down the whole page joins every row into one band), found before a
+    # band's print replaces it: a rule running into a band is one run with it
+    ruled = ink & ~_long_runs(ink, max(40, w // 6)) & ~_long_runs(ink.T, max(100, h // 4)).T
+    return _banded(gray, ruled)
+
+
+def _banded(gray: np.ndarray, out: np.ndarray, keep_rules: bool = False) -> np.ndarray:
+    """`out` (a page's ink) with the print of the dark bands of `gray` as its ink there (see the
+    module). Dark is darker than the page's paper (its 90th percentile) by Otsu's level (both
+    taken on every fourth pixel each way): the local paper level that finds ink sinks
+    to a wide band's own. Stretches of rows with long runs of dark (a sixth of the width) join over
+    rows that are half dark between them (the print's rows, where the runs break); a joined stretch
+    8 px to max(60, h/12) px tall, three times as wide and 60% dark, on paper (the rows 3-8 px
+    above and below it at most 15% dark, its sides at most half) and not at the image's border
+    (a scan's dark edge), is a band. Its print is the
+    lesser of its light and dark pixels (Otsu's split), or nothing when their means differ by less
+    than 40 grey levels (a solid bar). Unless `keep_rules`, the long runs of dark beside a band
+    leave `out` too: a rule running into a band from its side is one run with it."""
+    h, w = gray.shape
+    tallest = max(60, h // 12)
+    sample = gray[::4, ::4]
+    paper = float(np.percentile(sample, 90))
+    dark = paper - gray > _ink_threshold(paper - sample)
+    across = _long_runs(dark, max(40, w // 6))
+    if not across.any():
+        return out
+
+    def extent(a: int, b: int) -> tuple[int, int]:
+        cols = np.flatnonzero(across[a:b].any(axis=0))
+        return int(cols[0]), int(cols[-1]) + 1
+
+    strips: list[tuple[int, int]] = []
+    for a, b in _runs(across.any(axis=1)):
+        if strips:
+            pa, pb = strips[-1]
+            x0, x1 = extent(pa, b)
+            if b - pa <= tallest and dark[pb:a, x0:x1].mean() >= 0.5:
+                strips[-1] = (pa, b)
+                continue
+        strips.append((a, b))
+    copied = False
+    for a, b in strips:
+        x0, x1 = extent(a, b)
+        if not 8 <= b - a <= tallest or x1 - x0 < 3 * (b - a) or dark[a:b, x0:x1].mean() < 0.6:
+            continue
+        if a < 8 or b > h - 8 or x0 < 8 or x1 > w - 8:
+            continue  # the dark edge of a scan, not a band printed on the page
+        # on paper: light rows above and below it, and its sides mostly light (a dark ground
+        # around a photographed sheet is not a band)
+        rims = (dark[a - 8 : a - 3, x0:x1], dark[b + 3 : b + 8, x0:x1])
+        sides = (dark[a:b, x0 - 8 : x0 - 3], dark[a:b, x1 + 3 : x1 + 8])
+        if max(r.mean() for r in rims) > 0.15 or max(r.mean() for r in sides) > 0.5:
+            continue
+        g = gray[a:b, x0:x1]
+        low = 255 - g > _ink_threshold(255 - g)
+        if not low.any() or low.all() or g[~low].mean() - g[low].mean() < 40:
+            printed = np.zeros_like(low)
+        else:
+            printed = ~low if low.mean() > 0.5 else low
+        if not copied:
+            out, copied = out.copy(), True
+        out[a:b, x0:x1] = printed
+        out[a - 3 : a, x0:x1] = False  # the band's blurred edges
+        out[b : b + 3, x0:x1] = False
+        if not keep_rules:  # a rule running into the band from its side
+            out[a:b, :x0] &= ~across[a:b, :x0]
+            out[a:b, x1:] &= ~across[a:b, x1:]
+    return out
 
 
 def _ink_threshold(diff: np.ndarray) -> float:
@@ -807,10 +877,21 @@ def segment_crops(
     crops: list[Image.Image] = []
     owner: list[int] = []
     for n, s in enumerate(segs):
-        parts = pieces(s.crop(image), max_aspect)
+        parts = pieces(upright_print(s.crop(image)), max_aspect)
         crops += parts
         owner += [n] * len(parts)
     return crops, owner
+
+
+def upright_print(crop: Image.Image) -> Image.Image:
+    """`crop` as dark print on a light ground: inverted when its print is lighter than its ground
+    (light print on a dark band), i.e. when its brightest pixels (95th percentile) lie further from
+    its median (the ground) than its darkest (5th) by more than 30 grey levels."""
+    g = np.asarray(crop.convert("L"))
+    lo, med, hi = np.percentile(g, (5, 50, 95))
+    if hi - med <= med - lo + 30:
+        return crop
+    return ImageOps.invert(crop.convert("RGB"))
 
 
 def answer_confidence(logprobs: Sequence[float]) -> float:
