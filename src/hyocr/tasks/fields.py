@@ -20,9 +20,9 @@ or `rows_of` a spotting result's lines) by layout rules:
   amount; else the largest amount of the page. As printed without a currency code (RM 9.00 -> 9.00;
   a glued $ stays);
 - `subtotal`, `tax`, `cash`, `change`, `phone`: the amount or number of the row with that key;
+  `invoice_no`: what follows "invoice / receipt / bill / doc ... no";
 - `item_count`: the number a row states ("No. of items: 3"), else the rows priced with an amount
   up to the first sum or payment row ("2 X 3.50" under an item's row not counted);
-  `invoice_no`: what follows "invoice / receipt / bill / doc ... no";
 - any other key: the rest of the row that begins with the key (its words in any case, then
   ":" or spaces), or the next row when the key stands alone.
 
