@@ -50,3 +50,22 @@ def test_inputs_paths_bytes_arrays_and_lists(ocr, tmp_path):
 def test_unknown_task_language_is_one_clear_error(ocr):
     with pytest.raises(ValueError, match="unknown instruction language 'fr'"):
         ocr.text(make_image(32, 32), lang="fr")
+
+
+def test_segment_crops_batched_by_shape_come_back_in_their_order():
+    from PIL import Image, ImageDraw
+
+    from hyocr.tasks.prompts import instruction
+
+    words = ["TOTAL 12.50", "OK", "THANK YOU FOR SHOPPING", "CASH", "CHANGE 7.50"]
+    crops = []
+    for w in words:
+        im = Image.new("RGB", (24 + 19 * len(w), 44), (250, 250, 248))
+        ImageDraw.Draw(im).text((12, 6), w, fill=(20, 20, 20), font_size=30)
+        crops.append(im)
+    ocr = OCR(max_new_tokens=24)
+    prompt = instruction("text", "en")
+    by_shape = [g.text for g in ocr._generate(prompt, crops, batch_size=2, by_shape=True)]
+    in_order = [g.text for g in ocr._generate(prompt, crops, batch_size=2)]
+    assert by_shape == in_order
+    assert sum(t.strip() == w for t, w in zip(by_shape, words, strict=True)) >= 4, by_shape
