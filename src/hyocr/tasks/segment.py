@@ -886,13 +886,23 @@ def segment_crops(
     return crops, owner
 
 
+def _lighter_print(g: np.ndarray) -> bool:
+    """Whether the print of grey pixels `g` is lighter than their ground (the median): the
+    brightest (95th percentile) lie further from it than the darkest (5th), by 30 grey levels."""
+    lo, med, hi = np.percentile(g, (5, 50, 95))
+    return hi - med > med - lo + 30
+
+
 def upright_print(crop: Image.Image) -> Image.Image:
     """`crop` as dark print on a light ground: inverted when its print is lighter than its ground
-    (light print on a dark band), i.e. when its brightest pixels (95th percentile) lie further from
-    its median (the ground) than its darkest (5th) by more than 30 grey levels."""
+    (light print on a dark band) both in the whole crop and in its middle (the middle half of its
+    rows, 80% of its columns). The whole crop alone takes a line on a white box cut out of a page on
+    a coloured ground for light print (the ground is most of it); the middle alone, a tight crop of
+    bold print (its strokes are most of it)."""
     g = np.asarray(crop.convert("L"))
-    lo, med, hi = np.percentile(g, (5, 50, 95))
-    if hi - med <= med - lo + 30:
+    h, w = g.shape
+    middle = g[h // 4 : h - h // 4, w // 10 : w - w // 10] if h >= 4 and w >= 10 else g
+    if not (_lighter_print(g) and _lighter_print(middle)):
         return crop
     return ImageOps.invert(crop.convert("RGB"))
 
