@@ -270,10 +270,11 @@ def _total(rows: list[str]) -> str | None:
     return max(amounts, key=_number) if amounts else None
 
 
-# a row that states the count of items; the rows that end a receipt's items (its sums and payment)
+# a row that states the count of items; the rows that end a receipt's items: its sums and payment
+# (the keyed amounts' words, and totals, rounding and discounts)
 _ITEM_COUNT_KEY = r"NO\.?\s*OF\s+ITEMS?|TOTAL\s+ITEMS?|ITEMS?\s+(?:COUNT|SOLD)|ITEMS|ITEM\(S"
 _SUMS = re.compile(
-    r"\b(?:SUB[\s-]*TOTAL|TOTAL|GST|SST|TAX|VAT|ROUNDING|ROUNDED|SERVICE|DISCOUNT|CASH|CHANGE|TENDER)\b",
+    rf"\b(?:{'|'.join(_KEYED.values())}|TOTAL|ROUNDING|ROUNDED|DISCOUNT)\b",
     re.IGNORECASE,
 )
 _QTY_TIMES_PRICE = re.compile(rf"^\W*\d+\s*[X@*]\s*{_AMOUNT.pattern}\W*$", re.IGNORECASE)
