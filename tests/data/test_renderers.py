@@ -233,3 +233,17 @@ def test_page_lines_are_the_lines_a_page_is_cut_into():
     assert {"body", "list", "heading", "title", "header"} <= set(roles), roles
     assert sum(w > 400 for w in widths) >= 10  # long lines of a full-width column
     assert sum(w < 150 for w in widths) >= 5  # short last lines, page numbers, headings
+
+
+def test_till_receipts_are_printed_in_printer_faces_a_good_share_of_the_time():
+    # a third of till (monospaced) receipts take a printer's pixel or dot face (Spleen, Unifont,
+    # DotGothic16, IBM 3270); drawn as any monospaced face they would be under a fifth
+    from hyocr.data.fonts import fonts_for
+    from hyocr.data.render.receipt import render_receipt_free_line
+
+    printer = {f.name for f in fonts_for("latn", "printer")}
+    assert len(printer) >= 6, printer
+    metas = [render_receipt_free_line(random.Random(seed)).meta for seed in range(240)]
+    till = [m["font"] for m in metas if m["mono"]]
+    share = sum(name in printer for name in till) / len(till)
+    assert 0.33 < share < 0.6, (share, len(till))

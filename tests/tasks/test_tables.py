@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from hyocr.eval.metrics import teds, teds_s
 from hyocr.tasks.tables import table_cells, table_html
@@ -157,3 +157,25 @@ def test_a_ruled_table_on_a_page_is_cut_along_its_rules():
     reads = ["Item", "Kind", "Price (RM)", "Fruit", "Apple", "1.20", "Pear", "0.90"]
     assert [(c.row, c.col, c.rowspan) for c in cells][:4] == [(0, 0, 1), (0, 1, 1), (0, 2, 1), (1, 0, 2)]
     assert table_html(cells, reads)[0].count('rowspan="2"') == 1
+
+
+def test_a_decimal_point_the_grain_filter_drops_does_not_split_a_number_into_two_columns():
+    # small monospaced print whose points scanned as single pixels: "11.79" is "11" and "79" a
+    # character apart, as far apart as two words, with a speck between them
+    rows = [["Item", "Price", "Qty", "Total"], ["Tea", "11.79", "2", "23.58"]]
+    rows += [["Rice bag", "4.05", "10", "40.50"], ["Soap", "0.99", "3", "2.97"]]
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 15)
+    im = Image.new("RGB", (360, 30 + 24 * len(rows)), (252, 252, 250))
+    d = ImageDraw.Draw(im)
+    advance, ascent = font.getlength("0"), font.getmetrics()[0]
+    for r, row in enumerate(rows):
+        for x, text in zip((12, 110, 190, 260), row, strict=True):
+            d.text((x, 12 + 24 * r), text.replace(".", " "), fill=(30, 30, 30), font=font)
+            if "." in text:
+                d.point(
+                    (int(x + advance * (text.index(".") + 0.5)), 12 + 24 * r + ascent - 2), fill=(30, 30, 30)
+                )
+    cells = table_cells(im)
+    assert [(c.row, c.col, c.span) for c in cells] == [(r, c, 1) for r in range(4) for c in range(4)]
+    texts = [t for row in rows for t in row]
+    assert table_html(cells, texts)[1] == rows

@@ -47,7 +47,11 @@ __all__ = [
     "pil_font",
 ]
 
-FONT_ROOTS = ("/usr/share/fonts", "/usr/local/share/fonts")
+FONT_ROOTS = (
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    "/usr/share/texmf/fonts",
+)  # TeX Gyre lives in texmf
 
 # script tags used across the data engine (ISO 15924-like, lower case)
 SCRIPTS = (
@@ -204,6 +208,61 @@ CATALOGUE: tuple[FontSpec, ...] = (
     FontSpec("truetype/open-sans/OpenSans-Bold.ttf", "fonts-open-sans", _LAT, ("sans", "bold")),
     FontSpec("truetype/lato/Lato-Regular.ttf", "fonts-lato", ("latn",), ("sans",)),
     FontSpec("truetype/lato/Lato-Black.ttf", "fonts-lato", ("latn",), ("display", "bold")),
+    # printer and terminal faces (session 16): real receipts are printed in a thermal or
+    # dot-matrix printer's own bitmap faces (Epson's 12x24 "font A" and the like), which the faces
+    # above (made for screens and offices) only approximate; "printer" marks the pixel and dot ones
+    FontSpec("opentype/spleen/spleen-12x24.otf", "fonts-spleen", ("latn",), ("mono", "printer")),
+    FontSpec("opentype/spleen/spleen-8x16.otf", "fonts-spleen", ("latn",), ("mono", "bold", "printer")),
+    FontSpec("opentype/spleen/spleen-16x32.otf", "fonts-spleen", ("latn",), ("mono", "printer")),
+    FontSpec("opentype/unifont/unifont.otf", "fonts-unifont", ("latn",), ("mono", "printer")),
+    FontSpec(
+        "truetype/dotgothic16/DotGothic16-Regular.ttf", "fonts-dotgothic16", ("latn",), ("mono", "printer")
+    ),
+    FontSpec("truetype/3270/3270-Regular.ttf", "fonts-3270", ("latn",), ("mono", "printer")),
+    FontSpec(
+        "truetype/3270/3270SemiCondensed-Regular.ttf", "fonts-3270", ("latn",), ("mono", "narrow", "printer")
+    ),
+    FontSpec("truetype/hack/Hack-Regular.ttf", "fonts-hack", _LAT, ("mono",)),
+    FontSpec("truetype/hack/Hack-Bold.ttf", "fonts-hack", _LAT, ("mono", "bold")),
+    FontSpec("truetype/mononoki/mononoki-Regular.ttf", "fonts-mononoki", ("latn",), ("mono",)),
+    FontSpec(
+        "opentype/league-mono/LeagueMono-Condensed.otf", "fonts-league-mono", ("latn",), ("mono", "narrow")
+    ),
+    FontSpec(
+        "opentype/league-mono/LeagueMono-CondensedBold.otf",
+        "fonts-league-mono",
+        ("latn",),
+        ("mono", "narrow", "bold"),
+    ),
+    FontSpec("truetype/agave/agave-r-autohinted.ttf", "fonts-agave", ("latn",), ("mono",)),
+    FontSpec("truetype/paratype/PTM55F.ttf", "fonts-paratype", _LAT, ("mono",)),
+    FontSpec("truetype/paratype/PTS55F.ttf", "fonts-paratype", _LAT, ("sans",)),
+    FontSpec("truetype/paratype/PTS75F.ttf", "fonts-paratype", _LAT, ("sans", "bold")),
+    FontSpec("truetype/paratype/PTN57F.ttf", "fonts-paratype", _LAT, ("sans", "narrow")),
+    FontSpec("truetype/paratype/PTN77F.ttf", "fonts-paratype", _LAT, ("sans", "narrow", "bold")),
+    FontSpec("truetype/crosextra/Carlito-Regular.ttf", "fonts-crosextra-carlito", _LAT, ("sans",)),
+    FontSpec("truetype/crosextra/Carlito-Bold.ttf", "fonts-crosextra-carlito", _LAT, ("sans", "bold")),
+    FontSpec("opentype/b612/B612Mono-Regular.otf", "fonts-b612", ("latn",), ("mono",)),
+    FontSpec("truetype/oxygen/OxygenMono-Regular.ttf", "fonts-oxygen", ("latn",), ("mono",)),
+    FontSpec("truetype/firacode/FiraCode-Regular.ttf", "fonts-firacode", _LAT, ("mono",)),
+    FontSpec("truetype/tlwg/TlwgMono.ttf", "fonts-tlwg-mono-ttf", ("latn",), ("mono",)),
+    FontSpec("truetype/tlwg/TlwgMono-Bold.ttf", "fonts-tlwg-mono-ttf", ("latn",), ("mono", "bold")),
+    FontSpec("truetype/monoid/Monoid-Regular.ttf", "fonts-monoid", ("latn",), ("mono",), weight=0.5),
+    FontSpec("fonts-go/Go-Mono.ttf", "fonts-go", ("latn",), ("mono",)),
+    FontSpec("fonts-go/Go-Regular.ttf", "fonts-go", ("latn",), ("sans",)),
+    FontSpec("fonts-go/Go-Bold.ttf", "fonts-go", ("latn",), ("sans", "bold")),
+    FontSpec(
+        "opentype/public/tex-gyre/texgyreheroscn-regular.otf", "fonts-texgyre", ("latn",), ("sans", "narrow")
+    ),
+    FontSpec(
+        "opentype/public/tex-gyre/texgyreheroscn-bold.otf",
+        "fonts-texgyre",
+        ("latn",),
+        ("sans", "narrow", "bold"),
+    ),
+    FontSpec("opentype/public/tex-gyre/texgyreheros-regular.otf", "fonts-texgyre", ("latn",), ("sans",)),
+    FontSpec("opentype/public/tex-gyre/texgyrecursor-regular.otf", "fonts-texgyre", ("latn",), ("mono",)),
+    FontSpec("opentype/public/tex-gyre/texgyrecursor-bold.otf", "fonts-texgyre", ("latn",), ("mono", "bold")),
     # handwriting-like
     FontSpec("truetype/fifthhorseman/dkg.ttf", "fonts-dkg-handwriting", ("latn",), ("hand",)),
     FontSpec("truetype/humor-sans/Humor-Sans.ttf", "fonts-humor-sans", ("latn",), ("hand",)),

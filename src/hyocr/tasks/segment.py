@@ -221,18 +221,7 @@ class Segment:
 def _ink(gray: np.ndarray, keep_rules: bool = False) -> np.ndarray:
     """Ink pixels of a grey page (see the module); `keep_rules` keeps long ruled lines in."""
     h, w = gray.shape
-    # paper level: max filter on a copy downscaled to ~256 px, then blurred back up
-    scale = max(1, int(max(h, w) / 256))
-    small = Image.fromarray(gray.astype(np.uint8))
-    if scale > 1:
-        small = small.reduce(scale)
-    paper = (
-        small.filter(ImageFilter.MaxFilter(7))
-        .filter(ImageFilter.GaussianBlur(2))
-        .resize((w, h), Image.BILINEAR)
-    )
-    diff = np.asarray(paper, np.float32) - gray
-    ink = diff > _ink_threshold(diff)
+    ink = _dark(gray)
     # scanner grain: drop ink pixels with fewer than 2 ink pixels among their 8 neighbours (glyph
     # strokes always have 2; specks and pairs of specks do not)
     p = np.pad(ink, 1).astype(np.uint8)
@@ -245,6 +234,24 @@ def _ink(gray: np.ndarray, keep_rules: bool = False) -> np.ndarray:
     # band's print replaces it: a rule running into a band is one run with it
     ruled = ink & ~_long_runs(ink, max(40, w // 6)) & ~_long_runs(ink.T, max(100, h // 4)).T
     return _banded(gray, ruled)
+
+
+def _dark(gray: np.ndarray) -> np.ndarray:
+    """Pixels darker than the paper around them by more than Otsu's level (`_ink` before its
+    grain filter: the decimal point of small print is a speck to that filter)."""
+    h, w = gray.shape
+    # paper level: max filter on a copy downscaled to ~256 px, then blurred back up
+    scale = max(1, int(max(h, w) / 256))
+    small = Image.fromarray(gray.astype(np.uint8))
+    if scale > 1:
+        small = small.reduce(scale)
+    paper = (
+        small.filter(ImageFilter.MaxFilter(7))
+        .filter(ImageFilter.GaussianBlur(2))
+        .resize((w, h), Image.BILINEAR)
+    )
+    diff = np.asarray(paper, np.float32) - gray
+    return diff > _ink_threshold(diff)
 
 
 def _banded(gray: np.ndarray, out: np.ndarray, keep_rules: bool = False) -> np.ndarray:

@@ -436,6 +436,12 @@ def _barcode(rng, d: ImageDraw.ImageDraw, x0: float, y0: float, w: float, h: flo
         x += bw
 
 
+def _till_face(rng) -> str:
+    """The style of a till printer's face: a printer's own pixel or dot face one time in three
+    (`fonts` style "printer": Spleen, Unifont, DotGothic16, IBM 3270), else any monospaced face."""
+    return "printer" if rng.random() < 1 / 3 else "mono"
+
+
 def render_receipt(rng, lang: str = "en") -> Render:
     """A receipt as printed on its paper (un-warped; recipes apply `degrade` with a scanner bed).
 
@@ -447,8 +453,9 @@ def render_receipt(rng, lang: str = "en") -> Render:
     src = text_source(lang)
     script = src.lang.script
     mono = rng.random() < 0.55
-    # mono for till printers; serif (Times/Courier-like laser and inkjet slips) and sans otherwise
-    style = "mono" if mono else rng.choice(["sans", "narrow", "sans", "serif", "serif", "italic"])
+    # mono for till printers (a third of them in a printer's own pixel or dot face); serif
+    # (Times/Courier-like laser and inkjet slips) and sans otherwise
+    style = _till_face(rng) if mono else rng.choice(["sans", "narrow", "sans", "serif", "serif", "italic"])
     face: Font = pick_font(rng, script, style, "TOTAL 0123456789.:,-()/&")
     # shop name and titles are often printed in a face of their own (bold, serif, italic), and some
     # printers strike every glyph heavily
@@ -617,7 +624,11 @@ def render_receipt_free_line(rng, lang: str = "en") -> Render:
     src = text_source(lang)
     script = src.lang.script
     mono = rng.random() < 0.55
-    style = "mono" if mono else rng.choice(["sans", "narrow", "sans", "serif", "serif", "italic", "bold"])
+    style = (
+        _till_face(rng)
+        if mono
+        else rng.choice(["sans", "narrow", "sans", "serif", "serif", "italic", "bold"])
+    )
     texts = [_free_text(rng, src) for _ in range(3)]
     face: Font = pick_font(rng, script, style, "".join(texts))
     size = int(rng.randint(15, 24) * (rng.uniform(1.3, 2.0) if rng.random() < 0.1 else 1.0))
