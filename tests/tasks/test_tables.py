@@ -179,3 +179,18 @@ def test_a_decimal_point_the_grain_filter_drops_does_not_split_a_number_into_two
     assert [(c.row, c.col, c.span) for c in cells] == [(r, c, 1) for r in range(4) for c in range(4)]
     texts = [t for row in rows for t in row]
     assert table_html(cells, texts)[1] == rows
+
+
+def test_close_rows_with_an_empty_cell_are_rows_not_a_wrapped_cell():
+    # rows 26 px apart in 18-px print (about half a line between them) with one cell empty: a
+    # wrapped cell's next line holds at most half the cells of the row above
+    rows = [["Region", "North", "South", "East"], ["Tea", "4.10", "", "2.20"]]
+    rows += [["Rice", "3.90", "6.00", ""], ["Soap", "1.75", "2.50", "0.80"]]
+    im = Image.new("RGB", (420, 150), (250, 250, 247))
+    d = ImageDraw.Draw(im)
+    for r, row in enumerate(rows):
+        for x, text in zip((20, 140, 240, 330), row, strict=True):
+            d.text((x, 20 + 26 * r), text, fill=(25, 25, 25), font_size=18)
+    cells = table_cells(im)
+    assert [c.row for c in cells] == [r for r, row in enumerate(rows) for t in row if t]
+    assert table_html(cells, [t for row in rows for t in row if t])[1] == rows
