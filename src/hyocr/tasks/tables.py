@@ -25,9 +25,10 @@ Rules:
   (or closer than 0.4 of a line), is a wrapped cell's next line: it is read as a crop of its own
   and joined to that cell. A row with only some cells empty is no wrapped line: the blurred rows
   of a held-out table, 0.56 of a line apart with 5 of 6 cells, were one cell's lines (chosen on
-  the 60 dev tables: cut-only TEDS-S 0.8569 -> 0.8581; held-out 0.8796 -> 0.8877). A band whose print sits
-  in columns empty in the rows above and below, centred between them, holds cells spanning both rows (`rowspan` 2);
-  a cell spanning more rows sits on its middle row, with empty cells beside it.
+  the 60 dev tables: cut-only TEDS-S 0.8569 -> 0.8581; held-out 0.8796 -> 0.8877). A band whose
+  print sits in columns empty in the rows above and below, centred between them, holds cells
+  spanning both rows (`rowspan` 2); a cell spanning more rows sits on its middle row, with empty
+  cells beside it.
 - In each row, print is joined across gaps narrower than 0.6 of the row's height (word spaces) into
   runs, and across a gap holding only a point (`_pointed`: a monospaced "11.79" is two runs a
   character apart, and a small point is a speck to the ink's grain filter; on the 40 held-out
