@@ -222,7 +222,7 @@ class OCR:
             gens = self._reread(instruction("text", lang), crops, gens)
         fgens = [self._formula(c, lang) for c in fcrops]
         per_crop = (time.perf_counter() - t0) / max(1, len(crops) + len(fcrops))
-        answers = joined([SegmentAnswer.of(g) for g in gens], owner, n)
+        answers = joined([SegmentAnswer.of(g) for g in gens], owner, n, crops)
         fanswers = [SegmentAnswer.of(g) for g in fgens]
         results: list[R.TaskResult] = []
         for src, size, segs, first, n_crops, fboxes, ffirst, seconds in pages:

@@ -529,3 +529,19 @@ def test_light_print_on_a_dark_band_is_found_and_read_upright():
     assert grounds[owner.index(1)] > 200 and grounds[owner.index(2)] == 120, grounds
     text = OCR(max_new_tokens=32, segment="lines").text(page).text
     assert cer(text, "KEDAI MAJU\nTAX INVOICE\nITEM 42\nTHANK YOU") <= 0.15, text
+
+
+def test_a_reading_that_runs_on_along_a_row_of_stars_is_cut_back_to_what_its_crop_holds():
+    from hyocr.tasks.segment import SegmentAnswer, fitted, joined
+
+    crop = Image.new("RGB", (212, 20), "white")  # aspect 10.6: 4 characters a unit and 8, 50 in all
+    runaway = "***** THANK YOU " + "*" * 240
+    assert fitted(runaway, crop) == runaway[:50]
+    # within what the crop holds, a run is the print's: kept; no run at the end: kept
+    assert fitted("***** THANK YOU *****", crop) == "***** THANK YOU *****"
+    assert fitted("TOTAL " + "-" * 40, crop) == "TOTAL " + "-" * 40
+    assert fitted("x" * 30 + " a long reading with no repeated tail " * 2, crop).endswith("tail ")
+    # the text before the run already too long: the run goes, the text stays
+    assert fitted("ab " * 20 + "=" * 30, crop) == ("ab " * 20).rstrip()
+    got = joined([SegmentAnswer(runaway, [-0.1]), SegmentAnswer("fine", [-0.2])], [0, 0], 1, [crop, crop])
+    assert got[0].text == runaway[:50].rstrip() + " fine"

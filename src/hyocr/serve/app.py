@@ -700,7 +700,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 tried = await asyncio.gather(*(reread(c, o) for c, o in zip(crops, outs, strict=True)))
                 outs = [surest(t) for t in tried]
                 spent = [c for t in tried for c in t] + list(fouts)
-            answers = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs))
+            answers = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
             typed = assemble(
                 task,
                 img.size,
