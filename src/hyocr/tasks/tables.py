@@ -32,8 +32,8 @@ Rules:
 - In each row, print is joined across gaps narrower than 0.6 of the row's height (word spaces) into
   runs, and across a gap holding only a point (`_pointed`: a monospaced "11.79" is two runs a
   character apart, and a small point is a speck to the ink's grain filter; on the 40 held-out
-  tables cut-only TEDS-S 0.8668 -> 0.8796, dev 0.8543 -> 0.8569). Columns are the stretches of the page covered by runs of more than a fifth of the rows
-  (at least 2): a header spanning several columns, a long note across the table or a wide cell
+  tables cut-only TEDS-S 0.8668 -> 0.8796, dev 0.8543 -> 0.8569). Columns are the stretches of
+  the page covered by runs of more than a fifth of the rows (at least 2): a header spanning several columns, a long note across the table or a wide cell
   cover a gutter in a few rows only, and a gutter is blank in nearly all.
 - A run is the cell of every column it covers at least a third of (a column of the run's own
   width at least); covering several, it spans them (`colspan`). Runs in the same column of a row
@@ -372,8 +372,8 @@ def _merged(
 ) -> list[tuple[int, tuple[int, int, int, tuple[int, ...]]]]:
     """The bands' cells on table rows, as (row, (first column, end column, rowspan, print box)):
     a band closer to the one above than 0.7 of a line, with fewer cells and each under a cell of
-    it, at most half as many or closer than 0.4 of a line, is that cell's wrapped next line (its boxes stay apart, read one by one, and are one cell on
-    the grid); a band whose cells sit in columns empty in the rows above and below, centred between
+    it, at most half as many or closer than 0.4 of a line, is that cell's wrapped next line (its
+    boxes stay apart, read one by one, and are one cell on the grid); a band whose cells sit in columns empty in the rows above and below, centred between
     them, holds cells spanning both rows (rowspan 2)."""
     rows: list[list] = []  # [a, b, [[first, end, rowspan, box], ...]]
     out: list[tuple[int, tuple[int, int, int, tuple[int, ...]]]] = []
