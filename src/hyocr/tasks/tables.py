@@ -33,8 +33,9 @@ Rules:
   runs, and across a gap holding only a point (`_pointed`: a monospaced "11.79" is two runs a
   character apart, and a small point is a speck to the ink's grain filter; on the 40 held-out
   tables cut-only TEDS-S 0.8668 -> 0.8796, dev 0.8543 -> 0.8569). Columns are the stretches of
-  the page covered by runs of more than a fifth of the rows (at least 2): a header spanning several columns, a long note across the table or a wide cell
-  cover a gutter in a few rows only, and a gutter is blank in nearly all.
+  the page covered by runs of more than a fifth of the rows (at least 2): a header spanning
+  several columns, a long note across the table or a wide cell cover a gutter in a few rows only,
+  and a gutter is blank in nearly all.
 - A run is the cell of every column it covers at least a third of (a column of the run's own
   width at least); covering several, it spans them (`colspan`). Runs in the same column of a row
   are one cell.
