@@ -219,10 +219,11 @@ class Segment:
         )
 
 
-def _ink(gray: np.ndarray, keep_rules: bool = False) -> np.ndarray:
-    """Ink pixels of a grey page (see the module); `keep_rules` keeps long ruled lines in."""
+def _ink(gray: np.ndarray, keep_rules: bool = False, dark: np.ndarray | None = None) -> np.ndarray:
+    """Ink pixels of a grey page (see the module); `keep_rules` keeps long ruled lines in; `dark`:
+    the page's `_dark` when the caller has it already."""
     h, w = gray.shape
-    ink = _dark(gray)
+    ink = _dark(gray) if dark is None else dark.copy()
     # scanner grain: drop ink pixels with fewer than 2 ink pixels among their 8 neighbours (glyph
     # strokes always have 2; specks and pairs of specks do not)
     p = np.pad(ink, 1).astype(np.uint8)

@@ -158,10 +158,11 @@ def _joined(
     return out
 
 
-def _rules(gray: np.ndarray, typical: float) -> tuple[np.ndarray, np.ndarray]:
+def _rules(gray: np.ndarray, typical: float, dark: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Masks of the thin horizontal rules (3 lines long or more) and vertical ones (1.5 lines) of
-    a level table, found on its ink with the rules kept in, each widened by 2 pixels across."""
-    raw = S._ink(gray, keep_rules=True)
+    a level table, found on its ink (from `dark`, its `segment._dark`) with the rules kept in, each
+    widened by 2 pixels across."""
+    raw = S._ink(gray, keep_rules=True, dark=dark)
     d = max(4, int(0.35 * typical))
     hz = _spread(_thin_runs(raw, max(16, int(3 * typical)), d), 0)
     vt = _spread(_thin_runs(raw.T, max(10, int(1.5 * typical)), d).T, 1)
@@ -299,7 +300,8 @@ def _level_cells(
     typical = S._typical_height(ink)
     if typical is None:
         return []
-    hz, vt = _rules(gray, typical)
+    dark = S._dark(gray)  # with the specks the ink's grain filter drops: small decimal points
+    hz, vt = _rules(gray, typical, dark)
     grid = _grid_cells(ink, hz, vt, typical)
     if grid is not None or ruled_only:
         return grid or []
@@ -312,7 +314,6 @@ def _level_cells(
         & ~_strokes(ink, max(16, int(3 * typical)), axis=0)
     )
     H, W = ink.shape
-    dark = S._dark(gray)  # with the specks the ink's grain filter drops: small decimal points
     rows = []  # (a, b, runs of print)
     for a, b in _rows(ink, typical):
         if b - a < 0.4 * typical:
@@ -374,8 +375,9 @@ def _merged(
     """The bands' cells on table rows, as (row, (first column, end column, rowspan, print box)):
     a band closer to the one above than 0.7 of a line, with fewer cells and each under a cell of
     it, at most half as many or closer than 0.4 of a line, is that cell's wrapped next line (its
-    boxes stay apart, read one by one, and are one cell on the grid); a band whose cells sit in columns empty in the rows above and below, centred between
-    them, holds cells spanning both rows (rowspan 2)."""
+    boxes stay apart, read one by one, and are one cell on the grid); a band whose cells sit in
+    columns empty in the rows above and below, centred between them, holds cells spanning both rows
+    (rowspan 2)."""
     rows: list[list] = []  # [a, b, [[first, end, rowspan, box], ...]]
     out: list[tuple[int, tuple[int, int, int, tuple[int, ...]]]] = []
 
