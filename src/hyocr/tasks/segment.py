@@ -826,7 +826,9 @@ def page_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
     tall as its tallest segment (a line on a coloured or textured ground, whose patches the cutter
     takes for more lines: 19 of the 29 held-out full-variety single lines the cutter split, while
     the 31 multi-line crops there are 3.3 to 16 times as tall as their tallest line) and a
-    line-sized image (at most 200 px tall) in which no segment was found are read whole."""
+    line-sized image (at most 200 px tall) in which no segment was found are read whole. Either
+    way a line whose neighbours touch it (no empty row between them) is then cut out of them at
+    the valleys of its ink (`_middle_line`)."""
     segs = find_segments(image, gap=gap)
     whole = (0, 0, image.width, image.height)
     if not segs:
@@ -844,10 +846,72 @@ def page_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
         x1, y1 = max(b[2] for b in main), max(b[3] for b in main)
         mx, my = round(0.3 * tallest), round(0.2 * tallest)
         box = (max(0, x0 - mx), max(0, y0 - my), min(image.width, x1 + mx), min(image.height, y1 + my))
-        return [Segment(box, 0)]
+        return [_middle_line(image, box)]
     if image.height <= 3 * tallest:
-        return [Segment(whole, 0)]
+        return [_middle_line(image, whole)]
     return segs
+
+
+LINE_VALLEY = 0.3
+
+
+def _deep(smooth: np.ndarray, i: int, j: int) -> bool:
+    """Whether the valley `smooth[i..j]` (a flat run of a smoothed row profile) is at most
+    `LINE_VALLEY` of the lower of the peaks either side of it, each the highest row before the
+    profile falls below the valley again (its prominence: an ascenders' zone is no valley below the
+    patch on a line's coloured ground)."""
+    v = smooth[i]
+    left, right = smooth[:i][::-1], smooth[j + 1 :]
+    peaks = []
+    for side in (left, right):
+        lower = np.nonzero(side < v)[0]
+        reach = side[: lower[0]] if lower.size else side
+        peaks.append(float(reach.max()) if reach.size else 0.0)
+    return min(peaks) > 0 and v <= LINE_VALLEY * min(peaks)
+
+
+def _middle_line(image: Image.Image, box: tuple[int, int, int, int]) -> Segment:
+    """The line in the middle of a line crop's `box` whose neighbours touch it (the cutter found no
+    empty row between them): the row profile of its ink, levelled by the crop's own skew, is cut at
+    every valley no higher than `LINE_VALLEY` of the lower of the peaks either side, and the band
+    the crop's middle falls in is kept, as a turned rectangle when the crop is skewed. The whole
+    box when no valley parts it, or when that band is under 0.8 of the tallest band (a piece of
+    the line, not all of it)."""
+    gray = np.asarray(image.crop(box).convert("L"), np.float32)
+    ink = _ink(gray)
+    ys, xs = np.nonzero(ink)
+    if ys.size < 20:
+        return Segment(box, 0)
+    rise = math.sin(math.radians(_skew(ink)))  # a level row r runs along y = r + x * rise
+    level = np.round(ys - xs * rise).astype(np.int64)
+    top = int(level.min())
+    profile = np.bincount(level - top).astype(np.float32)
+    smooth = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+    cuts, i, n = [], 1, len(smooth)
+    while i < n - 1:
+        j = i
+        while j + 1 < n - 1 and smooth[j + 1] == smooth[i]:
+            j += 1  # a flat valley: its middle
+        if smooth[i] <= smooth[i - 1] and smooth[j] <= smooth[j + 1] and _deep(smooth, i, j):
+            cuts.append((i + j) // 2)
+        i = j + 1
+    if not cuts:
+        return Segment(box, 0)
+    edges = [0, *cuts, n]
+    bands = list(itertools.pairwise(edges))
+    w, h = box[2] - box[0], box[3] - box[1]
+    middle = h / 2 - w / 2 * rise - top
+    a, b = min(bands, key=lambda ab: max(ab[0] - middle, middle - ab[1], 0.0))
+    if b - a < 0.8 * max(y1 - y0 for y0, y1 in bands):
+        return Segment(box, 0)
+    a, b = a + top, b + top
+    x0, y0 = box[0], box[1]
+    if rise == 0.0:
+        return Segment((x0, max(0, y0 + a), box[2], min(image.height, y0 + b)), 0)
+    quad = (x0, y0 + a, x0 + w, y0 + a + w * rise, x0 + w, y0 + b + w * rise, x0, y0 + b)
+    edge = quad[1::2]
+    bound = (x0, max(0, math.floor(min(edge))), box[2], min(image.height, math.ceil(max(edge))))
+    return Segment(bound, 0, tuple(float(v) for v in quad))
 
 
 def task_segments(task: str, image: Image.Image) -> list[Segment]:
