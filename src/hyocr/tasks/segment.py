@@ -874,9 +874,10 @@ def _middle_line(image: Image.Image, box: tuple[int, int, int, int]) -> Segment:
     """The line in the middle of a line crop's `box` whose neighbours touch it (the cutter found no
     empty row between them): the row profile of its ink, levelled by the crop's own skew, is cut at
     every valley no higher than `LINE_VALLEY` of the lower of the peaks either side, and the band
-    the crop's middle falls in is kept, as a turned rectangle when the crop is skewed. The whole
-    box when no valley parts it, or when that band is under 0.8 of the tallest band (a piece of
-    the line, not all of it)."""
+    the crop's middle falls in is kept, as a turned rectangle when the crop is skewed; print is
+    cut away above or below only when it reaches the box's edge there (a neighbour the box cuts
+    off). The whole box when no valley parts it, or when that band is under 0.8 of the tallest
+    band (a piece of the line, not all of it)."""
     gray = np.asarray(image.crop(box).convert("L"), np.float32)
     ink = _ink(gray)
     ys, xs = np.nonzero(ink)
@@ -903,6 +904,16 @@ def _middle_line(image: Image.Image, box: tuple[int, int, int, int]) -> Segment:
     middle = h / 2 - w / 2 * rise - top
     a, b = min(bands, key=lambda ab: max(ab[0] - middle, middle - ab[1], 0.0))
     if b - a < 0.8 * max(y1 - y0 for y0, y1 in bands):
+        return Segment(box, 0)
+    # only print that the box's edge cuts off is a neighbour's sliver: a valley between print in
+    # the box's margin and the rest is inside the line (the waist of "5321", capitals over a sparse
+    # middle)
+    above, below = ys[level - top < a], ys[level - top >= b]
+    if not above.size or above.min() > 1:
+        a = 0
+    if not below.size or below.max() < h - 2:
+        b = n
+    if (a, b) == (0, n):
         return Segment(box, 0)
     a, b = a + top, b + top
     x0, y0 = box[0], box[1]
