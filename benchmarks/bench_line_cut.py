@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 from PIL import Image
 
 from hyocr.tasks import segment
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from realdev_lines import loose_rect  # noqa: E402  (the crops `scripts/realdev_lines.py` cuts)
 
 
 def rows_at(poly, x: float) -> tuple[float, float]:
@@ -47,15 +51,8 @@ def crops(folder: Path, margin: float):
             page = im.convert("RGB")
         boxes = [b for b in item.get("boxes", []) if b["text"].strip()]
         for j, b in enumerate(boxes):
-            xs, ys = b["poly"][0::2], b["poly"][1::2]
-            pad = margin * (max(ys) - min(ys))
-            rect = (
-                max(0, int(min(xs) - pad)),
-                max(0, int(min(ys) - pad)),
-                min(page.width, int(max(xs) + pad + 1)),
-                min(page.height, int(max(ys) + pad + 1)),
-            )
-            if rect[2] - rect[0] < 4 or rect[3] - rect[1] < 4:
+            rect = loose_rect(b["poly"], margin, page.size)
+            if rect is None:
                 continue
             others = [  # the boxes that reach into the crop's columns
                 o["poly"]

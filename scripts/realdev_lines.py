@@ -16,6 +16,20 @@ from pathlib import Path
 from PIL import Image
 
 
+def loose_rect(poly, margin: float, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The bounding rectangle of a box's `poly` with `margin` of its height around it, inside a page
+    of `size`; None when under 4 px either way."""
+    xs, ys = poly[0::2], poly[1::2]
+    pad = margin * (max(ys) - min(ys))
+    rect = (
+        max(0, int(min(xs) - pad)),
+        max(0, int(min(ys) - pad)),
+        min(size[0], int(max(xs) + pad + 1)),
+        min(size[1], int(max(ys) + pad + 1)),
+    )
+    return None if rect[2] - rect[0] < 4 or rect[3] - rect[1] < 4 else rect
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("receipts", help="folder with gt.jsonl and images (boxes with text)")
@@ -35,15 +49,8 @@ def main() -> None:
             text = box["text"].strip()
             if not text or (k - 1) % args.every:
                 continue
-            xs, ys = box["poly"][0::2], box["poly"][1::2]
-            pad = args.margin * (max(ys) - min(ys))
-            rect = (
-                max(0, int(min(xs) - pad)),
-                max(0, int(min(ys) - pad)),
-                min(page.width, int(max(xs) + pad + 1)),
-                min(page.height, int(max(ys) + pad + 1)),
-            )
-            if rect[2] - rect[0] < 4 or rect[3] - rect[1] < 4:
+            rect = loose_rect(box["poly"], args.margin, page.size)
+            if rect is None:
                 continue
             name = f"{Path(item['image']).stem}_{j:03d}.png"
             page.crop(rect).save(out / name)
