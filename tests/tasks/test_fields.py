@@ -184,6 +184,64 @@ def test_address_rows_whose_numbers_look_like_amounts_or_dates():
     assert pick_fields(rows, ["address"]) == {"address": "12 MAIN AVE"}
 
 
+def test_header_rows_between_the_company_and_its_address():
+    # realdev's sroie_030 prints its date under the name, sroie_039 a tax id, sroie_009 a former
+    # name: the address under them was lost (address None)
+    rows = [
+        "UNIHAKKA INTERNATIONAL SDN BHD",
+        "05 MAR 2018 18:24",
+        "(867388-U)",
+        "12, JALAN TAMPOI 7/4,KAWASAN PERINDUSTRIAN",
+        "TAMPOI,81200 JOHOR BAHRU,JOHOR",
+        "TAX INVOICE",
+    ]
+    got = pick_fields(rows, ["address", "date"])
+    assert got == {
+        "address": "12, JALAN TAMPOI 7/4,KAWASAN PERINDUSTRIAN TAMPOI,81200 JOHOR BAHRU,JOHOR",
+        "date": "05 MAR 2018",
+    }
+    rows = [
+        "BREWERY S/B",
+        "GST NO : 002108047360",
+        "PLAZA ASTANA, LOT 11",
+        "NO1.JALAN PJU 9/1",
+        "TEL: 03-62629",
+    ]
+    assert pick_fields(rows, ["address"]) == {"address": "PLAZA ASTANA, LOT 11 NO1.JALAN PJU 9/1"}
+    rows = [
+        "ALAF RESTAURANTS SDN BHD",
+        "FORMERLY KNOWN AS",
+        "GOLDEN SDN BHD",
+        "LEVEL 6, MENARA TH",
+        "SELANGOR",
+    ]
+    assert pick_fields(rows, ["address"]) == {"address": "LEVEL 6, MENARA TH SELANGOR"}
+    # with no street row close below, a row of words is the address's first row as before
+    rows = ["KEDAI MAJU", "SETIA ALAM", "SELANGOR", "TEL 03-1234567"]
+    assert pick_fields(rows, ["address"]) == {"address": "SETIA ALAM SELANGOR"}
+    # a title still ends the header: no address is found past it
+    rows = ["KEDAI MAJU", "TAX INVOICE", "12 JALAN BESAR"]
+    assert pick_fields(rows, ["address"]) == {"address": None}
+    # the document number and a phone printed with a comma end an address
+    rows = ["KEDAI MAJU", "NO 5, JALAN BESAR,", "JOHOR.", "DOCUMENT NO : TD01167104"]
+    assert pick_fields(rows, ["address"]) == {"address": "NO 5, JALAN BESAR, JOHOR."}
+    rows = ["KEDAI MAJU", "NO 5, JALAN BESAR,", "03-3279 1851,", "GST NO.:001601310720"]
+    assert pick_fields(rows, ["address"]) == {"address": "NO 5, JALAN BESAR,"}
+
+
+def test_a_registration_number_after_the_company_name_on_its_row():
+    rows = ["99 SPEED MART S/B (519537-X)", "LOT P.T. 2811, JALAN ANGSA,", "GST ID. NO : 000181747712"]
+    assert pick_fields(rows, ["company", "address"]) == {
+        "company": "99 SPEED MART S/B",
+        "address": "LOT P.T. 2811, JALAN ANGSA,",
+    }
+    assert pick_fields(["AEON CO. (M) BHD 126926-H", "3RD FLR"], ["company"]) == {
+        "company": "AEON CO. (M) BHD"
+    }
+    # a row that is only a registration number is still no name
+    assert pick_fields(["(126926-H)", "AEON CO. (M) BHD"], ["company"]) == {"company": "AEON CO. (M) BHD"}
+
+
 def test_item_count_stated_or_counted_from_the_priced_rows():
     rows = [
         "KEDAI MAJU",

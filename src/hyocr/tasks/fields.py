@@ -97,7 +97,7 @@ _TITLE = re.compile(
 # rows that end an address: contact, tax ids, titles, dates, keys with values
 _STOP = re.compile(
     r"\b(?:TEL|TELEPHONE|PHONE|FAX|H/?P|HP|MOBILE|EMAIL|E-MAIL|WEBSITE|WWW|GST|SST|TAX|VAT|INVOICE|RECEIPT"
-    r"|DATE|TIME|CASHIER|BILL|DOC|TABLE|ORDER)\b",
+    r"|DATE|TIME|CASHIER|BILL|DOC|DOCUMENT|TABLE|ORDER)\b",
     re.IGNORECASE,
 )
 _REG = re.compile(
@@ -181,11 +181,19 @@ def _header_end(rows: list[str]) -> int:
     return len(rows)
 
 
+_REG_IN_ROW = re.compile(r"\s*(?:\([^()]*\d{3,}[^()]*\)|\b\d{5,}-[A-Z])\W*$", re.IGNORECASE)
+
+
+def _without_reg(row: str) -> str:
+    """A name row without the registration number printed after it ("99 SPEED MART S/B (519537-X)")."""
+    return _REG_IN_ROW.sub("", row) or row
+
+
 def _company(rows: list[str]) -> tuple[int, int] | None:
     """The rows (first, last) of the company's name: in the header block, the first row with a
     business suffix (a suffix alone on its row takes the row above), else the first row of words;
     a name whose row ends open ("&", "AND", "-", ",", an unclosed parenthesis) runs on."""
-    top = rows[: max(1, min(10, _header_end(rows)))]
+    top = [_without_reg(r) for r in rows[: max(1, min(10, _header_end(rows)))]]
     span = None
     for k, r in enumerate(top):
         if _SUFFIX.search(r) and sum(c.isalpha() for c in r) >= 3 and not _REG.match(r):
@@ -220,21 +228,31 @@ def _company(rows: list[str]) -> tuple[int, int] | None:
 def _address(rows: list[str], company: tuple[int, int] | None) -> str | None:
     start = 0 if company is None else company[1] + 1
     out: list[str] = []
-    for r in rows[start : start + 8]:
-        if not out and _REG.match(r):
+    for k in range(start, min(len(rows), start + 8)):
+        r = rows[k]
+        if not out and (_REG.match(r) or _before_address(r, rows[k + 1 : k + 4])):
             continue
         if (
             _STOP.search(r)
             or _TITLE.match(r)
             or ((_DATE.search(r) or _AMOUNT.search(r)) and not _ADDRESS_ROW.search(r))
             or (":" in r and not re.search(r"\bNO\s*:", r, re.IGNORECASE))
-            or (_PHONE.fullmatch(r) and not re.search(r"[A-Za-z]", r))
+            or (_PHONE.fullmatch(r.strip(" ,.;")) and not re.search(r"[A-Za-z]", r))
         ):
             break
         out.append(r)
         if len(out) == 5:
             break
     return " ".join(out) or None
+
+
+def _before_address(row: str, after: list[str]) -> bool:
+    """A header row between the company and its address, skipped when a street row follows within
+    three rows: a date, a tax id or other keyed row, or words without digits (a former name, "a
+    licensee of ...", a second name line). Titles still end the header."""
+    if _ADDRESS_ROW.search(row) or _TITLE.match(row) or not any(_ADDRESS_ROW.search(a) for a in after):
+        return False
+    return bool(_STOP.search(row) or _DATE.search(row) or not re.search(r"\d", row))
 
 
 def _first(rows: list[str], pattern: re.Pattern, key: str) -> str | None:
@@ -329,7 +347,9 @@ def pick_fields(rows: Sequence[str], keys: Sequence[str]) -> dict[str, str | Non
         name = key.strip().lower().replace(" ", "_")
         name = _ALIASES.get(name, name)
         if name == "company":
-            out[key] = None if company is None else " ".join(rows[company[0] : company[1] + 1])
+            out[key] = (
+                None if company is None else " ".join(map(_without_reg, rows[company[0] : company[1] + 1]))
+            )
         elif name == "address":
             out[key] = _address(rows, company)
         elif name == "date":
