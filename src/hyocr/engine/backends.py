@@ -8,7 +8,15 @@ import torch
 
 from hyocr.errors import ModelLoadError
 
-__all__ = ["DEFAULT_MODEL_DIR", "DEVICES", "DTYPES", "resolve_model_dir", "resolve_device", "load_engine"]
+__all__ = [
+    "DEFAULT_MODEL_DIR",
+    "DEVICES",
+    "DTYPES",
+    "bf16_is_fast",
+    "resolve_model_dir",
+    "resolve_device",
+    "load_engine",
+]
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "models" / "hyocr-tiny"
 DEVICES = ("auto", "cpu", "cuda")
@@ -40,6 +48,20 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def bf16_is_fast(device: torch.device | str) -> bool:
+    """Whether bf16 autocast speeds matrix products up on `device`: a CUDA device that supports
+    bf16, or a CPU with a bf16 matrix unit (AMX tiles or AVX512-BF16). On a CPU without one (AVX2
+    only) PyTorch multiplies bf16 matrices with a slow reference loop, about a hundred times slower
+    than float32 (0.9 against 100 GFLOP/s on a 2-core AVX2 machine; benchmarks/bench_dtype.py)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if dev.type != "cpu":
+        return False
+    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
 def load_engine(
     model: str | Path | None = None,
     *,
@@ -48,8 +70,9 @@ def load_engine(
     max_pixels: int | None = None,
     max_vision_tokens: int | None = None,
 ):
-    """Build an Engine. dtype 'auto': float32 weights with bf16 autocast (AMX on CPU, tensor cores
-    on CUDA); 'float32': no autocast (exact); 'bfloat16': bf16 weights (half the memory)."""
+    """Build an Engine. dtype 'auto': float32 weights, with bf16 autocast where bf16 is fast (AMX or
+    AVX512-BF16 on CPU, CUDA; `bf16_is_fast`); 'float32': no autocast (exact); 'bfloat16': bf16
+    weights (half the memory)."""
     from hyocr.engine.generate import Engine
 
     if dtype not in DTYPES:
@@ -57,7 +80,7 @@ def load_engine(
     model_dir = resolve_model_dir(model)
     dev = resolve_device(device)
     weights = torch.bfloat16 if dtype == "bfloat16" else torch.float32
-    autocast = dtype == "auto"
+    autocast = dtype == "auto" and bf16_is_fast(dev)
     return Engine.from_dir(
         model_dir,
         device=str(dev),

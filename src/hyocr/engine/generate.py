@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from hyocr.engine.backends import bf16_is_fast
 from hyocr.errors import PixelBudgetError
 from hyocr.model.decoder import KVCache
 from hyocr.model.vlm import HunyuanOCRModel
@@ -142,8 +143,11 @@ class Engine:
         self.prompts = prompts or PromptBuilder(tokenizer)
         self.device = next(model.parameters()).device
         dtype = next(model.parameters()).dtype
-        # bf16 autocast by default: AMX on CPU, tensor cores on CUDA; off when weights are already bf16
-        self.autocast = (dtype == torch.float32) if autocast is None else autocast
+        # bf16 autocast by default where bf16 is fast (AMX, AVX512-BF16, CUDA); off when weights are
+        # already bf16, and on a CPU without a bf16 unit, where it is ~100x slower than float32
+        if autocast is None:
+            autocast = dtype == torch.float32 and bf16_is_fast(self.device)
+        self.autocast = autocast
         self.max_pixels = max_pixels or self.cfg.max_pixels
         self.min_pixels = min(min_pixels or self.cfg.min_pixels, self.max_pixels)
         self.max_vision_tokens = max_vision_tokens

@@ -35,7 +35,7 @@ import random
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ from hyocr.train.checkpointing import (
 from hyocr.train.data import Sample, ShardIndex
 from hyocr.train.rewards import ChrfStandInJudge, Judge, RewardResult, score
 from hyocr.train.sft import JsonlLogger
+from hyocr.train.stages import autocast_bf16
 
 __all__ = [
     "GrpoConfig",
@@ -97,7 +98,7 @@ class GrpoConfig:
     max_pixels: int = 2048 * 2048
     min_pixels: int = 512 * 512
     tasks: tuple[str, ...] = ()
-    bf16: bool = True
+    bf16: bool | str = True  # as StageConfig.bf16: true where bf16 is fast, "always", false
     seed: int = 0
     # --- bookkeeping ---
     log_every: int = 1
@@ -316,6 +317,8 @@ def run_grpo(job: GrpoJob) -> dict[str, Any]:
             raise ValueError("no model to start from: give --model DIR")
         model = load_model(job.model, dtype=torch.float32)
         tok = HyTokenizer.from_dir(job.model)
+    dev = next(model.parameters()).device
+    cfg = replace(cfg, bf16=autocast_bf16(cfg.bf16, dev, logger.say))
     torch.manual_seed(cfg.seed)
     model.train()
     for p in model.parameters():

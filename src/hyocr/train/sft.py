@@ -70,7 +70,7 @@ from hyocr.train.fsdp import (
     shard_model,
     with_placeholder_image,
 )
-from hyocr.train.stages import StageConfig, lr_at
+from hyocr.train.stages import StageConfig, autocast_bf16, lr_at
 
 __all__ = [
     "SftJob",
@@ -255,6 +255,7 @@ def run_sft(job: SftJob) -> TrainerState:
         out.mkdir(parents=True, exist_ok=True)
     d.barrier()
     logger = JsonlLogger(out / "log.jsonl", d.main, job.quiet)
+    cfg = replace(cfg, bf16=autocast_bf16(cfg.bf16, d.device, logger.say))
 
     # ---- model, tokenizer, state -------------------------------------------------------------
     state = TrainerState()

@@ -70,7 +70,9 @@ class StageConfig:
     tasks: tuple[str, ...] = ()  # keep only these tasks (empty: all)
     shuffle: bool = True
     # --- numerics and memory ---
-    bf16: bool = True  # autocast to bfloat16 (AMX on CPU, tensor cores on CUDA); weights stay fp32
+    # autocast to bfloat16, weights stay fp32: true where bf16 is fast (AMX or AVX512-BF16 on CPU,
+    # CUDA) and float32 elsewhere; "always" also where it is slow (tests of the bf16 path); false never
+    bf16: bool | str = True
     grad_checkpointing: bool = False
     fsdp: bool = False  # with several processes: shard weights, grads, Adam moments per block (train/fsdp.py)
     ctc_weight: float = 0.0  # auxiliary CTC loss on image tokens for single-line text samples (train/ctc.py)
@@ -123,7 +125,26 @@ STAGES: dict[str, StageConfig] = {
 }
 
 
+def autocast_bf16(bf16: bool | str, device: Any, say: Any = None) -> bool:
+    """Whether a trainer autocasts to bf16 on `device` for a config's `bf16` (true, false or
+    "always"): true turns into float32 where bf16 is slow (a CPU without AMX or AVX512-BF16, where
+    PyTorch's bf16 matrix products are ~100x slower than float32), said once through `say`."""
+    from hyocr.engine.backends import bf16_is_fast
+
+    if bf16 not in (True, False, "always"):
+        raise ValueError(f'bf16 must be true, false or "always", not {bf16!r}')
+    if bf16 is True and not bf16_is_fast(device):
+        if say is not None:
+            say(
+                f"bf16 autocast off: {device} has no bf16 matrix unit (AMX, AVX512-BF16); training in float32"
+            )
+        return False
+    return bool(bf16)
+
+
 def _coerce(name: str, value: Any) -> Any:
+    if name == "bf16" and value not in (True, False, "always"):
+        raise ValueError(f'bf16 must be true, false or "always", not {value!r}')
     if name in ("betas", "tasks") and isinstance(value, list):
         return tuple(value)
     if name == "stretch" and isinstance(value, int):
