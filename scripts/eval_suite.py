@@ -88,7 +88,16 @@ def build() -> None:
         if s.recipe and not (s.data / "gt.jsonl").exists():
             shards = DATA / s.name
             if not shards.exists():
-                cmd = ["hyocr", "synth", "--recipe", str(RECIPES / s.recipe), "--n", str(s.n)]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "hyocr.cli",
+                    "synth",
+                    "--recipe",
+                    str(RECIPES / s.recipe),
+                    "--n",
+                    str(s.n),
+                ]
                 cmd += ["--seed", str(s.seed), "--out", str(shards), "--workers", "2"]
                 _run(cmd + (["--fonts", s.fonts] if s.fonts else []))
             _run([py, str(ROOT / "scripts" / "shards_to_gt.py"), str(shards), str(s.data)])
@@ -114,7 +123,18 @@ def build() -> None:
         shards, receipts = DATA / "dev_receipts", EVAL / "dev_receipts"
         if not shards.exists():
             _run(
-                ["hyocr", "synth", "--recipe", str(dev_recipe), "--n", "40", "--seed", "700501"]
+                [
+                    sys.executable,
+                    "-m",
+                    "hyocr.cli",
+                    "synth",
+                    "--recipe",
+                    str(dev_recipe),
+                    "--n",
+                    "40",
+                    "--seed",
+                    "700501",
+                ]
                 + ["--out", str(shards), "--workers", "1"]
             )
         if not (receipts / "gt.jsonl").exists():
@@ -130,7 +150,18 @@ def run(name: str, model: str, which: str) -> None:
             print(f"{s.name}: already read ({out})", flush=True)
             continue
         _run(
-            ["hyocr", "eval", "--engine", "hyocr", "--model", model, "--data", str(s.data)]
+            [
+                sys.executable,
+                "-m",
+                "hyocr.cli",
+                "eval",
+                "--engine",
+                "hyocr",
+                "--model",
+                model,
+                "--data",
+                str(s.data),
+            ]
             + ["--task", s.task, "--out", str(out), "--no-progress", "--resume"]
         )
 

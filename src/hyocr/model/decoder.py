@@ -74,9 +74,18 @@ class KVCache:
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
     def select(self, rows: torch.Tensor) -> None:
-        """Keep only the given batch rows (finished sequences leave the batch)."""
-        self.k = [t[rows] for t in self.k]
-        self.v = [t[rows] for t in self.v]
+        """Keep only the given batch rows (finished sequences leave the batch). Only the filled
+        positions are copied: the rest of the capacity is written before it is read, and copying
+        all of it (a page's segments reserve 8k positions each) cost more than the decoding."""
+        n = self.length
+
+        def take(t: torch.Tensor) -> torch.Tensor:
+            out = t.new_empty((len(rows), *t.shape[1:]))
+            out[:, :, :n] = t[:, :, :n].index_select(0, rows)
+            return out
+
+        self.k = [take(t) for t in self.k]
+        self.v = [take(t) for t in self.v]
 
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.k + self.v)
