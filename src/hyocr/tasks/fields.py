@@ -9,8 +9,9 @@ or `rows_of` a spotting result's lines) by layout rules:
   or amount), the first row with a business suffix (SDN BHD, S/B, ENTERPRISE, TRADING, LTD, INC,
   CO., MART, STORE, RESTAURANT, ...; a row holding only the suffix takes the row above it), else the
   first row of words that is not a title; a name whose row ends open ("&", "AND", an unclosed
-  parenthesis) runs on to the next row;
-- `address`: the rows after the company (registration numbers skipped) up to the first row of
+  parenthesis) runs on to the next row; a registration number at the end of its row is cut off;
+- `address`: the rows after the company (registration numbers skipped, and a date, tax id or row of
+  words without digits when a street row follows within three rows) up to the first row of
   phone, tax id, title, date, amount or key: value (a row that starts with a unit or lot number or
   names a street word is address even when its numbers look like a date or an amount);
 - `date` and `time`: the first date (d/m/y, y-m-d, "5 MAR 2018", "MAR 5, 2018") or time, rows
