@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from hyocr.eval.bench import load_gt, load_predictions
+from hyocr.eval.bench import GT_FIELDS, TASKS, load_gt, load_predictions
 from hyocr.eval.metrics import TextNorm, cer
 from hyocr.eval.report import score_item
 
@@ -45,14 +45,14 @@ class EvalSet:
 
     @property
     def data(self) -> Path:
-        if self.name == "realdev_receipts":
-            return REALDEV / "receipts"
-        if self.name == "realdev_fields":
-            return REALDEV / "receipts"
-        if self.name == "realdev_tables":
-            return REALDEV / "tables"
-        return EVAL / self.name
+        return REAL_SETS.get(self.name) or EVAL / self.name
 
+
+REAL_SETS = {
+    "realdev_receipts": REALDEV / "receipts",
+    "realdev_fields": REALDEV / "receipts",
+    "realdev_tables": REALDEV / "tables",
+}
 
 SETS = [
     EvalSet("heldout_basic", "text", "lines", "lines-en-basic.toml", 900041, 200),
@@ -216,16 +216,7 @@ def figures(s: EvalSet, run_dir: Path) -> str:
 
 def _asked(gt: dict, task: str) -> dict:
     """The ground truth as `hyocr eval --task` scores it: only the fields that task answers."""
-    keep = {
-        "text": ("text",),
-        "spotting": ("text", "boxes"),
-        "fields": ("fields",),
-        "table": ("html",),
-        "document": ("markdown",),
-        "formula": ("latex",),
-    }[task]
-    scored = ("text", "boxes", "fields", "html", "latex", "markdown")
-    return {k: v for k, v in gt.items() if k not in scored or k in keep}
+    return {k: v for k, v in gt.items() if k not in GT_FIELDS or k in TASKS[task]}
 
 
 UNITS = {

@@ -125,14 +125,18 @@ STAGES: dict[str, StageConfig] = {
 }
 
 
+def _check_bf16(value: Any) -> None:
+    if value not in (True, False, "always"):
+        raise ValueError(f'bf16 must be true, false or "always", not {value!r}')
+
+
 def autocast_bf16(bf16: bool | str, device: Any, say: Any = None) -> bool:
     """Whether a trainer autocasts to bf16 on `device` for a config's `bf16` (true, false or
     "always"): true turns into float32 where bf16 is slow (a CPU without AMX or AVX512-BF16, where
     PyTorch's bf16 matrix products are ~100x slower than float32), said once through `say`."""
     from hyocr.engine.backends import bf16_is_fast
 
-    if bf16 not in (True, False, "always"):
-        raise ValueError(f'bf16 must be true, false or "always", not {bf16!r}')
+    _check_bf16(bf16)
     if bf16 is True and not bf16_is_fast(device):
         if say is not None:
             say(
@@ -143,8 +147,8 @@ def autocast_bf16(bf16: bool | str, device: Any, say: Any = None) -> bool:
 
 
 def _coerce(name: str, value: Any) -> Any:
-    if name == "bf16" and value not in (True, False, "always"):
-        raise ValueError(f'bf16 must be true, false or "always", not {value!r}')
+    if name == "bf16":
+        _check_bf16(value)
     if name in ("betas", "tasks") and isinstance(value, list):
         return tuple(value)
     if name == "stretch" and isinstance(value, int):
