@@ -25,9 +25,10 @@ __all__ = ["ntk_alpha_inv_freq", "xdrope_cos_sin", "apply_rope", "xdrope_positio
 
 
 def ntk_alpha_inv_freq(head_dim: int, theta: float, alpha: float) -> torch.Tensor:
-    """(head_dim/2,) inverse frequencies with NTK-alpha base stretching."""
+    """(head_dim/2,) inverse frequencies with NTK-alpha base stretching, made on the CPU also inside
+    a `torch.device("meta")` block (there torch's arange would import torch._dynamo)."""
     base = theta * alpha ** (head_dim / (head_dim - 2)) if alpha and alpha != 1.0 else theta
-    return 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    return 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device="cpu") / head_dim))
 
 
 def xdrope_cos_sin(

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hyocr.config import HyocrConfig
+from hyocr.model.decoder import embedding
 
 __all__ = ["PatchEmbedding", "VisionAttention", "VisionMLP", "VisionBlock", "VisionTower"]
 
@@ -29,7 +30,7 @@ class PatchEmbedding(nn.Module):
         self.patch = cfg.vit_patch
         self.edge = cfg.vit_pos_edge
         self.patch_embedding = nn.Conv2d(3, cfg.vit_hidden, kernel_size=cfg.vit_patch, stride=cfg.vit_patch)
-        self.position_embedding = nn.Embedding(cfg.vit_pos_edge**2 + 1, cfg.vit_hidden)
+        self.position_embedding = embedding(cfg.vit_pos_edge**2 + 1, cfg.vit_hidden)
 
     def interpolated_positions(self, h: int, w: int) -> torch.Tensor:
         """(h*w, hidden) positions for an h x w patch grid."""
