@@ -4,6 +4,7 @@ a fresh interpreter, since this one has long imported both."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -52,3 +53,12 @@ def test_embedding_is_initialised_off_the_meta_device():
     assert 0.9 < e.weight.std().item() < 1.1 and e.weight.shape == (64, 32)
     with torch.device("meta"):
         assert embedding(8, 4).weight.is_meta
+
+
+def test_omp_threads_sleep_while_waiting_unless_the_user_says_otherwise():
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    code = "import hyocr, os\nprint(os.environ['OMP_WAIT_POLICY'])"
+    for given, expected in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
+        run_env = env if given is None else {**env, "OMP_WAIT_POLICY": given}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=run_env)
+        assert done.stdout.strip() == expected, done.stderr
