@@ -1,6 +1,7 @@
 """What a command pays before it does anything: subcommands that need no model do not import torch,
-and loading a model does not import torch._dynamo (1.5-2 s on a 2-core machine). Each check runs in
-a fresh interpreter, since this one has long imported both."""
+loading a model does not import torch._dynamo (1.5-2 s on a 2-core machine), and `import hyocr`
+makes PyTorch's threads sleep while they wait. Those checks run in a fresh interpreter, since this
+one has long imported torch and hyocr."""
 
 from __future__ import annotations
 
