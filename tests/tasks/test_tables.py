@@ -194,3 +194,35 @@ def test_close_rows_with_an_empty_cell_are_rows_not_a_wrapped_cell():
     cells = table_cells(im)
     assert [c.row for c in cells] == [r for r, row in enumerate(rows) for t in row if t]
     assert table_html(cells, [t for row in rows for t in row if t])[1] == rows
+
+
+def test_spotting_boxes_a_framed_tables_cells_and_leaves_unframed_rows_alone():
+    # two columns closer than the cutter's segment gap are one segment a row; framed by rules (top,
+    # under the header, bottom) they are a table, and spotting gives each cell a box of its own, as
+    # the data engine's pages do. Without the rules (a receipt's rows) the segments stay as they are.
+    from hyocr.tasks.segment import page_segments, task_segments
+
+    rows = [["Station", "Rain", "mm/day"], ["Aberdeen", "12.4", "0.41"], ["Bergen", "31.0", "1.02"]]
+
+    def page(framed: bool) -> Image.Image:
+        im = Image.new("RGB", (560, 280), (250, 250, 247))
+        d = ImageDraw.Draw(im)
+        d.text((30, 20), "Rainfall in the last month, by station.", fill=(25, 25, 25), font_size=18)
+        for r, (name, rain, rate) in enumerate(rows):
+            y = 80 + 36 * r
+            d.text((40, y), name, fill=(25, 25, 25), font_size=18)
+            d.text((230, y), rain, fill=(25, 25, 25), font_size=18)
+            d.text((230 + d.textlength("31.0 ", font_size=18) + 6, y), rate, fill=(25, 25, 25), font_size=18)
+        if framed:
+            for y in (70, 108, 184):
+                d.line((30, y, 420, y), fill=(40, 40, 40), width=1)
+        d.text((30, 230), "Figures are provisional.", fill=(25, 25, 25), font_size=18)
+        return im
+
+    framed, plain = page(True), page(False)
+    assert len(page_segments(framed)) == 2 + 2 * len(rows)  # the title, the note, two a row
+    spots = task_segments("spotting", framed)
+    assert len(spots) == 2 + 3 * len(rows)
+    third = sorted(s.box[0] for s in spots if s.box[0] > 260)
+    assert len(third) == len(rows) and third[-1] - third[0] < 6  # one column of "mm/day", "0.41", "1.02"
+    assert [s.box for s in task_segments("spotting", plain)] == [s.box for s in page_segments(plain)]

@@ -927,16 +927,18 @@ def _middle_line(image: Image.Image, box: tuple[int, int, int, int]) -> Segment:
 
 def task_segments(task: str, image: Image.Image) -> list[Segment]:
     """What a line reader reads of `image` for `task`: a table's cells (`tasks.tables.table_cells`),
-    a page's segments with the tables on it as cells (document: `tasks.tables.with_tables`), or the
-    page's segments (`page_segments`)."""
+    a page's segments with the tables on it as cells (document: `tasks.tables.with_tables`;
+    spotting: only the tables framed by rules), or the page's segments (`page_segments`)."""
     if task == "table":
         from hyocr.tasks.tables import table_cells
 
         return list(table_cells(image))
-    if task == "document":
+    if task in ("document", "spotting"):
         from hyocr.tasks.tables import with_tables
 
-        return with_tables(page_segments(image), image)
+        # spotting: a framed table's cells are boxes of their own, as the data engine's pages and
+        # the release spot them (their print is often closer than the cutter's segment gap)
+        return with_tables(page_segments(image), image, framed_only=task == "spotting")
     return page_segments(image)
 
 

@@ -420,7 +420,27 @@ def _merged(
 TABLE_MARGIN = 2.0
 
 
-def with_tables(segs: Sequence[S.Segment], image: Image.Image) -> list[S.Segment]:
+def _framed(image: Image.Image, box: tuple[int, int, int, int], height: float) -> bool:
+    """Whether thin rules (`_rules`) run across at least 0.8 of the width of the print in `box`,
+    one from `TABLE_MARGIN` segment `height`s above its top to half a height below it and one
+    likewise around its bottom: the frame of a table ruled all over, by rows, or top and bottom
+    (booktabs), which a receipt's rows between dashed lines of print seldom have."""
+    X0, Y0, X1, Y1 = box
+    pad = int(TABLE_MARGIN * height)
+    x0, y0 = max(0, X0 - pad), max(0, Y0 - pad)
+    gray = np.asarray(
+        image.crop((x0, y0, min(image.width, X1 + pad), min(image.height, Y1 + pad))).convert("L"), np.float32
+    )
+    hz, _ = _rules(gray, height, S._dark(gray))
+    across = hz.sum(axis=1) >= 0.8 * (X1 - X0)
+    half = int(0.5 * height)
+    return bool(
+        across[max(0, Y0 - y0 - pad) : Y0 - y0 + half].any()
+        and across[max(0, Y1 - y0 - half) : Y1 - y0 + pad].any()
+    )
+
+
+def with_tables(segs: Sequence[S.Segment], image: Image.Image, framed_only: bool = False) -> list[S.Segment]:
     """A page's segments with each table on it cut into cells instead: a run of at least two
     consecutive rows that each hold two or more segments (a paragraph's word spaces are narrower
     than the cutter's segment gap, a table's column gaps wider), their median segment at most 0.4
@@ -428,7 +448,9 @@ def with_tables(segs: Sequence[S.Segment], image: Image.Image) -> list[S.Segment
     segments' place, in the block of its first row. A table ruled all over is looked for in the
     region widened by `TABLE_MARGIN` segment heights (its frame lies outside its print); any other
     is cut in the region itself (widened, the page's lines around it joined the table: held-out
-    Markdown pages md_ned 0.262 -> 0.277 with version 8 when every table was cut widened)."""
+    Markdown pages md_ned 0.262 -> 0.277 with version 8 when every table was cut widened).
+    `framed_only`: only a table with a rule across it above its first row and below its last
+    (`_framed`) is cut; a receipt's key-value rows and item lines are tables by print alone."""
     rows: list[list[S.Segment]] = []
     for s in segs:
         if rows and rows[-1][0].row == s.row:
@@ -451,8 +473,10 @@ def with_tables(segs: Sequence[S.Segment], image: Image.Image) -> list[S.Segment
         # a cell is short: lines of two columns the cutter did not part fill half the width each
         widths = sorted(s.box[2] - s.box[0] for s in region)
         cells = []
-        if widths[len(widths) // 2] <= 0.4 * (X1 - X0):
-            height = float(np.median([s.box[3] - s.box[1] for s in region]))
+        height = float(np.median([s.box[3] - s.box[1] for s in region]))
+        if widths[len(widths) // 2] <= 0.4 * (X1 - X0) and (
+            not framed_only or _framed(image, (X0, Y0, X1, Y1), height)
+        ):
             pad = int(TABLE_MARGIN * height)
             y0, y1 = max(0, Y0 - pad), min(image.height, Y1 + pad)
             x0, x1 = max(0, X0 - pad), min(image.width, X1 + pad)
