@@ -5,6 +5,10 @@ of ../shared/realdev and on receipts our renderer draws with their ground-truth 
 more segment gaps side by side (the shipped gap first, as the reference):
 
     python benchmarks/bench_segment.py --gaps 1.2,1.4 --synthetic 40
+    python benchmarks/bench_segment.py --gaps "" --readers --data runs/eval/heldout_pages
+
+`--readers` adds what the line reader is handed: the page's segments (`page_segments`: levelled,
+columns parted) and the spotting task's (`task_segments("spotting")`: a framed table's cells).
 
 Measurement only: realdev is never used to train, and the gap it prefers is reported, not fitted
 item by item.
@@ -23,7 +27,7 @@ from PIL import Image
 from hyocr.data.render.base import quad_bounds
 from hyocr.data.render.receipt import render_receipt
 from hyocr.eval.metrics import prf, spotting_prf
-from hyocr.tasks.segment import find_segments
+from hyocr.tasks.segment import find_segments, page_segments, task_segments
 
 REALDEV = Path(__file__).resolve().parents[2] / "shared" / "realdev" / "receipts"
 
@@ -41,13 +45,13 @@ def synthetic_items(n: int):
         yield r.image, [quad_bounds(ln.quad) for ln in r.lines if ln.quad and ln.text.strip()]
 
 
-def score(items, gap: float) -> tuple[float, float, float, float]:
+def score(items, cut) -> tuple[float, float, float, float]:
     tp = n_gt = n_found = 0
     t0 = time.perf_counter()
     for image, gt in items:
         # detection only: every box has the same (empty) text, so spotting's exact matches are the
         # one-to-one pairs of IoU >= 0.5
-        found = [("", s.box) for s in find_segments(image, gap=gap)]
+        found = [("", s.quad or s.box) for s in cut(image)]
         scores = spotting_prf(found, [("", g) for g in gt])
         tp, n_gt, n_found = tp + scores.tp, n_gt + scores.n_gt, n_found + scores.n_pred
     return (*prf(tp, n_found, n_gt), time.perf_counter() - t0)
@@ -55,7 +59,12 @@ def score(items, gap: float) -> tuple[float, float, float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--gaps", default="1.2", help="comma-separated segment gaps, in line heights")
+    ap.add_argument(
+        "--gaps", default="1.2", help="comma-separated segment gaps, in line heights ('' for none)"
+    )
+    ap.add_argument(
+        "--readers", action="store_true", help="also page_segments and the spotting task's segments"
+    )
     ap.add_argument("--synthetic", type=int, default=40, help="synthetic receipts to draw (0: none)")
     ap.add_argument("--realdev", type=Path, default=REALDEV, help="folder with gt.jsonl")
     ap.add_argument(
@@ -69,11 +78,18 @@ def main() -> None:
         sets.append((folder.name, list(realdev_items(folder))))
     if args.synthetic:
         sets.append((f"synthetic receipts ({args.synthetic})", list(synthetic_items(args.synthetic))))
-    print(f"{'set':<28} {'gap':>5} {'P':>6} {'R':>6} {'F1':>6} {'s/img':>7}")
+    cuts = [
+        (f"find_segments gap {g}", lambda im, g=float(g): find_segments(im, gap=g))
+        for g in args.gaps.split(",")
+        if g
+    ]
+    if args.readers:
+        cuts += [("page_segments", page_segments), ("spotting", lambda im: task_segments("spotting", im))]
+    print(f"{'set':<28} {'segments':<24} {'P':>6} {'R':>6} {'F1':>6} {'s/img':>7}")
     for name, items in sets:
-        for gap in (float(g) for g in args.gaps.split(",")):
-            p, r, f1, secs = score(items, gap)
-            print(f"{name:<28} {gap:>5.2f} {p:>6.3f} {r:>6.3f} {f1:>6.3f} {secs / len(items):>7.3f}")
+        for what, cut in cuts:
+            p, r, f1, secs = score(items, cut)
+            print(f"{name:<28} {what:<24} {p:>6.3f} {r:>6.3f} {f1:>6.3f} {secs / len(items):>7.3f}")
 
 
 if __name__ == "__main__":
