@@ -185,9 +185,9 @@ class OCR:
         self, task: str, items: list, lang: str, fields: Sequence[str] | None = None, key: str | None = None
     ) -> list[R.TaskResult]:
         """Cut each page into printed segments, read them all in batches with the text instruction,
-        and put the page back together (spotting: one line per segment with its box; fields and
-        key: picked from the read rows by layout rules; table: cells on a grid; document: blocks as
-        Markdown)."""
+        and put the page back together (spotting: one line per segment with its box, a table framed
+        by rules cell by cell; fields and key: picked from the read rows by layout rules; table:
+        cells on a grid; document: blocks as Markdown)."""
         from hyocr.processing.image import load_image
         from hyocr.tasks.segment import (
             SegmentAnswer,
