@@ -226,3 +226,21 @@ def test_spotting_boxes_a_framed_tables_cells_and_leaves_unframed_rows_alone():
     third = sorted(s.box[0] for s in spots if s.box[0] > 260)
     assert len(third) == len(rows) and third[-1] - third[0] < 6  # one column of "mm/day", "0.41", "1.02"
     assert [s.box for s in task_segments("spotting", plain)] == [s.box for s in page_segments(plain)]
+
+
+def test_a_descender_of_a_cell_spanning_rows_is_not_print_of_the_row_below():
+    # "spying" sits between rows 1 and 2 in a column they leave empty; its "y"s and "g" hang into
+    # row 2's band, where the bands split: they are its glyphs' tails, not print of row 2
+    im = Image.new("RGB", (420, 130), (250, 250, 247))
+    d = ImageDraw.Draw(im)
+    rows = [("Name", "Mode", "Cost"), ("Anna", None, "4.10"), ("Bert", None, "3.90")]
+    for r, row in enumerate(rows):
+        for x, text in zip((20, 150, 300), row, strict=True):
+            if text:
+                d.text((x, 20 + 28 * r), text, fill=(25, 25, 25), font_size=18)
+    d.text((150, 20 + 28 + 14), "spying", fill=(25, 25, 25), font_size=18)
+    cells = table_cells(im)
+    want = [(0, 0, 1), (0, 1, 1), (0, 2, 1), (1, 0, 1), (1, 1, 2), (1, 2, 1), (2, 0, 1), (2, 2, 1)]
+    assert [(c.row, c.col, c.rowspan) for c in cells] == want
+    html = table_html(cells, ["Name", "Mode", "Cost", "Anna", "spying", "4.10", "Bert", "3.90"])[0]
+    assert '<td rowspan="2">spying</td>' in html

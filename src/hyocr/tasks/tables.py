@@ -28,7 +28,11 @@ Rules:
   the 60 dev tables: cut-only TEDS-S 0.8569 -> 0.8581; held-out 0.8796 -> 0.8877). A band whose
   print sits in columns empty in the rows above and below, centred between them, holds cells
   spanning both rows (`rowspan` 2); a cell spanning more rows sits on its middle row, with empty
-  cells beside it.
+  cells beside it. A bit of print narrower than a line in the top 0.45 of a line of a band that
+  touches the band above (ink in the row over it) is a descender of that band's print, cut off where
+  the bands split (`_hanging`: the "g" of a cell spanning two rows, which otherwise sat in the row
+  below and kept the cell from spanning; cut-only TEDS-S on the 60 dev tables 0.8581 -> 0.8758,
+  held-out 0.8877 -> 0.8959).
 - In each row, print is joined across gaps narrower than 0.6 of the row's height (word spaces) into
   runs, and across a gap holding only a point (`_pointed`: a monospaced "11.79" is two runs a
   character apart, and a small point is a speck to the ink's grain filter; on the 40 held-out
@@ -89,6 +93,17 @@ def _strokes(ink: np.ndarray, length: int, axis: int) -> np.ndarray:
     wide = _spread(ink, axis)
     run = S._long_runs(wide.T, length).T if axis == 1 else S._long_runs(wide, length)
     return _spread(run, axis)
+
+
+def _hanging(ink: np.ndarray, a: int, b: int, x0: int, x1: int, typical: float) -> bool:
+    """Print of band [a, b) at x0..x1 that is the tail of a glyph of the band above: a descender
+    (the "g" of a cell spanning rows) the band split left under the line it hangs from. It is
+    narrower than a line, within the band's top 0.45 of a line, and the row above the band
+    has ink over it."""
+    if a == 0 or x1 - x0 >= typical:
+        return False
+    rows = np.flatnonzero(ink[a:b, x0:x1].any(axis=1))
+    return rows[-1] < 0.45 * typical and bool(ink[a - 1, max(0, x0 - 1) : x1 + 1].any())
 
 
 def _rule_piece(block: np.ndarray, typical: float) -> bool:
@@ -322,7 +337,9 @@ def _level_cells(
         runs = [
             (x0, x1)
             for x0, x1 in runs
-            if ink[a:b, x0:x1].sum() >= 6 and not _rule_piece(ink[a:b, x0:x1], typical)
+            if ink[a:b, x0:x1].sum() >= 6
+            and not _rule_piece(ink[a:b, x0:x1], typical)
+            and not _hanging(ink, a, b, x0, x1, typical)
         ]
         if runs:
             rows.append((a, b, runs))
