@@ -159,16 +159,25 @@ def _lines(mask: np.ndarray, min_len: float) -> list[tuple[int, int]]:
 
 
 def _joined(
-    mask: np.ndarray, bands: list[tuple[int, int]], across: list[tuple[int, int]], gap: int, tol: int = 3
+    mask: np.ndarray,
+    bands: list[tuple[int, int]],
+    across: list[tuple[int, int]],
+    other: np.ndarray,
+    gap: int,
+    tol: int = 3,
 ) -> list[tuple[int, int]]:
     """The bands of `mask` (rows) with a stretch of rule (gaps under `gap` bridged) meeting two
-    rules of `across` (columns), within `tol`: a rule of a grid runs from a rule across it to
-    another, a heavy stroke of bold print inside a cell meets none."""
+    rules of `across` (columns of `other`, the mask of the rules across, laid as `mask`), within
+    `tol`: a rule of a grid runs from a rule across it to another, a heavy stroke of bold print
+    inside a cell meets none. Meeting is both ways: the stretch reaches the rule across, and that
+    rule reaches the band (the edge of a sheet beside a table spans its rows' heights, but none
+    of its rules runs out to it)."""
 
     out = []
     for a, b in bands:
         pieces = S._runs(mask[a:b].any(axis=0), min_gap=gap)
-        if any(sum(x0 - tol <= hi and lo <= x1 + tol for lo, hi in across) >= 2 for x0, x1 in pieces):
+        reached = [(lo, hi) for lo, hi in across if other[max(0, a - tol) : b + tol, lo:hi].any()]
+        if any(sum(x0 - tol <= hi and lo <= x1 + tol for lo, hi in reached) >= 2 for x0, x1 in pieces):
             out.append((a, b))
     return out
 
@@ -223,8 +232,8 @@ def _grid_cells(ink: np.ndarray, hz: np.ndarray, vt: np.ndarray, typical: float)
     not ruled all over (None). Each line of print in a cell is a crop of its own."""
     d = max(4, int(0.35 * typical))
     xs = _lines(vt.T, 1.5 * typical)
-    ys = _joined(hz, _lines(hz, 3 * typical), xs, d)
-    xs = _joined(vt.T, xs, ys, d)
+    ys = _joined(hz, _lines(hz, 3 * typical), xs, vt, d)
+    xs = _joined(vt.T, xs, ys, hz.T, d)
     if len(ys) < 3 or len(xs) < 3:
         return None
     keep = np.zeros(len(hz), bool)
