@@ -6,9 +6,9 @@ cores idle and once beside `--busy N` processes that spin a core each, as anothe
 
     python benchmarks/bench_threads.py [--image examples/page.png] [--busy 1] [--repeat 2]
 
-Settings: hyocr's default (one thread per core, sleeping while they wait: `import hyocr` sets
-OMP_WAIT_POLICY=PASSIVE unless it is set), OMP_WAIT_POLICY=ACTIVE (spinning while they wait) and
-OMP_NUM_THREADS=1. Before session 19 hyocr left the policy unset (libgomp spins, then sleeps):
+Settings: hyocr's default, OMP_WAIT_POLICY=PASSIVE (sleeping while they wait), OMP_WAIT_POLICY=ACTIVE
+(spinning while they wait), OMP_NUM_THREADS=1, and with `--spincounts N,...` libgomp's own policy
+(unset: spin GOMP_SPINCOUNT iterations, then sleep) at each spin count N. Before session 19 hyocr left the policy unset (libgomp spins, then sleeps):
 3.39-3.59 s idle, 12.8 s beside one busy process, 49.6 s beside two.
 """
 
@@ -35,10 +35,12 @@ print(time.perf_counter() - t0)
 """
 
 SETTINGS = {
-    "hyocr's default (2 threads, PASSIVE)": {},
+    "hyocr's default": {},
+    "OMP_WAIT_POLICY=PASSIVE (sleeping)": {"OMP_WAIT_POLICY": "PASSIVE"},
     "OMP_WAIT_POLICY=ACTIVE (spinning)": {"OMP_WAIT_POLICY": "ACTIVE"},
     "OMP_NUM_THREADS=1": {"OMP_NUM_THREADS": "1"},
 }
+KEYS = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")
 
 
 def _spin() -> None:
@@ -47,8 +49,8 @@ def _spin() -> None:
 
 
 def seconds(image: str, task: str, extra: dict, repeat: int) -> float:
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
-    env.update(extra)
+    env = {k: v for k, v in os.environ.items() if k not in KEYS}
+    env.update({k: v for k, v in extra.items() if v})  # "" leaves the variable unset
     times = []
     for _ in range(repeat):
         done = subprocess.run(
@@ -66,10 +68,14 @@ def main() -> None:
     ap.add_argument("--task", default="spotting")
     ap.add_argument("--busy", type=int, default=1, help="spinning processes beside the reader")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--spincounts", default="", help="GOMP_SPINCOUNT values to try (comma-separated)")
     args = ap.parse_args()
+    settings = dict(SETTINGS)
+    for n in filter(None, args.spincounts.split(",")):
+        settings[f"GOMP_SPINCOUNT={n} (policy unset)"] = {"GOMP_SPINCOUNT": n, "OMP_WAIT_POLICY": ""}
     print(f"{args.task} of {Path(args.image).name}, seconds (median of {args.repeat}, model loaded)")
     print(f"| setting | idle | beside {args.busy} busy process(es) |\n|---|---:|---:|")
-    for name, extra in SETTINGS.items():
+    for name, extra in settings.items():
         idle = seconds(args.image, args.task, extra, args.repeat)
         spinners = [mp.Process(target=_spin, daemon=True) for _ in range(args.busy)]
         for p in spinners:

@@ -10,8 +10,10 @@ import os
 # the cores they spin through its time slices: the shipped model read examples/page.png in 3.4 s
 # alone and 12.8 s beside one spinning process, 49.6 s beside two. Sleeping instead (PASSIVE) costs
 # a little alone and keeps the rest (4.0 / 4.9 / 7.4 s; benchmarks/bench_threads.py, 2-core AVX2).
-# Set before torch loads libgomp; a value the user set is kept (ACTIVE restores the spinning).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Set before torch loads libgomp; a value the user set is kept (ACTIVE restores the spinning), and
+# so is libgomp's own policy when the user sets GOMP_SPINCOUNT (spin that long, then sleep).
+if "GOMP_SPINCOUNT" not in os.environ:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 __all__ = ["OCR", "__version__"]
