@@ -6,8 +6,9 @@ cores idle and once beside `--busy N` processes that spin a core each, as anothe
 
     python benchmarks/bench_threads.py [--image examples/page.png] [--busy 1] [--repeat 2]
 
-Settings: hyocr's default, OMP_WAIT_POLICY=PASSIVE (sleeping while they wait), OMP_WAIT_POLICY=ACTIVE
-(spinning while they wait), OMP_NUM_THREADS=1, and with `--spincounts N,...` libgomp's own policy
+Settings: hyocr's default (`import hyocr` sets OMP_WAIT_POLICY=PASSIVE, sleeping while they wait,
+unless the user set it or GOMP_SPINCOUNT), OMP_WAIT_POLICY=ACTIVE (spinning while they wait),
+OMP_NUM_THREADS=1, and with `--spincounts N,...` libgomp's own policy
 (unset: spin GOMP_SPINCOUNT iterations, then sleep) at each spin count N. Before session 19 hyocr
 left the policy unset (libgomp spins, then sleeps): 3.39-3.59 s idle, 12.8 s beside one busy
 process, 49.6 s beside two. Session 21: GOMP_SPINCOUNT=10000 3.54 s idle, 14.20 s beside one.
@@ -36,8 +37,7 @@ print(time.perf_counter() - t0)
 """
 
 SETTINGS = {
-    "hyocr's default": {},
-    "OMP_WAIT_POLICY=PASSIVE (sleeping)": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "hyocr's default (2 threads, PASSIVE: sleeping)": {},
     "OMP_WAIT_POLICY=ACTIVE (spinning)": {"OMP_WAIT_POLICY": "ACTIVE"},
     "OMP_NUM_THREADS=1": {"OMP_NUM_THREADS": "1"},
 }

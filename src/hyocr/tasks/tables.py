@@ -17,9 +17,8 @@ Rules:
   crossing (`_joined`; dev tables cut-only TEDS-S 0.8758 -> 0.8775, held-out unchanged). Print
   alone misleads in such tables: a cell spanning rows sits at their top, words stand far apart in
   a wide cell, and the pieces of faint rules the cutter leaves join neighbouring cells' print.
-  With version 8 on the
-  40 held-out tables: TEDS 0.688 -> 0.808, TEDS-S 0.777 -> 0.867; realdev's five tables (not ruled
-  all over) are cut as before. A table with two print columns in one ruled column (a gutter 1.5
+  With version 8 on the 40 held-out tables: TEDS 0.688 -> 0.808, TEDS-S 0.777 -> 0.867; realdev's
+  five tables (not ruled all over) are cut as before. A table with two print columns in one ruled column (a gutter 1.5
   lines wide: chosen on 60 tables of seed 700311, not the held-out ones), or whose rules do not
   close rectangles, is cut by print as below.
 - Otherwise rows are the cutter's line bands (`tasks.segment`). A band closer to the one above
