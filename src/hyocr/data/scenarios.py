@@ -48,6 +48,7 @@ RENDERERS = {
     "document": _lazy("document", "render_document"),
     "page_line": _lazy("document", "render_page_line"),
     "table": _lazy("table", "render_table"),
+    "table_cell": _lazy("table", "render_table_cell"),
     "formula": _lazy("formula", "render_formula", takes_lang=False),
     "chart": _lazy("chart", "render_chart"),
     "flowchart": _lazy("chart", "render_flowchart"),

@@ -12,16 +12,17 @@ Non-obvious choices:
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
 from hyocr.data.fonts import Font, pick_font
 from hyocr.data.render.background import paper
-from hyocr.data.render.base import Render, TextLine, box_quad, text_bbox
+from hyocr.data.render.base import Render, TextLine, box_quad, quad_bounds, text_bbox
 from hyocr.data.text import amount, text_source
 
-__all__ = ["Cell", "TableSpec", "draw_table", "make_table", "render_table", "table_html"]
+__all__ = ["Cell", "TableSpec", "draw_table", "make_table", "render_table", "render_table_cell", "table_html"]
 
 
 @dataclass
@@ -214,8 +215,8 @@ def draw_table(
     return lines, (xs[0], ys[0], xs[-1], ys[-1])
 
 
-def render_table(rng, lang: str = "en") -> Render:
-    """A table on paper; targets: HTML (table task) and the cell lines (spotting)."""
+def _drawn_table(rng, lang: str) -> tuple[Image.Image, list[TextLine], TableSpec, Font]:
+    """A random table drawn on paper (cropped to it with a margin), its cell lines, spec and face."""
     src = text_source(lang)
     font = pick_font(
         rng,
@@ -231,7 +232,12 @@ def render_table(rng, lang: str = "en") -> Render:
     lines, (x0, y0, x1, y1) = draw_table(
         rng, img, spec, font, size, pad, pad, W - 2 * pad, lang, src.lang.rtl
     )
-    img = img.crop((0, 0, int(min(W, x1 + pad)), int(y1 + pad)))
+    return img.crop((0, 0, int(min(W, x1 + pad)), int(y1 + pad))), lines, spec, font
+
+
+def render_table(rng, lang: str = "en") -> Render:
+    """A table on paper; targets: HTML (table task) and the cell lines (spotting)."""
+    img, lines, spec, font = _drawn_table(rng, lang)
     return Render(
         img,
         lines,
@@ -239,4 +245,42 @@ def render_table(rng, lang: str = "en") -> Render:
         lang,
         html=table_html(spec),
         meta={"font": font.name, "rows": spec.rows, "cols": spec.cols},
+    )
+
+
+def render_table_cell(rng, lang: str = "en") -> Render:
+    """One cell of a `render_table` table cut out the way the table cutter (`hyocr.tasks.tables`)
+    hands a cell to the line reader: tight to its print (up to a fifth of a line of paper above and
+    below, up to a third beside it, or a sliver of the glyphs cut), often with a piece of the rule
+    beside it, numbers three times as often as words. Version 12 read 82.4% of the cells of dev
+    tables cut to the right shape exactly; the misses were amounts and percentages ("36.1%" read
+    "36.19&", "131.93" read "13193"): it had read no table cell before.
+
+    Example:
+        >>> import random
+        >>> r = render_table_cell(random.Random(0))
+        >>> len(r.lines)
+        1
+    """
+    img, lines, _, font = _drawn_table(rng, lang)
+    numeric = [ln for ln in lines if any(ch.isdigit() for ch in ln.text)]
+    pool = numeric if numeric and rng.random() < 0.75 else lines
+    line = rng.choice(pool)
+    x0, y0, x1, y1 = quad_bounds(line.quad)
+    h = y1 - y0
+    box = (
+        max(0, int(x0 - h * rng.uniform(-0.03, 0.35))),
+        max(0, int(y0 - h * rng.uniform(-0.04, 0.2))),
+        min(img.width, math.ceil(x1 + h * rng.uniform(-0.03, 0.35))),
+        min(img.height, math.ceil(y1 + h * rng.uniform(-0.04, 0.2))),
+    )
+    inside = tuple(
+        min(max(v - box[i % 2], 0), box[2 + i % 2] - box[i % 2]) for i, v in enumerate(line.quad)
+    )
+    return Render(
+        img.crop(box),
+        [TextLine(line.text, inside, "cell", lang)],
+        "line",
+        lang,
+        meta={"font": font.name},
     )
