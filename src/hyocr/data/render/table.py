@@ -274,9 +274,7 @@ def render_table_cell(rng, lang: str = "en") -> Render:
         min(img.width, math.ceil(x1 + h * rng.uniform(-0.03, 0.35))),
         min(img.height, math.ceil(y1 + h * rng.uniform(-0.04, 0.2))),
     )
-    inside = tuple(
-        min(max(v - box[i % 2], 0), box[2 + i % 2] - box[i % 2]) for i, v in enumerate(line.quad)
-    )
+    inside = tuple(min(max(v - box[i % 2], 0), box[2 + i % 2] - box[i % 2]) for i, v in enumerate(line.quad))
     return Render(
         img.crop(box),
         [TextLine(line.text, inside, "cell", lang)],
