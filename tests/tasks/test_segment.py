@@ -577,3 +577,29 @@ def test_a_line_crop_whose_neighbours_touch_it_is_cut_at_the_valleys_of_its_ink(
         assert (ink[1] & inside).sum() >= 0.95 * ink[1].sum()  # the line's print (its descenders'
         # tips share the next line's top rows)
         assert ((ink[0] | ink[2]) & inside).sum() <= 0.1 * (ink[0] | ink[2]).sum()  # its neighbours'
+
+
+def test_the_paper_level_max_filter_and_rule_runs_match_their_plain_definitions():
+    from PIL import ImageFilter
+
+    from hyocr.tasks.segment import _long_runs, _max_filter
+
+    # `_dark`'s max filter replaced Pillow's MaxFilter (which sorts every window, 30 ms a page) and
+    # `_long_runs` skips rows with too little ink to hold a run: both must give what they replaced
+    rng = np.random.default_rng(3)
+    for h, w in [(1, 1), (2, 9), (7, 3), (40, 256), (256, 31)]:
+        a = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        expected = np.asarray(Image.fromarray(a).filter(ImageFilter.MaxFilter(7)))
+        assert np.array_equal(_max_filter(a, 7), expected), (h, w)
+    for length in (3, 8, 40):
+        ink = rng.random((60, 90)) < 0.8
+        ink[5, 10:70] = True  # one long run for sure
+        ink[9] = False
+        expected = np.zeros_like(ink)
+        for y in range(ink.shape[0]):
+            for x in range(ink.shape[1] - length + 1):
+                if ink[y, x : x + length].all():
+                    expected[y, x : x + length] = True
+        got = _long_runs(ink, length)
+        assert np.array_equal(got, expected), length
+        assert got[5, 10:70].all() and not got[9].any()
