@@ -244,3 +244,27 @@ def test_a_descender_of_a_cell_spanning_rows_is_not_print_of_the_row_below():
     assert [(c.row, c.col, c.rowspan) for c in cells] == want
     html = table_html(cells, ["Name", "Mode", "Cost", "Anna", "spying", "4.10", "Bert", "3.90"])[0]
     assert '<td rowspan="2">spying</td>' in html
+
+
+def test_a_parenthesis_in_a_tight_ruled_row_is_not_a_rule_between_columns():
+    # a dev table's "Wali (Sudan)" was cut into two columns: in a row barely taller than the print,
+    # "(" runs almost from rule to rule. A rule between columns runs down two rows or more.
+    text = [["Country", "Code", "Share"], ["Wali (Sudan)", "WS", "12.5%"], ["Tonga (Pacific)", "TO", "3.1%"]]
+    for face, row in (("DejaVuSansMono.ttf", 26), ("DejaVuSansMono.ttf", 28), ("DejaVuSans.ttf", 28)):
+        font = ImageFont.truetype(f"/usr/share/fonts/truetype/dejavu/{face}", 22)
+        im = Image.new("RGB", (460, 40 + 3 * row), (250, 250, 247))
+        d = ImageDraw.Draw(im)
+        xs, ys = [20, 230, 330, 440], [20 + k * row for k in range(4)]
+        for y in ys:
+            d.line((xs[0], y, xs[-1], y), fill=(30, 30, 30), width=1)
+        for x in xs:
+            d.line((x, ys[0], x, ys[-1]), fill=(30, 30, 30), width=1)
+        top, bottom = d.textbbox((0, 0), "(", font=font)[1::2]
+        assert bottom - top >= 0.7 * row  # the parenthesis nearly fills its row
+        for r, cells in enumerate(text):
+            for c, t in enumerate(cells):
+                d.text((xs[c] + 8, ys[r] + (row - bottom - top) / 2), t, fill=(25, 25, 25), font=font)
+        cells = table_cells(im)
+        got = [(c.row, c.col, c.span, c.rowspan) for c in cells]
+        assert got == [(r, c, 1, 1) for r in range(3) for c in range(3)], (face, row, got)
+        assert table_html(cells, [t for ts in text for t in ts])[0].count("<td>") == 9
