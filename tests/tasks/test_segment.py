@@ -603,3 +603,24 @@ def test_the_paper_level_max_filter_and_rule_runs_match_their_plain_definitions(
         got = _long_runs(ink, length)
         assert np.array_equal(got, expected), length
         assert got[5, 10:70].all() and not got[9].any()
+
+
+def test_a_hard_shadow_across_a_two_column_page_does_not_join_its_columns():
+    # a held-out page photographed under a hard shadow was read row by row across its columns:
+    # the paper level (a max filter) carried the bright paper into the shadow's edge, and that strip
+    # was ink across the gutter. Closed, the paper level keeps the edge where it is.
+    rng = random.Random(4)
+    words = "alpha beta gamma delta epsilon zeta theta kappa lambda sigma omega north south river".split()
+    im = Image.new("L", (1100, 1400), 245)
+    d = ImageDraw.Draw(im)
+    for x in (80, 580):
+        for k in range(40):
+            d.text((x, 100 + 30 * k), " ".join(rng.choice(words) for _ in range(5)), fill=30, font_size=20)
+    a = np.asarray(im, np.float32)
+    yy, xx = np.mgrid[: a.shape[0], : a.shape[1]]
+    page = Image.fromarray(np.where(yy > 700 + 0.3 * xx, a * 0.55, a).astype(np.uint8)).convert("RGB")
+    segs = page_segments(page)
+    left = [i for i, s in enumerate(segs) if s.box[2] < 540]
+    right = [i for i, s in enumerate(segs) if s.box[0] > 540]
+    assert len(left) == len(right) == 40 == len(segs) / 2
+    assert max(left) < min(right)  # the left column read first, all of it
