@@ -624,3 +624,43 @@ def test_a_hard_shadow_across_a_two_column_page_does_not_join_its_columns():
     right = [i for i, s in enumerate(segs) if s.box[0] > 540]
     assert len(left) == len(right) == 40 == len(segs) / 2
     assert max(left) < min(right)  # the left column read first, all of it
+
+
+def _close_columns_page(title: bool) -> Image.Image:
+    """Two columns of 36 lines 16 px apart at their closest: one long line of the left column
+    reaches over the gutter's middle, one bulleted line of the right column starts further left."""
+    rng = random.Random(7)
+    words = "alpha beta gamma delta epsilon zeta theta kappa lambda sigma omega north south river".split()
+    im = Image.new("RGB", (1000, 1300), (246, 246, 244))
+    d = ImageDraw.Draw(im)
+    y0 = 60
+    if title:
+        d.text((330, y0), "A Title Across Both Columns", fill=(20, 20, 20), font_size=34)
+        y0 += 80
+    for col in range(2):
+        y = y0
+        for k in range(36):
+            y += 30 if k in (12, 25) else 0  # paragraph breaks at the same height in both columns
+            line = ""
+            while d.textlength(nxt := (line + " " + rng.choice(words)).strip(), font_size=20) <= 380:
+                line = nxt
+            x = 60 if col == 0 else 496
+            if col == 0 and k == 5:
+                x = 470 - d.textlength(line, font_size=20)
+            if col == 1 and k == 8:
+                line, x = "- " + line, 484
+            d.text((x, y), line, fill=(20, 20, 20), font_size=20)
+            y += 28
+    return im
+
+
+def test_columns_closer_than_a_segment_gap_are_still_read_one_after_the_other():
+    # a held-out Markdown page was read in stripes across its columns: its columns' print came 14 px
+    # (one line's height) apart at the closest, under the segment gap a gutter had to be, and a
+    # long line reaching over the gutter's middle was cut out of the columns as if it crossed them
+    for title in (False, True):
+        segs = page_segments(_close_columns_page(title))
+        left = [i for i, s in enumerate(segs) if s.box[2] < 477]
+        right = [i for i, s in enumerate(segs) if s.box[0] > 477]
+        assert len(left) == len(right) == 36, (title, len(left), len(right))
+        assert max(left) < min(right), title
