@@ -174,8 +174,8 @@ def _joined(
 ) -> list[tuple[int, int]]:
     """The bands of `mask` (rows) with a stretch of rule (gaps under `gap` bridged) meeting two
     rules of `across` (columns of `other`, the mask of the rules across, laid as `mask`), within
-    `tol` pixels (both masks are widened by 2 already): a rule of a grid runs from a rule across it to another, a heavy stroke of bold print
-    inside a cell meets none. Meeting is both ways: the stretch reaches the rule across, and that
+    `tol` pixels (both masks are widened by 2 already): a rule of a grid runs from a rule across it
+    to another, a heavy stroke of bold print inside a cell meets none. Meeting is both ways: the stretch reaches the rule across, and that
     rule reaches the band (a dev table's bold header spanned its cell from rule to rule, but the
     rules found did not run through its rows: it had passed for a rule)."""
 
@@ -231,11 +231,14 @@ def _print_runs(text: np.ndarray) -> list[tuple[int, int]]:
     return [run for a, b in S._bands(text) for run in _word_runs(text[a:b])]
 
 
+def _runs_down(vt: np.ndarray, a: int, b: int, lo: int, hi: int) -> bool:
+    """Whether the vertical rule at columns a:b runs down over half of rows lo:hi (or they are none)."""
+    return hi <= lo or vt[lo:hi, max(0, a - 1) : b + 1].any(axis=1).mean() >= 0.5
+
+
 def _rows_ruled(vt: np.ndarray, a: int, b: int, ys: list[tuple[int, int]]) -> int:
-    """How many rows between the rules `ys` the vertical rule at columns a:b runs down (over half
-    of the row's height)."""
-    spans = [(ys[r][1], ys[r + 1][0]) for r in range(len(ys) - 1)]
-    return sum(hi <= lo or vt[lo:hi, max(0, a - 1) : b + 1].any(axis=1).mean() >= 0.5 for lo, hi in spans)
+    """How many rows between the rules `ys` the vertical rule at columns a:b runs down."""
+    return sum(_runs_down(vt, a, b, ys[r][1], ys[r + 1][0]) for r in range(len(ys) - 1))
 
 
 def _grid_cells(ink: np.ndarray, hz: np.ndarray, vt: np.ndarray, typical: float) -> list | None:
@@ -283,9 +286,7 @@ def _grid_cells(ink: np.ndarray, hz: np.ndarray, vt: np.ndarray, typical: float)
 
     def present(c: int, r: int) -> bool:
         # the rule between columns c - 1 and c, in row r (over half of the row's height)
-        a, b = xs[c]
-        lo, hi = ys[r][1], ys[r + 1][0]
-        return hi <= lo or vt[lo:hi, max(0, a - 1) : b + 1].any(axis=1).mean() >= 0.5
+        return _runs_down(vt, *xs[c], ys[r][1], ys[r + 1][0])
 
     def present_h(r: int, c: int) -> bool:
         # the rule under row r, in column c (over half of the column's width)
