@@ -477,10 +477,16 @@ def _columns(block: np.ndarray, min_gap: int, typical: float) -> list[tuple[int,
     pieces = _runs(filled, min_gap=min(min_gap, max(2, int(round(NARROW_GUTTER * typical)))))
     if len(pieces) < 2 or any(b - a < 8 * typical for a, b in pieces):
         return []
-    common = block.sum(axis=0) > 0.06 * int(block.any(axis=1).sum())
-    if all(int(common[a:b].sum()) >= 8 * typical for a, b in pieces):
+    steady = _steady_columns(block)
+    if all(int(steady[a:b].sum()) >= 8 * typical for a, b in pieces):
         return pieces
     return []
+
+
+def _steady_columns(block: np.ndarray) -> np.ndarray:
+    """The columns of pixels of `block` (ink) with ink in more than 6% of its inked rows: a column
+    layout's print, not a title, a page number or a dashed rule across a few rows."""
+    return block.sum(axis=0, dtype=np.int64) > 0.06 * int(block.any(axis=1).sum())
 
 
 def _spanning_cuts(block: np.ndarray, min_gap: int, typical: float) -> tuple[list[tuple[int, int]], int, int]:
@@ -501,10 +507,7 @@ def _spanning_cuts(block: np.ndarray, min_gap: int, typical: float) -> tuple[lis
     case was found on a held-out Markdown page (with `NARROW_GUTTER`: held-out Markdown pages'
     reading order 0.1177 -> 0.0599); the 100 dev Markdown pages (seeds 700412, 700413) hold no
     such page (0.0322 -> 0.0312, 0.0172 -> 0.0172), so the held-out figure flatters it."""
-    inked_rows = block.any(axis=1)
-    n = int(inked_rows.sum())
-    counts = block.sum(axis=0, dtype=np.int64)  # inked rows per column (ink is 0/1)
-    pieces = _runs(counts > 0.06 * n, min_gap=min_gap)
+    pieces = _runs(_steady_columns(block), min_gap=min_gap)
     while pieces and pieces[0][1] - pieces[0][0] < 3 * typical:
         pieces.pop(0)
     while pieces and pieces[-1][1] - pieces[-1][0] < 3 * typical:
@@ -523,18 +526,17 @@ def _spanning_cuts(block: np.ndarray, min_gap: int, typical: float) -> tuple[lis
 
     def crosses(band: np.ndarray, strict: bool) -> bool:
         inked = band.any(axis=0)
-        for sa, sb in _runs(inked, min_gap=min_gap):
-            for ga, gb in gutters:
-                if ga <= sa and sb <= gb:
+        runs = _runs(inked, min_gap=min_gap)
+        for ga, gb in gutters:
+            if any(ga <= sa and sb <= gb for sa, sb in runs):
+                return True
+            if any(sa < (ga + gb) / 2 < sb for sa, sb in runs):
+                # print over the gutter's middle; unless strict, a band still blank down a segment
+                # gap's width there (a column's long last line that only reaches into the gutter)
+                # does not cross
+                blank = _runs(~inked[max(0, ga - min_gap) : gb + min_gap])
+                if strict or not any(b - a >= min_gap for a, b in blank):
                     return True
-                if sa < (ga + gb) / 2 < sb:
-                    # print over the gutter's middle; unless strict, a band still blank down a
-                    # segment gap's width there (a column's long last line that only reaches into
-                    # the gutter) does not cross
-                    lo, hi = max(0, ga - min_gap), min(len(inked), gb + min_gap)
-                    blank = _runs(~inked[lo:hi])
-                    if strict or not any(b - a >= min_gap for a, b in blank):
-                        return True
         return False
 
     def stretches(strict: bool) -> list[tuple[int, int, bool]]:

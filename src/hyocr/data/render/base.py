@@ -258,16 +258,23 @@ def mean_colour(img: Image.Image, box) -> tuple[int, int, int]:
     return (int(m[0]), int(m[1]), int(m[2]))
 
 
-def cut_out(rng, image: Image.Image, quad) -> tuple[Image.Image, tuple[float, ...]]:
+def cut_out(
+    rng,
+    image: Image.Image,
+    quad,
+    across: tuple[float, float] = (0.1, 0.8),
+    updown: tuple[float, float] = (-0.05, 0.45),
+) -> tuple[Image.Image, tuple[float, ...]]:
     """The line at `quad` cut out of `image` the way a detector boxes it, and its quad in the crop.
     Detector boxes on real scans are sometimes tight (a sliver of the glyphs cut) and sometimes
-    loose (pieces of the neighbouring lines inside)."""
+    loose (pieces of the neighbouring lines inside): the margin on each side is drawn from
+    `across` (left, right) or `updown` (top, bottom), in line heights (negative cuts the glyphs)."""
     xs, ys = quad[0::2], quad[1::2]
     h = max(ys) - min(ys)
-    x0 = max(0, int(min(xs) - h * rng.uniform(0.1, 0.8)))
-    y0 = max(0, int(min(ys) - h * rng.uniform(-0.05, 0.45)))
-    x1 = min(image.width, int(math.ceil(max(xs) + h * rng.uniform(0.1, 0.8))))
-    y1 = min(image.height, int(math.ceil(max(ys) + h * rng.uniform(-0.05, 0.45))))
+    x0 = max(0, int(min(xs) - h * rng.uniform(*across)))
+    y0 = max(0, int(min(ys) - h * rng.uniform(*updown)))
+    x1 = min(image.width, int(math.ceil(max(xs) + h * rng.uniform(*across))))
+    y1 = min(image.height, int(math.ceil(max(ys) + h * rng.uniform(*updown))))
     inside = tuple(
         min(max(v - (x0 if i % 2 == 0 else y0), 0), (x1 - x0) if i % 2 == 0 else (y1 - y0))
         for i, v in enumerate(quad)

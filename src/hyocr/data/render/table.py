@@ -12,14 +12,13 @@ Non-obvious choices:
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
 from hyocr.data.fonts import Font, pick_font
 from hyocr.data.render.background import paper
-from hyocr.data.render.base import Render, TextLine, box_quad, quad_bounds, text_bbox
+from hyocr.data.render.base import Render, TextLine, box_quad, cut_out, text_bbox
 from hyocr.data.text import amount, text_source
 
 __all__ = ["Cell", "TableSpec", "draw_table", "make_table", "render_table", "render_table_cell", "table_html"]
@@ -266,17 +265,9 @@ def render_table_cell(rng, lang: str = "en") -> Render:
     numeric = [ln for ln in lines if any(ch.isdigit() for ch in ln.text)]
     pool = numeric if numeric and rng.random() < 0.75 else lines
     line = rng.choice(pool)
-    x0, y0, x1, y1 = quad_bounds(line.quad)
-    h = y1 - y0
-    box = (
-        max(0, int(x0 - h * rng.uniform(-0.03, 0.35))),
-        max(0, int(y0 - h * rng.uniform(-0.04, 0.2))),
-        min(img.width, math.ceil(x1 + h * rng.uniform(-0.03, 0.35))),
-        min(img.height, math.ceil(y1 + h * rng.uniform(-0.04, 0.2))),
-    )
-    inside = tuple(min(max(v - box[i % 2], 0), box[2 + i % 2] - box[i % 2]) for i, v in enumerate(line.quad))
+    crop, inside = cut_out(rng, img, line.quad, across=(-0.03, 0.35), updown=(-0.04, 0.2))
     return Render(
-        img.crop(box),
+        crop,
         [TextLine(line.text, inside, "cell", lang)],
         "line",
         lang,
