@@ -119,3 +119,57 @@ def test_cli_rl_reports_held_out_reward_before_and_after(toy_dir, tmp_path):
     assert "rl done: held-out greedy reward" in proc.stdout, proc.stdout
     evals = [json.loads(x) for x in (tmp_path / "rl" / "log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in evals if e["event"] == "eval"] == [0, 1]
+
+
+def test_tight_lines_rewards_the_crop_inference_reads(toy_dir, tmp_path):
+    # under `tight_lines` a line drawn small in a wide margin is sampled and rewarded as the cut a
+    # line reader's inference reads (train.data.line_cut), not the whole image; a two-line image is
+    # kept whole, as the cutter would read it segment by segment
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from hyocr.tasks.segment import page_segments
+    from hyocr.train.data import _png_bytes
+
+    def drawn(lines: list[str]) -> Image.Image:
+        im = Image.new("RGB", (360, 60 + 30 * len(lines)), "white")
+        for k, line in enumerate(lines):
+            ImageDraw.Draw(im).text((80, 30 + 30 * k), line, fill="black", font_size=18)
+        return im
+
+    one, two = drawn(["TOTAL 12.35"]), drawn(["TOTAL 12.35", "CASH 20.00"])
+    (seg,) = page_segments(one)
+    prompts = [
+        Sample("one", "text", "Extract the text in the image.", "TOTAL 12.35", [_png_bytes(one)]),
+        Sample("two", "text", "Extract the text in the image.", "TOTAL 12.35\nCASH 20.00", [_png_bytes(two)]),
+    ]
+    seen: dict[tuple[str, bool], set] = {}
+
+    def reward(tight: bool):
+        def fn(sample, gen):
+            seen.setdefault((sample.key, tight), set()).add(Image.open(io.BytesIO(sample.images[0])).size)
+            return RewardResult(float(len(gen.token_ids) % 2))
+
+        return fn
+
+    for tight in (True, False):
+        cfg = GrpoConfig(
+            max_steps=1,
+            group_size=2,
+            prompts_per_step=2,
+            max_new_tokens=4,
+            bf16=False,
+            lr=1e-5,
+            max_pixels=8192,
+            min_pixels=1024,
+            tight_lines=tight,
+        )
+        run_grpo(
+            GrpoJob(
+                toy_dir / "init", prompts, tmp_path / str(tight), cfg, reward_fn=reward(tight), quiet=True
+            )
+        )
+    assert seen[("one", True)] == {seg.crop(one).size} and seg.crop(one).size[0] < 0.6 * one.width
+    assert seen[("one", False)] == {one.size}
+    assert seen[("two", True)] == seen[("two", False)] == {two.size}

@@ -69,6 +69,7 @@ __all__ = [
     "write_shard",
     "Encoded",
     "SampleEncoder",
+    "line_cut",
     "PackedBatch",
     "Packer",
     "collate",
@@ -261,6 +262,14 @@ class Encoded:
     ctc: list[int] | None = None  # answer characters for the auxiliary CTC loss (single-line text samples)
 
 
+def line_cut(img: Image.Image) -> Segment | None:
+    """The segment a line reader's inference cuts a one-line image down to (`tasks.segment`), or
+    None when it reads the image whole (the cutter finds several segments, none, or the whole image)."""
+    segs = page_segments(img)
+    whole = len(segs) != 1 or (segs[0].quad is None and segs[0].box == (0, 0, *img.size))
+    return None if whole else segs[0]
+
+
 class SampleEncoder:
     """Sample -> token ids, answer-only labels and pixels, images resized within the stage's bounds."""
 
@@ -294,9 +303,7 @@ class SampleEncoder:
         if digest not in self._cuts:
             if img is None:
                 img = load_image(sample.images[0], name=f"{sample.key} image 0")
-            segs = page_segments(img)
-            whole = len(segs) != 1 or (segs[0].quad is None and segs[0].box == (0, 0, *img.size))
-            self._cuts[digest] = None if whole else segs[0]
+            self._cuts[digest] = line_cut(img)
         return self._cuts[digest]
 
     def _scanned(self, sample: Sample) -> bool:

@@ -23,6 +23,9 @@ Choices (defaults are the report's where it gives one):
   within the step (no DAPO-style dynamic resampling), so a step may update on fewer groups, or skip
   the update when none is left (logged).
 - Optimiser: AdamW at a constant LR (8e-7 in the report), no weight decay, gradient clipping 1.0.
+- `tight_lines` (off by default): a line reader's one-image text prompts are cut down to their line
+  as its inference cuts them (`train.data.line_cut`, the SFT stage option of the same name), so the
+  policy is rewarded on the crops it will be given.
 - Evaluation: mean reward of greedy outputs on held-out prompts before training, every
   `eval_every` steps and at the end (the before/after figure).
 """
@@ -30,6 +33,7 @@ Choices (defaults are the report's where it gives one):
 from __future__ import annotations
 
 import copy
+import io
 import math
 import random
 import time
@@ -44,6 +48,7 @@ import torch.nn.functional as F
 
 from hyocr.engine.generate import Engine, Generation, Request, SamplingParams
 from hyocr.model.weights import load_model
+from hyocr.processing.image import load_image
 from hyocr.processing.tokenizer import HyTokenizer
 from hyocr.train.checkpointing import (
     TrainerState,
@@ -52,7 +57,7 @@ from hyocr.train.checkpointing import (
     save_checkpoint,
     set_rng_state,
 )
-from hyocr.train.data import Sample, ShardIndex
+from hyocr.train.data import Sample, ShardIndex, line_cut
 from hyocr.train.rewards import ChrfStandInJudge, Judge, RewardResult, score
 from hyocr.train.sft import JsonlLogger
 from hyocr.train.stages import autocast_bf16
@@ -98,6 +103,8 @@ class GrpoConfig:
     max_pixels: int = 2048 * 2048
     min_pixels: int = 512 * 512
     tasks: tuple[str, ...] = ()
+    # a line reader's text prompts cut as its inference cuts them (as the stage option of train/data.py)
+    tight_lines: bool = False
     bf16: bool | str = True  # as StageConfig.bf16: true where bf16 is fast, "always", false
     seed: int = 0
     # --- bookkeeping ---
@@ -290,6 +297,20 @@ class GrpoJob:
     quiet: bool = False
 
 
+def _cut_to_line(sample: Sample) -> Sample:
+    """A one-image text prompt with its image cut down to its line, as a line reader's inference
+    cuts it (`train.data.line_cut`); other prompts, and lines the cutter keeps whole, unchanged."""
+    if sample.task != "text" or len(sample.images) != 1:
+        return sample
+    img = load_image(sample.images[0], name=f"{sample.key} image 0")
+    cut = line_cut(img)
+    if cut is None:
+        return sample
+    buf = io.BytesIO()
+    cut.crop(img).save(buf, format="PNG")
+    return replace(sample, images=[buf.getvalue()])
+
+
 def _dataset(data, tasks) -> Sequence[Sample]:
     if isinstance(data, (str, Path)) or (
         isinstance(data, list) and data and isinstance(data[0], (str, Path))
@@ -343,6 +364,8 @@ def run_grpo(job: GrpoJob) -> dict[str, Any]:
     eval_set = (
         list(_dataset(job.eval_data, cfg.tasks))[: cfg.eval_prompts] if job.eval_data is not None else []
     )
+    if cfg.tight_lines:
+        eval_set = [_cut_to_line(s) for s in eval_set]
 
     def held_out() -> float:
         r = mean_reward(engine, eval_set, reward_fn, cfg.eval_max_new_tokens)
@@ -364,7 +387,7 @@ def run_grpo(job: GrpoJob) -> dict[str, Any]:
             state.position += 1
             s = data[order[i]]
             if s.key not in retired:
-                chosen.append(s)
+                chosen.append(_cut_to_line(s) if cfg.tight_lines else s)
             if len(chosen) == k:
                 break
         return chosen
