@@ -21,12 +21,18 @@ as Markdown (`hyocr.tasks.layout`). "lines" forces that,
 (and counted in warnings). `reread` (off: 0): segments read with a lower confidence are read again
 narrower, wider and with their contrast stretched (`segment.rescans`), the surest reading kept
 (version 8 with 0.8: realdev receipts text NED 0.382 -> 0.379, a page 2.7 -> 3.4 s).
+`workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
+that many at a time side by side, each on its share of the threads. A line reader's decoding is many
+small steps that two threads share badly; two batches on one thread each keep both cores busy
+(`benchmarks/bench_workers.py`). The answers are those of a one-thread run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +57,28 @@ def _is_many(images: Any) -> bool:
     return isinstance(images, (list, tuple))
 
 
+def _default_workers(engine) -> int:
+    import torch
+
+    device = getattr(engine, "device", None)
+    if device is None or torch.device(device).type != "cpu":
+        return 1
+    return 2 if torch.get_num_threads() >= 2 else 1
+
+
+@contextlib.contextmanager
+def _threads_shared(workers: int):
+    """PyTorch's threads split between `workers` readers for the duration (restored after)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, before // workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class OCR:
     def __init__(
         self,
@@ -68,6 +96,7 @@ class OCR:
         drop_score: float = 0.5,
         piece_aspect: float = PIECE_ASPECT,
         reread: float = REREAD,
+        workers: int | None = None,
     ):
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
         if segment not in SEGMENT_MODES:
@@ -85,6 +114,9 @@ class OCR:
         self.drop_score = drop_score
         self.piece_aspect = piece_aspect
         self.reread = reread
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        self.workers = workers or _default_workers(self.engine)
 
     # ---- core -------------------------------------------------------------------------------
     def _generate(
@@ -107,10 +139,18 @@ class OCR:
         order = list(range(len(images)))
         if by_shape:
             order.sort(key=lambda i: images[i].width / max(1, images[i].height))
+        chunks = [order[i : i + step] for i in range(0, len(order), step)]
+
+        def read(chunk: list[int]) -> list:
+            return self.engine.generate([Request(prompt, [images[k]], task=task) for k in chunk], params)
+
+        if self.workers > 1 and len(chunks) > 1:
+            with _threads_shared(self.workers), ThreadPoolExecutor(self.workers) as pool:
+                read_chunks = list(pool.map(read, chunks))
+        else:
+            read_chunks = [read(c) for c in chunks]
         out: list = [None] * len(images)
-        for i in range(0, len(order), step):
-            chunk = order[i : i + step]
-            gens = self.engine.generate([Request(prompt, [images[k]], task=task) for k in chunk], params)
+        for chunk, gens in zip(chunks, read_chunks, strict=True):
             for k, g in zip(chunk, gens, strict=True):
                 out[k] = g
         return out

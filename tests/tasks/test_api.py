@@ -69,3 +69,43 @@ def test_segment_crops_batched_by_shape_come_back_in_their_order():
     in_order = [g.text for g in ocr._generate(prompt, crops, batch_size=2)]
     assert by_shape == in_order
     assert sum(t.strip() == w for t, w in zip(by_shape, words, strict=True)) >= 4, by_shape
+
+
+def test_two_workers_read_batches_side_by_side_as_one_thread_reads_them():
+    import threading
+
+    import torch
+    from PIL import Image, ImageDraw
+
+    from hyocr.tasks.prompts import instruction
+
+    words = ["TOTAL 12.50", "OK", "THANK YOU", "CASH", "CHANGE 7.50", "VISA 0042"]
+    crops = []
+    for w in words:
+        im = Image.new("RGB", (24 + 19 * len(w), 44), (250, 250, 248))
+        ImageDraw.Draw(im).text((12, 6), w, fill=(20, 20, 20), font_size=30)
+        crops.append(im)
+    one = OCR(max_new_tokens=24, workers=1)
+    two = OCR(engine=one.engine, max_new_tokens=24, workers=2)
+    callers = set()
+    generate = one.engine.generate
+
+    def recorded(*args, **kwargs):
+        callers.add(threading.get_ident())
+        return generate(*args, **kwargs)
+
+    prompt = instruction("text", "en")
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = one._generate(prompt, crops, batch_size=2)
+        one.engine.generate = recorded
+        side_by_side = two._generate(prompt, crops, batch_size=2)
+    finally:
+        one.engine.generate = generate
+        torch.set_num_threads(threads)
+    assert len(callers) == 2  # three batches of two, on two reader threads
+    assert [(g.text, g.logprobs) for g in side_by_side] == [(g.text, g.logprobs) for g in alone]
+    assert torch.get_num_threads() == threads
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        OCR(engine=one.engine, workers=0)
