@@ -153,6 +153,8 @@ def test_bad_task_options(model_dir, tmp_path):
     )
     proc = hyocr("run", img, "--task", "nope")
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    proc = hyocr("run", img, "--workers", "0")
+    assert proc.returncode == 2 and "--workers: expected a whole number of at least 1" in proc.stderr
 
 
 def test_own_pixel_limit_below_pillows_guard(tmp_path):

@@ -27,6 +27,16 @@ __all__ = ["add_arguments", "main"]
 FORMATS = ("txt", "json", "jsonl", "md", "html", "srt", "vtt")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return n
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="images, PDFs, TIFFs, folders or videos")
     # task
@@ -50,6 +60,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dtype", default="auto", choices=DTYPES, help="auto = bf16 autocast over fp32 weights")
     g.add_argument("--max-pixels", type=int, help="resize budget per image in pixels (default: the model's)")
     g.add_argument("--batch-size", type=int, default=4, help="pages per forward batch (default: 4)")
+    g.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="batches read side by side, each on its share of the threads (default: 2 on a CPU with 2+ threads)",
+    )
     add_segment_arguments(g)
     # decoding
     g = p.add_argument_group("decoding")
@@ -150,6 +165,7 @@ def main(args: argparse.Namespace) -> int:
         drop_score=args.drop_score,
         piece_aspect=args.piece_aspect,
         reread=args.reread,
+        workers=args.workers,
     )
     runner = _Runner(args, ocr, params)
     out_dir = Path(args.out) if args.out else None
