@@ -664,3 +664,34 @@ def test_columns_closer_than_a_segment_gap_are_still_read_one_after_the_other():
         right = [i for i, s in enumerate(segs) if s.box[0] > 477]
         assert len(left) == len(right) == 36, (title, len(left), len(right))
         assert max(left) < min(right), title
+
+
+def test_a_line_tilted_out_of_its_tall_segment_is_cut_with_its_last_figure():
+    # a curled receipt: the page's one turn gives a date line tilted against it a band that its
+    # rising end leaves, so the tall segment's box stops short of the last figure's top; the
+    # segment's own cut looks half a line beyond its ends (realdev: "Date: 22/12/201")
+    from hyocr.tasks.segment import Segment, _lines_within
+
+    page = Image.new("L", (420, 150), 250)
+    line = Image.new("L", (300, 34), 250)
+    ImageDraw.Draw(line).text((4, 4), "Date: 22/12/2017", fill=0, font_size=24)
+    page.paste(line.rotate(3, Image.BILINEAR, expand=True, fillcolor=250), (40, 30))
+    d = ImageDraw.Draw(page)
+    d.text((44, 80), "Time: 00:06:00", fill=0, font_size=24)
+    ink = np.asarray(page) < 128
+    right = int(np.flatnonzero(ink.any(axis=0))[-1]) + 1  # the date's last figure
+    end = int(np.flatnonzero(ink.any(axis=1))[-1]) + 1
+    # the next line, whose top the segment's box takes in: a sliver to leave to its own segment,
+    # and more than a sliver once the box is grown
+    d.text((44, end + 4), "Cashier: MANIS", fill=0, font_size=24)
+    ink = np.asarray(page) < 128
+    below = int(np.flatnonzero(ink[end:].any(axis=1))[0]) + end
+    cols = np.flatnonzero(ink[:, :100].any(axis=0))
+    rows = np.flatnonzero(ink[:, cols[0] : cols[0] + 60].any(axis=1))
+    top, bottom = int(rows[0]), below + 6
+    cut_right = int(np.flatnonzero(ink[top:bottom].any(axis=0))[-1]) + 1
+    assert cut_right < right - 3  # the band misses the figure's rising top
+    lines = _lines_within(page, Segment((int(cols[0]), top, cut_right, bottom), 0), 1.3, 24.0)
+    assert [s.row for s in lines] == [0, 1]
+    assert lines[0].box[2] >= right - 1 and lines[0].box[3] <= 80
+    assert all(s.box[1] < below - 4 for s in lines)  # the line below is left to its own segment

@@ -647,13 +647,28 @@ def _lines_within(image: Image.Image, seg: Segment, gap: float, typical: float) 
     turned by its own skew parts lines that the page's one turn left touching. Rows under half the
     tallest's height at the crop's top or bottom edge are slivers of the neighbouring lines, which
     are read on their own: a big title is cut down to its own print."""
+    # cut from the segment grown by half a line at its ends and a quarter above and below: a line
+    # tilted against the page's turn reaches out of the band the page's cut gave it (a curled
+    # receipt's "2017" lost its last figure's top); lines whose middle lies outside the segment
+    # itself belong to its neighbours and are left to them
+    inside = _inside(seg)
+    seg = _grown(seg, 0.5 * typical, 0.25 * typical, image.size)
     crop = seg.crop(image)
+    # the crop's (x, y) lies at top-left + x * (along its top edge) + y * (down its left edge)
+    w, h = crop.size
+    (ox, oy), (rx, ry), _, (bx, by) = seg.page_corners()
+    ux, uy, vx, vy = (rx - ox) / w, (ry - oy) / w, (bx - ox) / h, (by - oy) / h
+
+    def page(x: float, y: float) -> tuple[float, float]:
+        return ox + x * ux + y * vx, oy + x * uy + y * vy
+
     # the page's typical line height, not the crop's: a crop of one bold line and a sliver of the
     # next would take the sliver for a typical line and split the bold line at its faintest row
     inner = [
         Segment(box, row, quad)
         for box, row, quad, _ in levelled(crop, lambda g, i: _upright_segments(g, i, gap, typical))
     ]
+    inner = [t for t in inner if inside(*page((t.box[0] + t.box[2]) / 2, (t.box[1] + t.box[3]) / 2))]
     heights: dict[int, int] = {}
     for t in inner:
         heights[t.row] = max(heights.get(t.row, 0), t.box[3] - t.box[1])
@@ -664,14 +679,6 @@ def _lines_within(image: Image.Image, seg: Segment, gap: float, typical: float) 
     rows = sorted(r for r in heights if r not in edge)
     if len(rows) < 2 and not (rows and edge):
         return []
-    # the crop's (x, y) lies at top-left + x * (along its top edge) + y * (down its left edge)
-    w, h = crop.size
-    (ox, oy), (rx, ry), _, (bx, by) = seg.page_corners()
-    ux, uy, vx, vy = (rx - ox) / w, (ry - oy) / w, (bx - ox) / h, (by - oy) / h
-
-    def page(x: float, y: float) -> tuple[float, float]:
-        return ox + x * ux + y * vx, oy + x * uy + y * vy
-
     out = []
     for t in inner:
         if t.row in edge:
@@ -681,6 +688,33 @@ def _lines_within(image: Image.Image, seg: Segment, gap: float, typical: float) 
         box = _bounds(quad, image.width, image.height)
         out.append(Segment(box, rows.index(t.row), None if level else quad, seg.block))
     return out
+
+
+def _inside(seg: Segment):
+    """A test of whether a page point (x, y) lies within `seg` (its turned rectangle)."""
+    (ax, ay), (bx, by), _, (dx, dy) = seg.page_corners()
+    w2, h2 = max(1e-6, (bx - ax) ** 2 + (by - ay) ** 2), max(1e-6, (dx - ax) ** 2 + (dy - ay) ** 2)
+
+    def test(x: float, y: float) -> bool:
+        along = ((x - ax) * (bx - ax) + (y - ay) * (by - ay)) / w2
+        down = ((x - ax) * (dx - ax) + (y - ay) * (dy - ay)) / h2
+        return 0.0 <= along <= 1.0 and 0.0 <= down <= 1.0
+
+    return test
+
+
+def _grown(seg: Segment, across: float, updown: float, size: tuple[int, int]) -> Segment:
+    """`seg` grown by `across` pixels at each end and `updown` above and below, along its own
+    edges (a turned segment stays turned), kept inside the image."""
+    (ax, ay), (bx, by), _, (dx, dy) = seg.page_corners()
+    w, h = max(1e-6, math.dist((ax, ay), (bx, by))), max(1e-6, math.dist((ax, ay), (dx, dy)))
+    ux, uy, vx, vy = (bx - ax) / w, (by - ay) / w, (dx - ax) / h, (dy - ay) / h
+    corners = [(-across, -updown), (w + across, -updown), (w + across, h + updown), (-across, h + updown)]
+    quad = tuple(round(v, 1) for x, y in corners for v in (ax + x * ux + y * vx, ay + x * uy + y * vy))
+    box = _bounds(quad, *size)
+    if seg.quad is None:
+        return replace(seg, box=box)
+    return replace(seg, box=box, quad=quad)
 
 
 def _bounds(quad: Sequence[float], w: int, h: int) -> tuple[int, int, int, int]:
