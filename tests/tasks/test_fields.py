@@ -145,6 +145,21 @@ def test_company_runs_on_over_an_open_row_and_stays_in_the_header():
     }
 
 
+def test_no_company_from_an_address_row_when_the_name_row_was_lost():
+    # a shop name in a face the reader drops leaves the header to its address: no row is the name
+    for first in (
+        "2, LORONG 8, TAMAN LAKSAMANA",
+        "3-2, JLN 4/1, LEMBAH BARU",
+        "JALAN 1/6",
+        "NO. 17, JALAN SETIA",
+    ):
+        rows = [first, "81100 JOHOR BAHRU", "TEL: 07-5551234", "TOTAL 5.00"]
+        assert pick_fields(rows, ["company"]) == {"company": None}, first
+    # a name that starts with a number is still one
+    rows = ["7-ELEVEN MALAYSIA", "12, JALAN BESAR", "TEL: 07-5551234"]
+    assert pick_fields(rows, ["company"]) == {"company": "7-ELEVEN MALAYSIA"}
+
+
 def test_invoice_number_and_subtotal_keys():
     rows = [
         "Order No: 77297",

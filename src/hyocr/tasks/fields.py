@@ -8,7 +8,8 @@ or `rows_of` a spotting result's lines) by layout rules:
 - `company`: in the shop's header block (the rows before its first title, contact, tax id, date
   or amount), the first row with a business suffix (SDN BHD, S/B, ENTERPRISE, TRADING, LTD, INC,
   CO., MART, STORE, RESTAURANT, ...; a row holding only the suffix takes the row above it), else the
-  first row of words that is not a title; a name whose row ends open ("&", "AND", an unclosed
+  first row of words that is not a title nor begins as an address does ("2, LORONG 8", "JALAN 1/6",
+  a postcode and town: the name's row was lost, and no name is better than a street); a name whose row ends open ("&", "AND", an unclosed
   parenthesis) runs on to the next row; a registration number at the end of its row is cut off;
 - `address`: the rows after the company (registration numbers skipped, and a date, tax id or row of
   words without digits when a street row follows within three rows) up to the first row of
@@ -81,6 +82,12 @@ _ADDRESS_ROW = re.compile(
     r"^\W*(?:NO|LOT|UNIT|BLK|BLOCK|SUITE)\b\.?\s*:?\s*\d"
     r"|\b(?:JALAN|JLN|TAMAN|TMN|LORONG|PERSIARAN|STREET|ROAD|RD|AVENUE|AVE|LANE|DRIVE|BOULEVARD|FLOOR"
     r"|FLR|LEVEL|BANDAR|KAWASAN)\b",
+    re.IGNORECASE,
+)
+# a row that begins as an address does ("2, LORONG 8", "3-2, JLN 4/1", "NO. 17-6, JALAN ...",
+# "JALAN 1/6", a postcode and town): not a shop's name when the name row was lost
+_STREET_START = re.compile(
+    r"^\W*(?:\d[\d/-]*[A-Z]?\s*,|\d{5}\s|(?:NO|LOT|UNIT|BLK|BLOCK|SUITE)\b\.?\s*:?\s*\d|(?:JALAN|JLN|LORONG|PERSIARAN)\b)",
     re.IGNORECASE,
 )
 _PHONE = re.compile(r"\+?\(?\d[\d ()-]{6,}\d")
@@ -210,6 +217,7 @@ def _company(rows: list[str]) -> tuple[int, int] | None:
                 and not _TITLE.match(r)
                 and not _STOP.search(r)
                 and not _REG.match(r)
+                and not _STREET_START.match(r)
             ):
                 span = (k, k)
                 break
