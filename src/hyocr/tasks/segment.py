@@ -649,10 +649,14 @@ def _lines_within(image: Image.Image, seg: Segment, gap: float, typical: float) 
     are read on their own: a big title is cut down to its own print."""
     # cut from the segment grown by half a line at its ends and a quarter above and below: a line
     # tilted against the page's turn reaches out of the band the page's cut gave it (a curled
-    # receipt's "2017" lost its last figure's top); lines whose middle lies outside the segment
-    # itself belong to its neighbours and are left to them
-    inside = _inside(seg)
-    seg = _grown(seg, 0.5 * typical, 0.25 * typical, image.size)
+    # receipt's "2017" lost its last figure's top). A row whose middle lies outside the segment
+    # itself is a neighbour's, and a row is measured by how much of it lies within the segment.
+    # (Growing only segments that part without it left dev receipts where they were: the gain is
+    # in single tall lines cut again with their ends; held-out warped full-variety lines lose a
+    # little, CER 0.148 -> 0.150.)
+    own = seg
+    margin = 0.5 * typical
+    seg = _grown(seg, margin, 0.5 * margin, image.size)
     crop = seg.crop(image)
     # the crop's (x, y) lies at top-left + x * (along its top edge) + y * (down its left edge)
     w, h = crop.size
@@ -662,16 +666,18 @@ def _lines_within(image: Image.Image, seg: Segment, gap: float, typical: float) 
     def page(x: float, y: float) -> tuple[float, float]:
         return ox + x * ux + y * vx, oy + x * uy + y * vy
 
+    det = ux * vy - vx * uy
+    own_y = [((y - oy) * ux - (x - ox) * uy) / det for x, y in own.page_corners()]  # rows in the crop
+    top, bottom = min(own_y), max(own_y)
     # the page's typical line height, not the crop's: a crop of one bold line and a sliver of the
     # next would take the sliver for a typical line and split the bold line at its faintest row
-    inner = [
-        Segment(box, row, quad)
-        for box, row, quad, _ in levelled(crop, lambda g, i: _upright_segments(g, i, gap, typical))
-    ]
-    inner = [t for t in inner if inside(*page((t.box[0] + t.box[2]) / 2, (t.box[1] + t.box[3]) / 2))]
-    heights: dict[int, int] = {}
-    for t in inner:
-        heights[t.row] = max(heights.get(t.row, 0), t.box[3] - t.box[1])
+    inner = []
+    heights: dict[int, float] = {}
+    for box, row, quad, _ in levelled(crop, lambda g, i: _upright_segments(g, i, gap, typical)):
+        within = min(box[3], bottom) - max(box[1], top)
+        if top <= (box[1] + box[3]) / 2 <= bottom:
+            inner.append(Segment(box, row, quad))
+            heights[row] = max(heights.get(row, 0.0), within)
     if len(heights) < 2:
         return []
     first, last, tallest = min(heights), max(heights), max(heights.values())
@@ -688,19 +694,6 @@ def _lines_within(image: Image.Image, seg: Segment, gap: float, typical: float) 
         box = _bounds(quad, image.width, image.height)
         out.append(Segment(box, rows.index(t.row), None if level else quad, seg.block))
     return out
-
-
-def _inside(seg: Segment):
-    """A test of whether a page point (x, y) lies within `seg` (its turned rectangle)."""
-    (ax, ay), (bx, by), _, (dx, dy) = seg.page_corners()
-    w2, h2 = max(1e-6, (bx - ax) ** 2 + (by - ay) ** 2), max(1e-6, (dx - ax) ** 2 + (dy - ay) ** 2)
-
-    def test(x: float, y: float) -> bool:
-        along = ((x - ax) * (bx - ax) + (y - ay) * (by - ay)) / w2
-        down = ((x - ax) * (dx - ax) + (y - ay) * (dy - ay)) / h2
-        return 0.0 <= along <= 1.0 and 0.0 <= down <= 1.0
-
-    return test
 
 
 def _grown(seg: Segment, across: float, updown: float, size: tuple[int, int]) -> Segment:
