@@ -30,6 +30,7 @@ small steps that two threads share badly; two batches on one thread each keep bo
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -66,17 +67,28 @@ def _default_workers(engine) -> int:
     return 2 if torch.get_num_threads() >= 2 else 1
 
 
+_SHARING = threading.Lock()
+_shared = {"calls": 0, "before": 0}  # calls sharing the threads now, and the count to restore
+
+
 @contextlib.contextmanager
 def _threads_shared(workers: int):
-    """PyTorch's threads split between `workers` readers for the duration (restored after)."""
+    """PyTorch's threads split between `workers` readers for the duration; the count is restored
+    when the last of the calls sharing them at once (an application's own threads) ends."""
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, before // workers))
+    with _SHARING:
+        if _shared["calls"] == 0:
+            _shared["before"] = torch.get_num_threads()
+            torch.set_num_threads(max(1, _shared["before"] // workers))
+        _shared["calls"] += 1
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        with _SHARING:
+            _shared["calls"] -= 1
+            if _shared["calls"] == 0:
+                torch.set_num_threads(_shared["before"])
 
 
 class OCR:

@@ -109,3 +109,13 @@ def test_two_workers_read_batches_side_by_side_as_one_thread_reads_them():
     assert torch.get_num_threads() == threads
     with pytest.raises(ValueError, match="workers must be at least 1"):
         OCR(engine=one.engine, workers=0)
+    # two calls of an application's own threads at once: the count comes back when both have ended
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        torch.set_num_threads(2)
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda _: two._generate(prompt, crops, batch_size=2), range(2)))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
