@@ -8,9 +8,10 @@ or `rows_of` a spotting result's lines) by layout rules:
 - `company`: in the shop's header block (the rows before its first title, contact, tax id, date
   or amount), the first row with a business suffix (SDN BHD, S/B, ENTERPRISE, TRADING, LTD, INC,
   CO., MART, STORE, RESTAURANT, ...; a row holding only the suffix takes the row above it), else the
-  first row of words that is not a title nor begins as an address does ("2, LORONG 8", "JALAN 1/6",
-  a postcode and town: the name's row was lost, and no name is better than a street); a name whose row ends open ("&", "AND", an unclosed
-  parenthesis) runs on to the next row; a registration number at the end of its row is cut off;
+  first row of words that is not a title nor begins as an address does ("2, LORONG 8", "JALAN
+  1/6", a postcode and town: the name's row was lost, and no name is better than a street); a name
+  whose row ends open ("&", "AND", an unclosed parenthesis) runs on to the next row; a
+  registration number at the end of its row is cut off;
 - `address`: the rows after the company (registration numbers skipped, and a date, tax id or row of
   words without digits when a street row follows within three rows) up to the first row of
   phone, tax id, title, date, amount or key: value (a row that starts with a unit or lot number or
