@@ -52,17 +52,23 @@ def test_unknown_task_language_is_one_clear_error(ocr):
         ocr.text(make_image(32, 32), lang="fr")
 
 
-def test_segment_crops_batched_by_shape_come_back_in_their_order():
+def _word_crops(words: list[str]) -> list:
+    """One dark-on-paper crop per word, as the cutter hands a line reader its segments."""
     from PIL import Image, ImageDraw
 
-    from hyocr.tasks.prompts import instruction
-
-    words = ["TOTAL 12.50", "OK", "THANK YOU FOR SHOPPING", "CASH", "CHANGE 7.50"]
     crops = []
     for w in words:
         im = Image.new("RGB", (24 + 19 * len(w), 44), (250, 250, 248))
         ImageDraw.Draw(im).text((12, 6), w, fill=(20, 20, 20), font_size=30)
         crops.append(im)
+    return crops
+
+
+def test_segment_crops_batched_by_shape_come_back_in_their_order():
+    from hyocr.tasks.prompts import instruction
+
+    words = ["TOTAL 12.50", "OK", "THANK YOU FOR SHOPPING", "CASH", "CHANGE 7.50"]
+    crops = _word_crops(words)
     ocr = OCR(max_new_tokens=24)
     prompt = instruction("text", "en")
     by_shape = [g.text for g in ocr._generate(prompt, crops, batch_size=2, by_shape=True)]
@@ -75,16 +81,11 @@ def test_two_workers_read_batches_side_by_side_as_one_thread_reads_them():
     import threading
 
     import torch
-    from PIL import Image, ImageDraw
 
     from hyocr.tasks.prompts import instruction
 
     words = ["TOTAL 12.50", "OK", "THANK YOU", "CASH", "CHANGE 7.50", "VISA 0042"]
-    crops = []
-    for w in words:
-        im = Image.new("RGB", (24 + 19 * len(w), 44), (250, 250, 248))
-        ImageDraw.Draw(im).text((12, 6), w, fill=(20, 20, 20), font_size=30)
-        crops.append(im)
+    crops = _word_crops(words)
     one = OCR(max_new_tokens=24, workers=1)
     two = OCR(engine=one.engine, max_new_tokens=24, workers=2)
     callers = set()

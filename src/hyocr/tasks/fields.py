@@ -77,10 +77,11 @@ _TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AP]\.?M\b\.?)?(?!\d)"
 _AMOUNT = re.compile(
     r"(?<![\w.,])(\$|RM|MYR|USD|S\$|€|£)?\s?(-?\d{1,3}(?:,\d{3})*\.\d{2}|-?\d+\.\d{2})(?!\.?\d|%)"
 )
+_UNIT_NO = r"(?:NO|LOT|UNIT|BLK|BLOCK|SUITE)\b\.?\s*:?\s*\d"  # a unit or lot number: "NO. 17", "LOT 3"
 # a row that prints a street address: a unit or lot number first, or a street word. Its numbers
 # ("NO.53 55.57 & 59", "NO 43-45-47G") can look like amounts or dates and must not end the address
 _ADDRESS_ROW = re.compile(
-    r"^\W*(?:NO|LOT|UNIT|BLK|BLOCK|SUITE)\b\.?\s*:?\s*\d"
+    rf"^\W*{_UNIT_NO}"
     r"|\b(?:JALAN|JLN|TAMAN|TMN|LORONG|PERSIARAN|STREET|ROAD|RD|AVENUE|AVE|LANE|DRIVE|BOULEVARD|FLOOR"
     r"|FLR|LEVEL|BANDAR|KAWASAN)\b",
     re.IGNORECASE,
@@ -88,7 +89,7 @@ _ADDRESS_ROW = re.compile(
 # a row that begins as an address does ("2, LORONG 8", "3-2, JLN 4/1", "NO. 17-6, JALAN ...",
 # "JALAN 1/6", a postcode and town): not a shop's name when the name row was lost
 _STREET_START = re.compile(
-    r"^\W*(?:\d[\d/-]*[A-Z]?\s*,|\d{5}\s|(?:NO|LOT|UNIT|BLK|BLOCK|SUITE)\b\.?\s*:?\s*\d|(?:JALAN|JLN|LORONG|PERSIARAN)\b)",
+    rf"^\W*(?:\d[\d/-]*[A-Z]?\s*,|\d{{5}}\s|{_UNIT_NO}|(?:JALAN|JLN|LORONG|PERSIARAN)\b)",
     re.IGNORECASE,
 )
 _PHONE = re.compile(r"\+?\(?\d[\d ()-]{6,}\d")

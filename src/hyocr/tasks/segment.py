@@ -658,16 +658,8 @@ def _lines_within(image: Image.Image, seg: Segment, gap: float, typical: float) 
     margin = 0.5 * typical
     seg = _grown(seg, margin, 0.5 * margin, image.size)
     crop = seg.crop(image)
-    # the crop's (x, y) lies at top-left + x * (along its top edge) + y * (down its left edge)
-    w, h = crop.size
-    (ox, oy), (rx, ry), _, (bx, by) = seg.page_corners()
-    ux, uy, vx, vy = (rx - ox) / w, (ry - oy) / w, (bx - ox) / h, (by - oy) / h
-
-    def page(x: float, y: float) -> tuple[float, float]:
-        return ox + x * ux + y * vx, oy + x * uy + y * vy
-
-    det = ux * vy - vx * uy
-    own_y = [((y - oy) * ux - (x - ox) * uy) / det for x, y in own.page_corners()]  # rows in the crop
+    page, row_of = _frame(seg, *crop.size)
+    own_y = [row_of(x, y) for x, y in own.page_corners()]  # the segment's own rows in the crop
     top, bottom = min(own_y), max(own_y)
     # the page's typical line height, not the crop's: a crop of one bold line and a sliver of the
     # next would take the sliver for a typical line and split the bold line at its faintest row
@@ -696,14 +688,31 @@ def _lines_within(image: Image.Image, seg: Segment, gap: float, typical: float) 
     return out
 
 
+def _frame(seg: Segment, w: float, h: float):
+    """For `seg` taken upright as a w x h image (its crop): `page(x, y)`, the page point of the
+    image's (x, y) (top-left + x along its top edge + y down its left edge), and `row(px, py)`, the
+    image row a page point lies on."""
+    (ox, oy), (rx, ry), _, (bx, by) = seg.page_corners()
+    ux, uy, vx, vy = (rx - ox) / w, (ry - oy) / w, (bx - ox) / h, (by - oy) / h
+    det = ux * vy - vx * uy
+
+    def page(x: float, y: float) -> tuple[float, float]:
+        return ox + x * ux + y * vx, oy + x * uy + y * vy
+
+    def row(px: float, py: float) -> float:
+        return ((py - oy) * ux - (px - ox) * uy) / det
+
+    return page, row
+
+
 def _grown(seg: Segment, across: float, updown: float, size: tuple[int, int]) -> Segment:
     """`seg` grown by `across` pixels at each end and `updown` above and below, along its own
     edges (a turned segment stays turned), kept inside the image."""
     (ax, ay), (bx, by), _, (dx, dy) = seg.page_corners()
     w, h = max(1e-6, math.dist((ax, ay), (bx, by))), max(1e-6, math.dist((ax, ay), (dx, dy)))
-    ux, uy, vx, vy = (bx - ax) / w, (by - ay) / w, (dx - ax) / h, (dy - ay) / h
+    page, _ = _frame(seg, w, h)
     corners = [(-across, -updown), (w + across, -updown), (w + across, h + updown), (-across, h + updown)]
-    quad = tuple(round(v, 1) for x, y in corners for v in (ax + x * ux + y * vx, ay + x * uy + y * vy))
+    quad = tuple(round(v, 1) for x, y in corners for v in page(x, y))
     box = _bounds(quad, *size)
     if seg.quad is None:
         return replace(seg, box=box)

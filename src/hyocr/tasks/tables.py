@@ -175,9 +175,10 @@ def _joined(
     """The bands of `mask` (rows) with a stretch of rule (gaps under `gap` bridged) meeting two
     rules of `across` (columns of `other`, the mask of the rules across, laid as `mask`), within
     `tol` pixels (both masks are widened by 2 already): a rule of a grid runs from a rule across it
-    to another, a heavy stroke of bold print inside a cell meets none. Meeting is both ways: the stretch reaches the rule across, and that
-    rule reaches the band (a dev table's bold header spanned its cell from rule to rule, but the
-    rules found did not run through its rows: it had passed for a rule)."""
+    to another, a heavy stroke of bold print inside a cell meets none. Meeting is both ways: the
+    stretch reaches the rule across, and that rule reaches the band (a dev table's bold header
+    spanned its cell from rule to rule, but the rules found did not run through its rows: it had
+    passed for a rule)."""
 
     out = []
     for a, b in bands:
