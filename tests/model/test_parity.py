@@ -106,15 +106,22 @@ def test_vision_features_and_merged_tokens_match(reference, random_model, test_c
     assert (out.pooler_output[0] - merged).abs().max() < TOL
 
 
-def test_packed_images_equal_each_alone(random_model, test_cfg):
-    _, pv, grids = _inputs(test_cfg, [make_image(64, 192, 3), make_image(80, 112, 4)])
-    n0 = grids[0][0] * grids[0][1]
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [(64, 192), (80, 112), (64, 64)],  # runs of patches of three lengths: padded to the longest
+        [(64, 192), (64, 192)],  # runs of one length: one attention call without padding
+    ],
+)
+def test_packed_images_equal_each_alone(random_model, test_cfg, sizes):
+    _, pv, grids = _inputs(test_cfg, [make_image(h, w, k + 3) for k, (h, w) in enumerate(sizes)])
     with torch.no_grad():
         packed = random_model.encode_images(pv, grids)
-        alone0 = random_model.encode_images(pv[:n0], grids[:1])[0]
-        alone1 = random_model.encode_images(pv[n0:], grids[1:])[0]
-    assert (packed[0] - alone0).abs().max() < 1e-5
-    assert (packed[1] - alone1).abs().max() < 1e-5
+        start = 0
+        for k, (h, w) in enumerate(grids):
+            alone = random_model.encode_images(pv[start : start + h * w], [(h, w)])[0]
+            start += h * w
+            assert (packed[k] - alone).abs().max() < 1e-5
 
 
 def test_logits_match_for_a_padded_batch_of_two(reference, random_model, test_cfg):

@@ -42,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", help="model directory to start from (required unless --resume finds a checkpoint)"
     )
     parser.add_argument("--resume", action="store_true", help="continue from OUT/latest if it exists")
-    parser.add_argument("--eval-data", nargs="+", help="held-out shard directory(ies) evaluated every eval_every steps")
+    parser.add_argument(
+        "--eval-data", nargs="+", help="held-out shard directory(ies) evaluated every eval_every steps"
+    )
     parser.add_argument("--max-steps", type=int, help="override the config's max_steps")
     parser.add_argument("--quiet", action="store_true", help="no progress lines (log.jsonl is still written)")
     # --stage init
