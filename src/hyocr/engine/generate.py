@@ -207,11 +207,20 @@ class Engine:
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     # ---- the decoding loop -------------------------------------------------------------------
-    @torch.no_grad()
     def _run(
         self, batch: list[_Prepared], params: SamplingParams
     ) -> Iterator[tuple[int, int, float, str | None]]:
-        """Yields (row, token, logprob, finish_reason or None) as tokens are produced."""
+        """Yields (row, token, logprob, finish_reason or None) as tokens are produced: in inference
+        mode (no version counters or view tracking: a page of line crops, ~300 small operations a
+        decoding step, read ~4% faster than under no_grad on one thread), except with bf16
+        autocast, which stays under no_grad (in inference mode a decoding matmul met a float32
+        operand beside a bf16 one)."""
+        mode = torch.no_grad() if self.autocast else torch.inference_mode()
+        return mode(self._loop)(batch, params)
+
+    def _loop(
+        self, batch: list[_Prepared], params: SamplingParams
+    ) -> Iterator[tuple[int, int, float, str | None]]:
         model, dev = self.model, self.device
         b = len(batch)
         length = max(len(p.ids) for p in batch)
