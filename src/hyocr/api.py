@@ -32,8 +32,10 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,10 @@ from hyocr.tasks.segment import (
 
 __all__ = ["OCR"]
 
+# pages cut into segments are read in groups of at least this many crops (line images: a few
+# crops each, read together in full batches; a page: ~50-250 crops, a group of its own)
+PAGE_GROUP = 128
+
 # line crops of a page are read at least this many to a batch: a decoding step of 32 short rows
 # costs about 1.2 times one of 16 on a 2-core CPU (most of a step is per-operation overhead)
 LINE_BATCH = 32
@@ -69,6 +75,39 @@ def _default_workers(engine) -> int:
     if device is None or torch.device(device).type != "cpu":
         return 1
     return 2 if torch.get_num_threads() >= 2 else 1
+
+
+@dataclass
+class _Page:
+    """A page cut for reading: its segments, the crops to read and each crop's segment, the
+    formula crops and their boxes, and the seconds its cutting took."""
+
+    src: Any
+    size: tuple[int, int]
+    segs: list
+    crops: list
+    owner: list[int]
+    fboxes: list
+    fcrops: list
+    seconds: float
+
+
+def _ahead(fn: Callable[[Any], Any], items: Sequence) -> Iterator[Any]:
+    """fn(item) for each item in order; with several items, computed up to two items ahead on a
+    second thread while the caller works on the ones given (an item's exception is raised when
+    its turn comes)."""
+    if len(items) < 2:
+        yield from (fn(it) for it in items)
+        return
+    with ThreadPoolExecutor(1) as pool:
+        pending = deque(pool.submit(fn, it) for it in items[:2])
+        following = 2
+        while pending:
+            done = pending.popleft().result()
+            if following < len(items):
+                pending.append(pool.submit(fn, items[following]))
+                following += 1
+            yield done
 
 
 _SHARING = threading.Lock()
@@ -252,59 +291,71 @@ class OCR:
     def _by_segments(
         self, task: str, items: list, lang: str, fields: Sequence[str] | None = None, key: str | None = None
     ) -> list[R.TaskResult]:
-        """Cut each page into printed segments, read them all in batches with the text instruction,
-        and put the page back together (spotting: one line per segment with its box, a table framed
-        by rules cell by cell; fields and key: picked from the read rows by layout rules; table:
-        cells on a grid; document: blocks as Markdown)."""
+        """Cut each page into printed segments, read them in batches with the text instruction, and
+        put the page back together (spotting: one line per segment with its box, a table framed by
+        rules cell by cell; fields and key: picked from the read rows by layout rules; table: cells
+        on a grid; document: blocks as Markdown). Pages are read in groups of at least
+        `PAGE_GROUP` crops (small images, such as line images, share batches); while a group is
+        read, the next pages are cut on a second thread (`_ahead`), so that cutting, which runs on
+        one core, no longer leaves the other idle between pages."""
         from hyocr.processing.image import load_image
-        from hyocr.tasks.segment import (
-            SegmentAnswer,
-            assemble,
-            formula_crops,
-            joined,
-            read_plan,
-            reads_formulas,
-        )
+        from hyocr.tasks.segment import formula_crops, read_plan, reads_formulas
 
         formulas = reads_formulas(task, getattr(self.engine, "cfg", None))
-        pages, crops, owner, fcrops = [], [], [], []  # owner: the page-wide segment number of each crop
-        n = 0
-        for src in items:
+
+        def plan(src) -> _Page:
             t0 = time.perf_counter()
             im = load_image(src)
-            segs, page_crops, page_owner = read_plan(task, im, self.piece_aspect)
-            fboxes, page_fcrops = formula_crops(im, segs) if formulas else ([], [])
-            crops += page_crops
-            owner += [n + k for k in page_owner]
-            pages.append(
-                (src, im.size, segs, n, len(page_crops), fboxes, len(fcrops), time.perf_counter() - t0)
-            )
-            fcrops += page_fcrops
-            n += len(segs)
-        t0 = time.perf_counter()
-        gens = self._generate(
-            instruction("text", lang), crops, batch_size=max(self.batch_size, LINE_BATCH), by_shape=True
-        )
-        if self.reread > 0:
-            gens = self._reread(instruction("text", lang), crops, gens)
-        fgens = [self._formula(c, lang) for c in fcrops]
-        per_crop = (time.perf_counter() - t0) / max(1, len(crops) + len(fcrops))
-        answers = joined([SegmentAnswer.of(g) for g in gens], owner, n, crops)
-        fanswers = [SegmentAnswer.of(g) for g in fgens]
+            segs, crops, owner = read_plan(task, im, self.piece_aspect)
+            fboxes, fcrops = formula_crops(im, segs) if formulas else ([], [])
+            return _Page(src, im.size, segs, crops, owner, fboxes, fcrops, time.perf_counter() - t0)
+
         results: list[R.TaskResult] = []
-        for src, size, segs, first, n_crops, fboxes, ffirst, seconds in pages:
+        group: list[_Page] = []
+        for k, page in enumerate(_ahead(plan, items)):
+            group.append(page)
+            if k == len(items) - 1 or sum(len(p.crops) for p in group) >= PAGE_GROUP:
+                results += self._read_pages(task, group, lang, fields, key)
+                group = []
+        return results
+
+    def _read_pages(
+        self, task: str, pages: list[_Page], lang: str, fields: Sequence[str] | None, key: str | None
+    ) -> list[R.TaskResult]:
+        """The crops of cut `pages` read together, each page put back together (`_by_segments`)."""
+        from hyocr.tasks.segment import SegmentAnswer, assemble, joined
+
+        prompt = instruction("text", lang)
+        crops = [c for p in pages for c in p.crops]
+        t0 = time.perf_counter()
+        gens = self._generate(prompt, crops, batch_size=max(self.batch_size, LINE_BATCH), by_shape=True)
+        if self.reread > 0:
+            gens = self._reread(prompt, crops, gens)
+        fgens = [self._formula(c, lang) for p in pages for c in p.fcrops]
+        per_crop = (time.perf_counter() - t0) / max(1, len(crops) + len(fgens))
+        results: list[R.TaskResult] = []
+        first = ffirst = 0
+        for p in pages:
+            answers = joined(
+                [SegmentAnswer.of(g) for g in gens[first : first + len(p.crops)]],
+                p.owner,
+                len(p.segs),
+                p.crops,
+            )
+            fanswers = [SegmentAnswer.of(g) for g in fgens[ffirst : ffirst + len(p.fcrops)]]
+            first, ffirst = first + len(p.crops), ffirst + len(p.fcrops)
             results.append(
                 assemble(
                     task,
-                    size,
-                    segs,
-                    answers[first : first + len(segs)],
-                    seconds=seconds + per_crop * (n_crops + len(fboxes)),
-                    source=str(src) if isinstance(src, (str, Path)) else "",
+                    p.size,
+                    p.segs,
+                    answers,
+                    seconds=p.seconds + per_crop * (len(p.crops) + len(p.fcrops)),
+                    source=str(p.src) if isinstance(p.src, (str, Path)) else "",
                     drop_score=self.drop_score,
                     fields=fields,
                     key=key,
-                    formulas=list(zip(fboxes, fanswers[ffirst : ffirst + len(fboxes)], strict=True)),
+                    formulas=list(zip(p.fboxes, fanswers, strict=True)),
                 )
             )
         return results

@@ -120,3 +120,51 @@ def test_two_workers_read_batches_side_by_side_as_one_thread_reads_them():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
+
+
+def test_ahead_gives_items_in_order_computed_on_a_second_thread_and_raises_at_the_bad_ones_turn():
+    import threading
+
+    from hyocr.api import _ahead
+
+    main = threading.get_ident()
+    seen = []
+
+    def work(x):
+        if x == 3:
+            raise ValueError("bad item 3")
+        return x * 10, threading.get_ident()
+
+    got = _ahead(work, [0, 1, 2, 3, 4])
+    for want in (0, 10, 20):
+        value, thread = next(got)
+        seen.append(value)
+        assert value == want and thread != main
+    with pytest.raises(ValueError, match="bad item 3"):
+        next(got)
+    assert seen == [0, 10, 20]
+    assert [v for v, t in _ahead(work, [5])] == [50]  # one item: no second thread
+    assert next(iter(_ahead(work, [5])))[1] == main
+
+
+def test_pages_read_in_groups_while_the_next_are_cut_equal_pages_read_one_by_one(monkeypatch):
+    from PIL import Image, ImageDraw
+
+    import hyocr.api
+
+    pages = []
+    for k, rows in enumerate(
+        [["TOTAL 12.50", "CASH 20.00"], ["THANK YOU"], ["VISA 0042", "CHANGE 7.50", "OK"]]
+    ):
+        im = Image.new("RGB", (360, 60 + 50 * len(rows)), (250, 250, 248))
+        for i, text in enumerate(rows):
+            ImageDraw.Draw(im).text((20 + 10 * k, 30 + 50 * i), text, fill=(20, 20, 20), font_size=28)
+        pages.append(im)
+    ocr = OCR(max_new_tokens=24)
+    alone = [ocr.spotting(p).raw for p in pages]
+    assert ocr.spotting(pages[0]).raw == alone[0]
+    together = [r.raw for r in ocr.spotting(pages)]  # one group: every crop in shared batches
+    monkeypatch.setattr(hyocr.api, "PAGE_GROUP", 1)
+    grouped = [r.raw for r in ocr.spotting(pages)]  # a group a page, the next cut meanwhile
+    assert together == alone and grouped == alone
+    assert sum("TOTAL" in t for t in alone) == 1 and sum("THANK" in t for t in alone) == 1, alone
