@@ -3,7 +3,9 @@ PyTorch's threads (`OCR(workers=1)`, the behaviour before session 23) against tw
 side on one thread each (`workers=2`, the default on a 2-thread CPU), and one batch at a time on
 one thread (`workers=1` with one thread, whose answers `workers=2` must repeat exactly), and two
 side by side with the line batches of 16 crops read before session 24 (now at least 32,
-`hyocr.api.LINE_BATCH`), in one run on the same images, alternating, median of `--repeat`.
+`hyocr.api.LINE_BATCH`), and all images in one call (the next pages cut on a second thread while
+a page is read, `hyocr.api._ahead`), in one run on the same images, alternating, median of
+`--repeat`.
 
     python benchmarks/bench_workers.py runs/eval/heldout_pages --limit 5 --task spotting --repeat 2
 """
@@ -42,6 +44,7 @@ def main() -> None:
         "workers=2, 1 thread each": (OCR(engine=base.engine, workers=2), threads, line_batch),
         "workers=1, 1 thread": (base, 1, line_batch),
         "workers=2, line batches of 16": (OCR(engine=base.engine, workers=2), threads, 16),
+        "workers=2, all images in one call": (OCR(engine=base.engine, workers=2), threads, line_batch),
     }
     getattr(base, args.task)(images[0])  # warm-up
     times: dict[str, list[float]] = {k: [] for k in runs}
@@ -51,7 +54,10 @@ def main() -> None:
             torch.set_num_threads(n)
             hyocr.api.LINE_BATCH = batch
             t0 = time.perf_counter()
-            out = [getattr(ocr, args.task)(str(p)) for p in images]
+            if name.endswith("one call"):
+                out = getattr(ocr, args.task)([str(p) for p in images])
+            else:
+                out = [getattr(ocr, args.task)(str(p)) for p in images]
             times[name].append((time.perf_counter() - t0) / len(images))
             answers[name] = [r.raw for r in out]
     torch.set_num_threads(threads)
@@ -63,6 +69,9 @@ def main() -> None:
     names = list(runs)
     same16 = answers[names[1]] == answers[names[3]]
     print(f"line batches of at least {line_batch}: answers identical to batches of 16: {same16}")
+    print(
+        f"all images in one call: answers identical to one call each: {answers[names[4]] == answers[names[1]]}"
+    )
     same = answers[names[1]] == answers[names[2]]
     print(f"workers=2 answers identical to the one-thread run: {same}")
     diff = sum(a != b for a, b in zip(answers[names[0]], answers[names[1]], strict=True))
