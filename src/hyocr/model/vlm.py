@@ -51,12 +51,7 @@ class HunyuanOCRModel(nn.Module):
 
     def encode_images(self, pixel_values: torch.Tensor, grid_hw: list[tuple[int, int]]) -> list[torch.Tensor]:
         """Packed patches (N, 3*p*p) -> per image (h/2*(w/2+1)+2, lm_hidden) embeddings."""
-        feats = self.vision(pixel_values, grid_hw)
-        out, start = [], 0
-        for h, w in grid_hw:
-            out.append(self.connector(feats[start : start + h * w], h, w))
-            start += h * w
-        return out
+        return self.connector.merge_images(self.vision(pixel_values, grid_hw), grid_hw)
 
     def embed(self, input_ids: torch.Tensor, image_embeds: list[torch.Tensor] | None) -> torch.Tensor:
         x = self.decoder.embed_tokens(input_ids)  # (B, L, hidden)
