@@ -111,6 +111,7 @@ def test_vision_features_and_merged_tokens_match(reference, random_model, test_c
     [
         [(64, 192), (80, 112), (64, 64)],  # runs of patches of three lengths: padded to the longest
         [(64, 192), (64, 192)],  # runs of one length: one attention call without padding
+        [(128, 256), (32, 32), (32, 32)],  # padding would more than double the work: one call each
     ],
 )
 def test_packed_images_equal_each_alone(random_model, test_cfg, sizes):

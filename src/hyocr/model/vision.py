@@ -69,16 +69,21 @@ class VisionAttention(nn.Module):
         q, k, v = (
             proj(x).view(n, self.heads, self.head_dim) for proj in (self.q_proj, self.k_proj, self.v_proj)
         )
-        if len(lengths) == 1:
-            # SDPA's CPU flash kernel runs ~7% faster on contiguous (1, H, n, hd) inputs than on the
-            # transposed views (measured at 4096 patches, bf16, 2 threads), more than the copies
-            # cost; it returns (1, H, n, hd) laid out as (n, H, hd), so o_proj needs no copy
-            q, k, v = (t.transpose(0, 1)[None].contiguous() for t in (q, k, v))
-            out = F.scaled_dot_product_attention(q, k, v)[0].transpose(0, 1)
-            return self.o_proj(out.reshape(n, d))
-        # several images (a batch of line crops: up to hundreds of short runs): one attention call
-        # over the runs padded to the longest, padded keys masked, instead of one call per image
         b, longest = len(lengths), max(lengths)
+        if b == 1 or b * longest > 2 * n:
+            # one image, or images of very different sizes (padding them would more than double
+            # the attention's work): one call per image. SDPA's CPU flash kernel runs ~7% faster
+            # on contiguous (1, H, n_i, hd) inputs than on the transposed views (measured at 4096
+            # patches, bf16, 2 threads), more than the copies cost; it returns (1, H, n_i, hd)
+            # laid out as (n_i, H, hd), so one image needs no copy before o_proj
+            outs = []
+            for qkv in zip(q.split(lengths), k.split(lengths), v.split(lengths), strict=True):
+                one = F.scaled_dot_product_attention(*(t.transpose(0, 1)[None].contiguous() for t in qkv))
+                outs.append(one[0].transpose(0, 1))
+            out = outs[0] if b == 1 else torch.cat(outs, dim=0)
+            return self.o_proj(out.reshape(n, d))
+        # images of about one size (a batch of line crops sorted by shape: tens of short runs): one
+        # attention call over the runs padded to the longest, padded keys masked
         if min(lengths) == longest:
             slots, mask = None, None
             q, k, v = (t.view(b, longest, self.heads, self.head_dim).transpose(1, 2) for t in (q, k, v))
