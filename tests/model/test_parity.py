@@ -110,7 +110,7 @@ def test_vision_features_and_merged_tokens_match(reference, random_model, test_c
     "sizes",
     [
         [(64, 192), (80, 112), (64, 64)],  # runs of patches of three lengths: padded to the longest
-        [(64, 192), (64, 192)],  # runs of one length: one attention call without padding
+        [(64, 192), (64, 192)],  # runs of one length: one call, no key masked
         [(128, 256), (32, 32), (32, 32)],  # padding would more than double the work: one call each
     ],
 )

@@ -62,18 +62,18 @@ class Connector(nn.Module):
         conv0, conv2 = self.proj[0], self.proj[2]
         x = F.linear(x, conv0.weight.reshape(conv0.weight.shape[0], -1), conv0.bias)  # (blocks, 2d)
         x = F.linear(F.gelu(x), conv2.weight.reshape(conv2.weight.shape[0], -1), conv2.bias)  # (blocks, 4d)
-        # a newline token ends every row of blocks (index len(x): the newline after the blocks)
-        x = torch.cat([x, self.image_newline.to(x.dtype)[None]])
+        # a newline token (index 0, before the blocks) ends every row of blocks
+        x = torch.cat([self.image_newline.to(x.dtype)[None], x])
         x = self.mlp(x.index_select(0, torch.from_numpy(rows).to(dev)))
-        # each image's tokens between its begin and end (indices len(x) and len(x) + 1)
-        x = torch.cat([x, self.image_begin.to(x.dtype)[None], self.image_end.to(x.dtype)[None]])
+        # each image's tokens between its begin and end (indices 0 and 1, before the rows' tokens)
+        x = torch.cat([self.image_begin.to(x.dtype)[None], self.image_end.to(x.dtype)[None], x])
         x = self.after_rms(x.index_select(0, torch.from_numpy(tokens).to(dev)))
         return list(x.split([(h // m) * (w // m + 1) + 2 for h, w in grids]))
 
     def _layout(self, grids: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Gather indices for `merge_images`: each 2x2 block's patches (kh, kw order) in the packed
-        patches, each row's blocks then the newline (index: the number of blocks), and each image's
-        begin, rows, end (the begin and end: the number of rows' tokens and one more)."""
+        patches; each row's blocks (from 1) then the newline (0); each image's begin (0), its rows'
+        tokens (from 2) and end (1)."""
         m = self.merge
         blocks, rows, tokens = [], [], []
         start = n_blocks = n_rows = 0
@@ -83,13 +83,8 @@ class Connector(nn.Module):
                 np.arange(hh), np.arange(ww), np.arange(m), np.arange(m), indexing="ij"
             )
             blocks.append((start + (bi * m + kh) * w + bj * m + kw).ravel())
-            grid = n_blocks + np.arange(hh * ww).reshape(hh, ww)
-            rows.append(np.concatenate([grid, np.full((hh, 1), -1)], axis=1).ravel())
-            tokens.append(n_rows + np.arange(hh * (ww + 1)))
+            grid = 1 + n_blocks + np.arange(hh * ww).reshape(hh, ww)
+            rows.append(np.concatenate([grid, np.zeros((hh, 1), np.int64)], axis=1).ravel())
+            tokens.append(np.concatenate([[0], 2 + n_rows + np.arange(hh * (ww + 1)), [1]]))
             start, n_blocks, n_rows = start + h * w, n_blocks + hh * ww, n_rows + hh * (ww + 1)
-        row_idx = np.concatenate(rows)
-        row_idx[row_idx < 0] = n_blocks
-        token_idx = np.concatenate([np.concatenate([[-1], t, [-2]]) for t in tokens])
-        token_idx[token_idx == -1] = n_rows
-        token_idx[token_idx == -2] = n_rows + 1
-        return np.concatenate(blocks), row_idx, token_idx
+        return np.concatenate(blocks), np.concatenate(rows), np.concatenate(tokens)

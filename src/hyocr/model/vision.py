@@ -84,23 +84,17 @@ class VisionAttention(nn.Module):
             return self.o_proj(out.reshape(n, d))
         # images of about one size (a batch of line crops sorted by shape: tens of short runs): one
         # attention call over the runs padded to the longest, padded keys masked
-        if min(lengths) == longest:
-            slots, mask = None, None
-            q, k, v = (t.view(b, longest, self.heads, self.head_dim).transpose(1, 2) for t in (q, k, v))
-        else:
-            size = torch.tensor(lengths, device=x.device)
-            inside = torch.arange(longest, device=x.device) < size[:, None]  # (B, longest)
-            slots = inside.flatten().nonzero().squeeze(1)  # each packed patch's padded position
-            mask = inside[:, None, None, :]
+        size = torch.tensor(lengths, device=x.device)
+        inside = torch.arange(longest, device=x.device) < size[:, None]  # (B, longest)
+        slots = inside.flatten().nonzero().squeeze(1)  # each packed patch's padded position
 
-            def padded(t: torch.Tensor) -> torch.Tensor:
-                out = t.new_zeros((b * longest, self.heads, self.head_dim)).index_copy_(0, slots, t)
-                return out.view(b, longest, self.heads, self.head_dim).transpose(1, 2)
+        def padded(t: torch.Tensor) -> torch.Tensor:
+            out = t.new_zeros((b * longest, self.heads, self.head_dim)).index_copy_(0, slots, t)
+            return out.view(b, longest, self.heads, self.head_dim).transpose(1, 2)
 
-            q, k, v = padded(q), padded(k), padded(v)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, longest, hd)
-        out = out.transpose(1, 2).reshape(b * longest, d)
-        return self.o_proj(out if slots is None else out.index_select(0, slots))
+        q, k, v = padded(q), padded(k), padded(v)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=inside[:, None, None, :])  # (B, H, L, hd)
+        return self.o_proj(out.transpose(1, 2).reshape(b * longest, d).index_select(0, slots))
 
 
 class VisionMLP(nn.Module):
