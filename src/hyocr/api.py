@@ -243,7 +243,9 @@ class OCR:
         from hyocr.engine.generate import SamplingParams
 
         params = formula_params(
-            self.params or SamplingParams(max_new_tokens=self.max_new_tokens), crop, self.engine.cfg
+            self.params or SamplingParams(max_new_tokens=self.max_new_tokens),
+            crop,
+            self.engine.for_task("formula").cfg,
         )
         return self._generate(instruction("formula", lang), [crop], params, task="formula")[0]
 
@@ -301,7 +303,7 @@ class OCR:
         from hyocr.processing.image import load_image
         from hyocr.tasks.segment import formula_crops, read_plan, reads_formulas
 
-        formulas = reads_formulas(task, getattr(self.engine, "cfg", None))
+        formulas = reads_formulas(task, self.engine.for_task("formula").cfg)
 
         def plan(src) -> _Page:
             t0 = time.perf_counter()

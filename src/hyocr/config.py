@@ -84,6 +84,11 @@ class HyocrConfig:
     # line height. A display formula stacks fractions, scripts and limits, which one 32-px row of
     # tokens reads at a few pixels each; at three rows (96) its main symbols are a text line tall.
     formula_height: int = 0
+    # a directory beside this model's files (a relative path inside its directory) holding the
+    # model that reads the `formula` task in this one's stead: a small line reader taught formulas
+    # too reads lines worse (session 13 and 15), so the shipped line reader has a formula reader of
+    # its own. "": this model reads formulas itself.
+    formula_model: str = ""
 
     def __post_init__(self) -> None:
         if self.reads not in ("page", "lines"):
@@ -100,6 +105,12 @@ class HyocrConfig:
             )
         if self.formula_height and not self.line_height:
             raise ValueError("formula_height needs a line_height (it is a line reader's setting)")
+        if self.formula_model and (
+            Path(self.formula_model).is_absolute() or ".." in Path(self.formula_model).parts
+        ):
+            raise ValueError(
+                f"formula_model must be a directory inside the model's own, not {self.formula_model!r}"
+            )
         if sum(self.xdrope_section) * 2 != self.lm_head_dim:
             raise ValueError(
                 f"xdrope_section {self.xdrope_section} must sum to lm_head_dim/2 = {self.lm_head_dim // 2}"
@@ -211,7 +222,8 @@ class HyocrConfig:
             | ({"reads": self.reads} if self.reads != "page" else {})
             | ({"stretch": self.stretch} if self.stretch != 1.0 else {})
             | ({"line_height": self.line_height} if self.line_height else {})
-            | ({"formula_height": self.formula_height} if self.formula_height else {}),
+            | ({"formula_height": self.formula_height} if self.formula_height else {})
+            | ({"formula_model": self.formula_model} if self.formula_model else {}),
         }
 
     @classmethod
@@ -274,6 +286,12 @@ class HyocrConfig:
             kw["max_pixels"] = int(extra["max_pixels"])
         if "reads" in extra:
             kw["reads"] = str(extra["reads"])
+        if "formula_model" in extra:
+            if not isinstance(extra["formula_model"], str):
+                raise ModelLoadError(
+                    f"config.json: hyocr.formula_model must be a directory name, not {extra['formula_model']!r}"
+                )
+            kw["formula_model"] = extra["formula_model"]
         if "stretch" in extra:
             try:
                 kw["stretch"] = float(extra["stretch"])

@@ -14,9 +14,13 @@ from tests.cli.test_run import hyocr
 
 
 def test_shipped_model_is_in_the_package_and_small():
-    files = {f.name: f.stat().st_size for f in DEFAULT_MODEL_DIR.iterdir()}
+    files = {
+        str(f.relative_to(DEFAULT_MODEL_DIR)): f.stat().st_size
+        for f in DEFAULT_MODEL_DIR.rglob("*")
+        if f.is_file()
+    }
     assert {"config.json", "model.safetensors", "tokenizer.json", "MODEL_CARD.md"} <= set(files)
-    assert sum(files.values()) <= 60e6
+    assert sum(files.values()) <= 60e6  # with the formula reader its config may name
     assert resolve_model_dir(None) == DEFAULT_MODEL_DIR
 
 

@@ -409,3 +409,49 @@ def test_document_reads_centred_rows_as_formulas_too_when_the_model_reads_formul
         assert with_formula["prompt_tokens"] - without["prompt_tokens"] == len(tall.ids)
         assert 1 <= with_formula["completion_tokens"] - without["completion_tokens"] <= 3
     assert usage[0, 1.01]["prompt_tokens"] > 3 * usage[0, 0.0]["prompt_tokens"]
+
+
+def test_formula_requests_are_read_by_the_formula_reader(random_model, test_cfg, tokenizer):
+    """An engine with a formula reader (a model directory's `formula_model`): the formula
+    instruction, in a chat request or at /v1/ocr/formula, is answered by that model, the text one by
+    the engine's own; /metrics counts both models."""
+    from hyocr.engine.generate import Engine
+    from hyocr.model.factory import init_model
+
+    engine = Engine(random_model, tokenizer, autocast=False)
+    engine.formula = Engine(init_model(test_cfg, seed=7, std=0.2).eval(), tokenizer, autocast=False)
+    image = png_bytes(64, 128, 6)
+    params = SamplingParams(max_new_tokens=8)
+    formula = Request(instruction("formula", "en"), [make_image(64, 128, 6)], task="formula")
+    want = engine.formula.generate([formula], params)[0].text
+    own = Engine(random_model, tokenizer, autocast=False).generate([formula], params)[0].text
+    assert want != own  # the two models read it differently: the routing shows in the answer
+    with LiveServer(make_app(engine, max_new_tokens=64)) as s:
+        r = httpx.post(
+            s.url + "/v1/chat/completions",
+            json=chat_body(image, instruction("formula", "en"), max_tokens=8),
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["choices"][0]["message"]["content"] == want
+        r = httpx.post(
+            s.url + "/v1/ocr/formula",
+            files={"file": ("f.png", image, "image/png")},
+            data={"max_tokens": "8"},
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["results"][0]["latex"] == want.strip()
+        text = Request(instruction("text", "en"), [make_image(64, 96, 5)])
+        r = httpx.post(
+            s.url + "/v1/chat/completions",
+            json=chat_body(png_bytes(64, 96, 5), instruction("text", "en"), max_tokens=8),
+            timeout=60,
+        )
+        assert r.json()["choices"][0]["message"]["content"] == engine.generate([text], params)[0].text
+        m = metrics(s.url)
+        both = sum(
+            p.numel() * p.element_size() for e in (engine, engine.formula) for p in e.model.parameters()
+        )
+        assert m["hyocr_model_memory_bytes"] >= both
+        assert m["hyocr_sequences_finished_total"] == 3

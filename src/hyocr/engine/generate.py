@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from hyocr.engine.backends import bf16_is_fast
-from hyocr.errors import PixelBudgetError
+from hyocr.errors import ModelLoadError, PixelBudgetError
 from hyocr.model.decoder import KVCache
 from hyocr.model.vlm import HunyuanOCRModel
 from hyocr.processing.image import load_image, preprocess
@@ -152,6 +152,14 @@ class Engine:
         self.min_pixels = min(min_pixels or self.cfg.min_pixels, self.max_pixels)
         self.max_vision_tokens = max_vision_tokens
         self.stop_ids = {tokenizer.eos_id, self.cfg.eos_id}
+        # the engine that reads the `formula` task in this one's stead (`from_dir` loads the model
+        # a config's `formula_model` names); None: this one reads formulas too
+        self.formula: Engine | None = None
+
+    def for_task(self, task: str) -> Engine:
+        """The engine that reads requests of `task`: the formula reader for "formula", if there is
+        one, else this one."""
+        return self.formula if task == "formula" and self.formula is not None else self
 
     @classmethod
     def from_dir(
@@ -162,11 +170,22 @@ class Engine:
         dtype: torch.dtype = torch.float32,
         **kw,
     ) -> Engine:
+        """The model in `model_dir`, and the formula reader its config names (`formula_model`, a
+        directory inside `model_dir`), loaded alike."""
+        from hyocr.config import load_config
         from hyocr.model.weights import load_model
 
         model = load_model(model_dir, dtype=dtype, device=device)
         tok = HyTokenizer.from_dir(model_dir)
-        return cls(model, tok, PromptBuilder.from_dir(model_dir, tok), **kw)
+        engine = cls(model, tok, PromptBuilder.from_dir(model_dir, tok), **kw)
+        if model.cfg.formula_model:
+            sub = Path(model_dir) / model.cfg.formula_model
+            if not (sub / "config.json").is_file():
+                raise ModelLoadError(f"{model_dir}: its formula model {sub} has no config.json")
+            if load_config(sub).formula_model:
+                raise ModelLoadError(f"{sub}: a formula model must read formulas itself (no formula_model)")
+            engine.formula = cls.from_dir(sub, device=device, dtype=dtype, **kw)
+        return engine
 
     # ---- preparation ---------------------------------------------------------------------------
     def prepare(self, request: Request) -> _Prepared:
@@ -353,8 +372,17 @@ class Engine:
         )
 
     def generate(self, requests: Sequence[Request], params: SamplingParams | None = None) -> list[Generation]:
-        """Run a batch; results in the order of `requests`."""
+        """Run a batch; results in the order of `requests` (formula requests by the formula reader,
+        if there is one: `for_task`)."""
         params = params or SamplingParams()
+        if self.formula is not None and any(r.task == "formula" for r in requests):
+            out: list = [None] * len(requests)
+            for engine in (self, self.formula):
+                idx = [i for i, r in enumerate(requests) if self.for_task(r.task) is engine]
+                gens = engine.generate([requests[i] for i in idx], params) if idx else []
+                for i, g in zip(idx, gens, strict=True):
+                    out[i] = g
+            return out
         t0 = time.perf_counter()
         batch = [self.prepare(r) for r in requests]
         ids: list[list[int]] = [[] for _ in batch]
@@ -375,6 +403,9 @@ class Engine:
     ) -> Iterator[str]:
         """Yield text pieces as they are decoded; their concatenation equals the final text
         (unless a repetition cut-back shortens it, which `on_done` receives flagged)."""
+        if self.for_task(request.task) is not self:
+            yield from self.for_task(request.task).stream(request, params, on_done)
+            return
         params = params or SamplingParams()
         t0 = time.perf_counter()
         p = self.prepare(request)

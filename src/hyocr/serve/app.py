@@ -663,11 +663,13 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         except Exception as exc:
             raise _as_api_error(exc) from None
 
-        model_cfg = getattr(getattr(backend, "engine", None), "cfg", None)
+        engine = getattr(backend, "engine", None)
+        model_cfg = getattr(engine, "cfg", None)
+        formula_cfg = engine.for_task("formula").cfg if engine is not None else None
         by_segment = segmenting(config.segment, task, getattr(model_cfg, "reads", "page"))
         width = asyncio.Semaphore(max(1, getattr(backend, "max_batch", 8)))  # never flood the queue
         line_text, formula_text = instruction("text", lang), instruction("formula", lang)
-        formulas = reads_formulas(task, model_cfg)
+        formulas = reads_formulas(task, formula_cfg)
 
         async def read_segment(crop) -> Completion:
             async with width:
@@ -675,7 +677,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
 
         async def read_formula(crop) -> Completion:
             # a candidate formula of a page, within its token budget
-            limited = formula_params(params, crop, model_cfg)
+            limited = formula_params(params, crop, formula_cfg)
             async with width:
                 return await backend.generate(
                     GenRequest(formula_text, [crop], task="formula"), limited, config.timeout

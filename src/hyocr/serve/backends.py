@@ -31,7 +31,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -147,9 +147,15 @@ class NativeBackend(Backend):
 
         self.engine = engine
         self.name = name
-        self.scheduler = Scheduler(
-            engine, mode=mode, max_batch=max_batch, max_queue=max_queue, window_ms=window_ms, threads=threads
-        )
+        # one scheduler a model: the engine's, and its formula reader's if it has one (`for_task`)
+        engines = [engine] + ([engine.formula] if getattr(engine, "formula", None) is not None else [])
+        self.schedulers = {
+            id(e): Scheduler(
+                e, mode=mode, max_batch=max_batch, max_queue=max_queue, window_ms=window_ms, threads=threads
+            )
+            for e in engines
+        }
+        self.scheduler = self.schedulers[id(engine)]
         self.max_batch = self.scheduler.max_batch
         ids = engine.tok.ids
         self.ref_ids = (
@@ -159,8 +165,11 @@ class NativeBackend(Backend):
     async def _submit(
         self, request: Request, params: SamplingParams, timeout: float | None, sink_factory, stream: bool
     ):
-        prepared = await asyncio.to_thread(self.engine.prepare, request)
-        return self.scheduler.submit(prepared, params, sink_factory(), timeout=timeout, stream=stream)
+        engine = self.engine.for_task(request.task)
+        prepared = await asyncio.to_thread(engine.prepare, request)
+        return self.schedulers[id(engine)].submit(
+            prepared, params, sink_factory(), timeout=timeout, stream=stream
+        )
 
     async def generate(
         self, request: Request, params: SamplingParams, timeout: float | None = None
@@ -197,7 +206,7 @@ class NativeBackend(Backend):
             return lambda kind, payload: loop.call_soon_threadsafe(queue.put_nowait, (kind, payload))
 
         job = await self._submit(request, params, timeout, sink_factory, stream=True)
-        tok = self.engine.tok
+        tok = self.engine.for_task(request.task).tok
         ids: list[int] = []
         emitted = ""
         prefix, read = 0, 0
@@ -225,17 +234,23 @@ class NativeBackend(Backend):
             job.cancel()
 
     def retry_after(self) -> int:
-        return self.scheduler.retry_after()
+        return max(s.retry_after() for s in self.schedulers.values())
 
     def metrics(self) -> list[Sample]:
-        s = self.scheduler.stats
-        sched = self.scheduler
+        """The schedulers' figures summed (the model's and its formula reader's)."""
+        from hyocr.serve.batching import SchedulerStats
+
+        scheds = list(self.schedulers.values())
+        s = SchedulerStats(
+            **{f.name: sum(getattr(x.stats, f.name) for x in scheds) for f in fields(SchedulerStats)}
+        )
+        queued = sum(x.queued for x in scheds)
         return [
             (
                 "hyocr_model_memory_bytes",
                 "gauge",
                 "Bytes of model weights and buffers.",
-                sched.model_bytes(),
+                sum(x.model_bytes() for x in scheds),
                 {},
             ),
             (
@@ -252,9 +267,9 @@ class NativeBackend(Backend):
                 s.kv_cache_peak_bytes,
                 {},
             ),
-            ("hyocr_queue_depth", "gauge", "Requests waiting for a batch slot.", sched.queued, {}),
+            ("hyocr_queue_depth", "gauge", "Requests waiting for a batch slot.", queued, {}),
             ("hyocr_active_sequences", "gauge", "Requests decoding in the running batch.", s.active, {}),
-            ("hyocr_max_batch", "gauge", "Batch size limit.", sched.max_batch, {}),
+            ("hyocr_max_batch", "gauge", "Batch size limit.", self.max_batch, {}),
             ("hyocr_prefills_total", "counter", "Prefill forward passes.", s.prefills, {}),
             ("hyocr_prefill_rows_total", "counter", "Requests prefilled.", s.prefill_rows, {}),
             ("hyocr_decode_steps_total", "counter", "Decode forward passes.", s.decode_steps, {}),
@@ -305,7 +320,8 @@ class NativeBackend(Backend):
         ]
 
     async def aclose(self) -> None:
-        await asyncio.to_thread(self.scheduler.close)
+        for sched in self.schedulers.values():
+            await asyncio.to_thread(sched.close)
 
 
 # ---- any OpenAI-compatible server -------------------------------------------------------------
