@@ -3,12 +3,14 @@
 bf16 halves the size on disk (the engine loads it back to float32 and runs under bf16 autocast).
 
     python scripts/ship_model.py RUN_DIR/latest [--dest src/hyocr/assets/models/hyocr-tiny] [--reads lines]
-        [--stretch 1.25]
+        [--stretch 1.25] [--formula FORMULA_RUN_DIR/latest]
 
 `--reads lines` writes `"reads": "lines"` into the config's hyocr block: the model is a line
 reader, and text/spotting cut pages into printed segments for it (hyocr.tasks.segment).
 `--stretch S` sets the config's `stretch` (images widened by S before resizing), for a model that
 reads better so than at the stretch it was trained with; the model card must say how it was chosen.
+`--formula DIR` ships DIR (also in bfloat16) as the formula reader beside the model, in `formula/`,
+and names it in the model's config (`formula_model`): the formula task is then read by it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main() -> None:
     ap.add_argument(
         "--stretch", type=float, help="widen images by this factor before resizing (default: the model's)"
     )
+    ap.add_argument("--formula", help="a model directory to ship beside it as its formula reader")
     args = ap.parse_args()
     dest = Path(args.dest)
     card = dest / "MODEL_CARD.md"
@@ -45,11 +48,15 @@ def main() -> None:
         model.cfg = dataclasses.replace(model.cfg, reads=args.reads)
     if args.stretch is not None:
         model.cfg = dataclasses.replace(model.cfg, stretch=args.stretch)
+    if args.formula:
+        model.cfg = dataclasses.replace(model.cfg, formula_model="formula")
+        save_model(load_model(args.formula, dtype=torch.bfloat16), dest / "formula")
+        HyTokenizer.from_dir(args.formula).save(dest / "formula")
     save_model(model, dest)
     HyTokenizer.from_dir(args.model).save(dest)
     if keep is not None:
         card.write_text(keep)
-    size = sum(f.stat().st_size for f in dest.iterdir()) / 1e6
+    size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file()) / 1e6
     print(f"shipped {args.model} -> {dest} ({size:.1f} MB)")
 
 

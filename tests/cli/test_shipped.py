@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import random
 
+from hyocr.data.render.formula import render_formula
 from hyocr.data.render.lines import render_basic_line
 from hyocr.data.render.receipt import render_receipt_line
 from hyocr.engine.backends import DEFAULT_MODEL_DIR, resolve_model_dir
-from hyocr.eval.metrics import cer, ned
+from hyocr.eval.metrics import cer, ned, normalize_latex
 from tests.cli.test_run import hyocr
 
 
@@ -43,6 +44,27 @@ def test_shipped_model_reads_unseen_lines():
         assert sum(errors) / len(errors) <= limit, [
             (res.text, r.lines[0].text) for res, r in zip(results, renders, strict=True)
         ]
+
+
+def test_shipped_formula_reader_reads_unseen_formulas():
+    """The shipped model names a formula reader (`formula/`), which the formula task goes to; the
+    line reader itself reads formulas as nothing like LaTeX."""
+    from hyocr import OCR
+    from hyocr.engine.generate import Engine
+
+    renders = [render_formula(random.Random(f"shipped-formula:{i}")) for i in range(16)]
+    ocr = OCR(max_new_tokens=160, batch_size=8)
+    assert ocr.engine.formula is not None and ocr.engine.formula.cfg.formula_height == 96
+    lines_only = OCR(engine=Engine(ocr.engine.model, ocr.engine.tok), max_new_tokens=160, batch_size=8)
+
+    def similarity(reader) -> float:
+        results = reader.formula([r.image for r in renders])
+        pairs = zip(results, renders, strict=True)
+        return sum(1 - ned(normalize_latex(res.latex), normalize_latex(r.latex)) for res, r in pairs) / 16
+
+    # measured (session 25, version 14): 0.793 with the formula reader (6 of 16 exact), 0.029 without
+    assert similarity(ocr) >= 0.65
+    assert similarity(lines_only) <= 0.2
 
 
 def test_cli_uses_the_shipped_model_when_none_is_given(tmp_path):
