@@ -35,7 +35,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -238,16 +238,39 @@ class OCR:
             k += len(cs)
         return out
 
-    def _formula(self, crop, lang: str):
-        """A candidate formula crop of a page read with the formula instruction, within its budget."""
+    def _formulas(self, crops: list, lang: str) -> list:
+        """Candidate formula crops of pages read with the formula instruction, each within its
+        budget (`formula_params`), all in batches: decoded up to the largest budget, a reading that
+        reaches its own crop's budget is cut there and marked cut short ("length"), as it would
+        have been read alone (greedy readings do not depend on the batch)."""
         from hyocr.engine.generate import SamplingParams
 
-        params = formula_params(
-            self.params or SamplingParams(max_new_tokens=self.max_new_tokens),
-            crop,
-            self.engine.for_task("formula").cfg,
+        if not crops:
+            return []
+        base = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
+        cfg = self.engine.for_task("formula").cfg
+        budgets = [formula_params(base, c, cfg).max_new_tokens for c in crops]
+        gens = self._generate(
+            instruction("formula", lang),
+            crops,
+            replace(base, max_new_tokens=max(budgets)),
+            task="formula",
+            by_shape=True,
         )
-        return self._generate(instruction("formula", lang), [crop], params, task="formula")[0]
+        tok = self.engine.for_task("formula").tok
+        out = []
+        for g, budget in zip(gens, budgets, strict=True):
+            if len(g.token_ids) >= budget:
+                ids = g.token_ids[:budget]
+                g = replace(
+                    g,
+                    text=tok.decode(ids),
+                    token_ids=ids,
+                    logprobs=g.logprobs[:budget],
+                    finish_reason="length",
+                )
+            out.append(g)
+        return out
 
     def segmenting(self, task: str) -> bool:
         """Whether `task` runs segment by segment (see the module's `segment`)."""
@@ -333,7 +356,7 @@ class OCR:
         gens = self._generate(prompt, crops, batch_size=max(self.batch_size, LINE_BATCH), by_shape=True)
         if self.reread > 0:
             gens = self._reread(prompt, crops, gens)
-        fgens = [self._formula(c, lang) for p in pages for c in p.fcrops]
+        fgens = self._formulas([c for p in pages for c in p.fcrops], lang)
         per_crop = (time.perf_counter() - t0) / max(1, len(crops) + len(fgens))
         results: list[R.TaskResult] = []
         first = ffirst = 0

@@ -168,3 +168,33 @@ def test_pages_read_in_groups_while_the_next_are_cut_equal_pages_read_one_by_one
     grouped = [r.raw for r in ocr.spotting(pages)]  # a group a page, the next cut meanwhile
     assert together == alone and grouped == alone
     assert sum("TOTAL" in t for t in alone) == 1 and sum("THANK" in t for t in alone) == 1, alone
+
+
+def test_formula_candidates_read_together_equal_each_alone(random_model, tokenizer):
+    """A page's formula candidates are read in batches up to the largest budget; each reading is
+    that of the crop read alone within its own budget (`formula_params`), cut short alike."""
+    import copy
+    import dataclasses
+
+    from hyocr.engine.generate import SamplingParams
+    from hyocr.tasks.prompts import instruction
+    from hyocr.tasks.segment import formula_params
+
+    model = copy.copy(random_model)
+    factor = model.cfg.factor
+    model.cfg = dataclasses.replace(model.cfg, reads="lines", line_height=factor, formula_height=2 * factor)
+    ocr = OCR(engine=Engine(model, tokenizer, autocast=False), max_new_tokens=40, workers=1)
+    crops = [make_image(40, w, seed=w) for w in (40, 90, 160, 300)]
+    budgets = [formula_params(SamplingParams(max_new_tokens=40), c, model.cfg).max_new_tokens for c in crops]
+    assert len(set(budgets)) > 1  # the crops have budgets of their own
+    together = ocr._formulas(crops, "en")
+    for crop, budget, got in zip(crops, budgets, together, strict=True):
+        (alone,) = ocr._generate(
+            instruction("formula", "en"), [crop], SamplingParams(max_new_tokens=budget), task="formula"
+        )
+        assert (got.token_ids, got.finish_reason, got.text) == (
+            alone.token_ids,
+            alone.finish_reason,
+            alone.text,
+        )
+        assert got.logprobs == pytest.approx(alone.logprobs, abs=1e-4)
