@@ -237,7 +237,8 @@ class NativeBackend(Backend):
         return max(s.retry_after() for s in self.schedulers.values())
 
     def metrics(self) -> list[Sample]:
-        """The schedulers' figures summed (the model's and its formula reader's)."""
+        """The schedulers' figures summed (the model's and its formula reader's; the KV cache peak
+        is then the sum of each one's own peak, an upper bound of the two together)."""
         from hyocr.serve.batching import SchedulerStats
 
         scheds = list(self.schedulers.values())
