@@ -11,7 +11,6 @@ directory must have the same tensors of the same shapes (else one error line, ex
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -42,8 +41,6 @@ def average(dirs: list[str], weights: list[float]) -> torch.nn.Module:
         for k in first
     }
     models[0].load_state_dict(mean)
-    # the average is a model of its own: a formula reader the first names is not averaged with it
-    models[0].cfg = dataclasses.replace(models[0].cfg, formula_model="")
     return models[0]
 
 

@@ -248,8 +248,8 @@ class OCR:
         if not crops:
             return []
         base = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
-        cfg = self.engine.for_task("formula").cfg
-        budgets = [formula_params(base, c, cfg).max_new_tokens for c in crops]
+        reader = self.engine.for_task("formula")
+        budgets = [formula_params(base, c, reader.cfg).max_new_tokens for c in crops]
         gens = self._generate(
             instruction("formula", lang),
             crops,
@@ -257,14 +257,13 @@ class OCR:
             task="formula",
             by_shape=True,
         )
-        tok = self.engine.for_task("formula").tok
         out = []
         for g, budget in zip(gens, budgets, strict=True):
             if len(g.token_ids) >= budget:
                 ids = g.token_ids[:budget]
                 g = replace(
                     g,
-                    text=tok.decode(ids),
+                    text=reader.tok.decode(ids),
                     token_ids=ids,
                     logprobs=g.logprobs[:budget],
                     finish_reason="length",

@@ -178,8 +178,9 @@ class Engine:
         model = load_model(model_dir, dtype=dtype, device=device)
         tok = HyTokenizer.from_dir(model_dir)
         engine = cls(model, tok, PromptBuilder.from_dir(model_dir, tok), **kw)
-        if model.cfg.formula_model:
-            sub = Path(model_dir) / model.cfg.formula_model
+        named = load_config(model_dir).formula_model  # load_model keeps the model alone
+        if named:
+            sub = Path(model_dir) / named
             if not (sub / "config.json").is_file():
                 raise ModelLoadError(f"{model_dir}: its formula model {sub} has no config.json")
             if load_config(sub).formula_model:

@@ -55,8 +55,7 @@ def deepen(
         "vision": (cfg.vit_layers, vit_layers or cfg.vit_layers),
         "decoder": (cfg.lm_layers, lm_layers or cfg.lm_layers),
     }
-    # a grown model is a model of its own: a formula reader the model names is not grown with it
-    new_cfg = replace(cfg, vit_layers=sizes["vision"][1], lm_layers=sizes["decoder"][1], formula_model="")
+    new_cfg = replace(cfg, vit_layers=sizes["vision"][1], lm_layers=sizes["decoder"][1])
     old_state = model.state_dict()
     state = {}
     for name, tensor in old_state.items():

@@ -338,7 +338,6 @@ def run_grpo(job: GrpoJob) -> dict[str, Any]:
             raise ValueError("no model to start from: give --model DIR")
         model = load_model(job.model, dtype=torch.float32)
         tok = HyTokenizer.from_dir(job.model)
-    model.cfg = replace(model.cfg, formula_model="")  # a checkpoint is a model of its own (sft.py)
     dev = next(model.parameters()).device
     cfg = replace(cfg, bf16=autocast_bf16(cfg.bf16, dev, logger.say))
     torch.manual_seed(cfg.seed)

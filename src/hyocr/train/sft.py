@@ -272,14 +272,8 @@ def run_sft(job: SftJob) -> TrainerState:
         model = load_model(job.model, dtype=torch.float32).train()
         tok = HyTokenizer.from_dir(job.model)
     torch.manual_seed(cfg.seed)
-    # the exported model carries the image bounds it was trained with, and is a model of its own: a
-    # formula reader that a shipped model names (`formula_model`) is not in the checkpoint
-    model.cfg = replace(
-        model.cfg,
-        min_pixels=min(cfg.min_pixels, cfg.max_pixels),
-        max_pixels=cfg.max_pixels,
-        formula_model="",
-    )
+    # the exported model carries the image bounds it was trained with
+    model.cfg = replace(model.cfg, min_pixels=min(cfg.min_pixels, cfg.max_pixels), max_pixels=cfg.max_pixels)
     if cfg.stretch is not None:
         model.cfg = replace(model.cfg, stretch=cfg.stretch)
     if cfg.line_height is not None:
