@@ -73,6 +73,7 @@ SETS = [
     EvalSet("realdev_tables", "table", "whole"),
     EvalSet("heldout_markdown", "document", "whole", "pages-en-markdown.toml", 900411, 20),
     EvalSet("heldout_formulas", "formula", "whole", "formulas-en.toml", 900511, 300),
+    EvalSet("heldout_page_formulas", "formula", "whole", "formulas-en-page.toml", 900521, 200),
 ]
 BY_NAME = {s.name: s for s in SETS}
 

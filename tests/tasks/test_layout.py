@@ -84,9 +84,10 @@ def test_a_table_on_a_page_is_written_as_its_html():
     assert [c.text for c in table.rows[1]] == ["Paper", "4.10", "5.25"], res.markdown
 
 
-def formula_page() -> tuple[Image.Image, tuple[int, int, int, int]]:
-    """A paragraph, a display formula centred under it (a fraction: three rows of print), and
-    another paragraph right under the formula, as the document renderer sets them; the formula's box."""
+def formula_page(latex: str = r"r = \frac{p + 12}{h}") -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """A paragraph, a display formula centred under it (by default a fraction: three rows of
+    print), and another paragraph right under the formula, as the document renderer sets them; the
+    formula's box."""
     from hyocr.data.render.formula import render_latex
 
     im = Image.new("RGB", (520, 330), (250, 250, 247))
@@ -95,7 +96,7 @@ def formula_page() -> tuple[Image.Image, tuple[int, int, int, int]]:
         ["The rate of the press is given by the", "ratio of pages printed to hours run:"]
     ):
         d.text((40, 30 + 24 * k), line, fill=(20, 20, 20), font_size=18)
-    patch = render_latex(r"r = \frac{p + 12}{h}", 22, (20, 20, 20))
+    patch = render_latex(latex, 22, (20, 20, 20))
     x, y = 186 - patch.width // 2, 92  # under the middle of the lines (x 38 to 334)
     im.paste(patch, (x, y), patch)
     d.text(
@@ -125,6 +126,25 @@ def test_a_centred_formula_is_found_and_written_as_its_own_block():
     # without formulas the rows are read as text
     plain, _ = page_markdown(segs, texts, im.size)
     assert "$$" not in plain and all(t in plain for t in texts)
+
+
+def test_a_formula_is_found_with_its_limits_and_scripts():
+    # limits over and under a big operator at one end of a formula are rows of their own, not
+    # centred under the wider line; the candidate takes them in (it was the middle row alone, and
+    # its crop cut them off)
+    from hyocr.tasks.layout import formula_rows
+    from hyocr.tasks.segment import task_segments
+
+    for latex in (r"a + b + c = \sum_{i=1}^{n} x_{i}", r"\int_{0}^{\infty} t = a + b + c + d"):
+        im, box = formula_page(latex)
+        found = formula_rows(task_segments("document", im))
+        assert len(found) == 1, (latex, found, box)
+        (f,) = found
+        assert f[1] <= box[1] + 2 and f[3] >= box[3] - 2 and f[0] <= box[0] + 3 and f[2] >= box[2] - 3, (
+            f,
+            box,
+        )
+        assert f[1] > 30 + 24 + 10 and f[3] < box[3] + 10  # the paragraph lines stay out
 
 
 def test_assemble_writes_a_formula_only_when_its_reading_is_surer_by_a_margin():

@@ -50,6 +50,7 @@ RENDERERS = {
     "table": _lazy("table", "render_table"),
     "table_cell": _lazy("table", "render_table_cell"),
     "formula": _lazy("formula", "render_formula", takes_lang=False),
+    "page_formula": _lazy("document", "render_page_formula"),
     "chart": _lazy("chart", "render_chart"),
     "flowchart": _lazy("chart", "render_flowchart"),
     "scene": _lazy("scene", "render_scene"),
@@ -60,7 +61,7 @@ RENDERERS = {
 }
 
 # scenarios whose text is English-only or language-free whatever the recipe says
-_FIXED_LANG = {"formula": "en"}
+_FIXED_LANG = {"formula": "en", "page_formula": "en"}
 
 
 @dataclass

@@ -121,7 +121,35 @@ def formula_rows(
             runs[-1] = [min(last[0], b[0]), last[1], max(last[2], b[2]), max(last[3], b[3])]
         else:
             runs.append(list(b))
-    return [(x0, y0, x1, y1) for x0, y0, x1, y1 in runs]
+    return [(x0, y0, x1, y1) for x0, y0, x1, y1 in _with_parts(runs, boxes, line)]
+
+
+def _with_parts(runs: list[list[int]], boxes: list[list[int]], line: float) -> list[list[int]]:
+    """`runs` each widened to the rows that are parts of its formula: a big operator's limits, a
+    raised script, a fraction's other half are rows of their own, narrower than the formula and not
+    centred under a wider line, and a crop of the centred row alone cut them off (on the development
+    Markdown pages half of the formulas were covered whole). A row joins a run when it lies within
+    the run's width (give or take half a line) and at most 0.6 of a line above or below it; runs
+    that come to overlap are one."""
+    out = [list(r) for r in runs]
+    for r in out:
+        grew = True
+        while grew:
+            grew = False
+            for b in boxes:
+                inside = b[0] >= r[0] - line / 2 and b[2] <= r[2] + line / 2
+                near = b[1] - r[3] <= 0.6 * line and r[1] - b[3] <= 0.6 * line
+                if inside and near and not (r[0] <= b[0] and r[1] <= b[1] and b[2] <= r[2] and b[3] <= r[3]):
+                    r[:] = [min(r[0], b[0]), min(r[1], b[1]), max(r[2], b[2]), max(r[3], b[3])]
+                    grew = True
+    merged: list[list[int]] = []
+    for r in sorted(out, key=lambda r: r[1]):
+        m = next((m for m in merged if r[0] < m[2] and r[2] > m[0] and r[1] < m[3] and r[3] > m[1]), None)
+        if m is None:
+            merged.append(r)
+        else:
+            m[:] = [min(m[0], r[0]), min(m[1], r[1]), max(m[2], r[2]), max(m[3], r[3])]
+    return merged
 
 
 def within(box: Sequence[float], outer: Sequence[float]) -> bool:
