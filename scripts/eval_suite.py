@@ -211,7 +211,7 @@ def figures(s: EvalSet, run_dir: Path) -> str:
     if s.task == "table":
         return f"{mean('teds'):.3f} / {mean('teds_s'):.3f} ({n}, {secs:.2f} s)"
     if s.task == "document":
-        return f"{mean('md_ned'):.3f} ({n}, {secs:.2f} s)"
+        return f"{mean('md_ned'):.3f} / {mean('md_formula_sim'):.3f} / {mean('md_table_teds'):.3f} ({n}, {secs:.2f} s)"
     return f"{mean('latex_exact'):.3f} / {mean('latex_sim'):.3f} ({n})"
 
 
@@ -225,7 +225,7 @@ UNITS = {
     "spotting": "text NED / word F1 / spot F1 / spot score",
     "fields": "field F1 / fields reward",
     "table": "TEDS / TEDS-S",
-    "document": "md_ned",
+    "document": "md_ned / formula sim / table TEDS",
     "formula": "exact / similarity",
 }
 

@@ -69,6 +69,21 @@ def test_formulas_score_by_normalised_latex():
     assert score_item(gt, {})["latex_exact"] == 0.0
 
 
+def test_markdown_scores_its_formulas_and_tables_apart():
+    table = "<table><tr><td>a</td><td>1</td></tr><tr><td>b</td><td>2</td></tr></table>"
+    gt = {"markdown": f"# Rates\n\nThe rate is\n\n$$\nr = \\frac{{p}}{{h}}\n$$\n\n{table}"}
+    right = score_item(gt, {"markdown": gt["markdown"]})
+    assert right["md_formula_sim"] == 1.0 and right["md_table_teds"] == 1.0 and right["md_ned"] == 0.0
+    # the formula read with one symbol wrong, the table left out, a second formula that is not there
+    wrong = "# Rates\n\nThe rate is\n\n$$\nr = \\frac{p}{n}\n$$\n\n$$\nx\n$$"
+    s = score_item(gt, {"markdown": wrong})
+    assert s["md_formula_sim"] == (1 - 1 / len("r=\\frac{p}{h}")) / 2  # matched one, over two written
+    assert s["md_table_teds"] == 0.0
+    # a page with neither on either side has no such figure (not a perfect one)
+    plain = score_item({"markdown": "Just text."}, {"markdown": "Just text."})
+    assert "md_formula_sim" not in plain and "md_table_teds" not in plain
+
+
 def test_cli_eval_bad_inputs_are_one_line_each_and_the_rest_goes_on(folder: Path, tmp_path: Path, capsys):
     out = tmp_path / "out"
     rc = cli_main(

@@ -45,6 +45,12 @@ METRICS: dict[str, tuple[str, bool]] = {
     "latex_sim": ("1 - NED of normalised LaTeX", True),
     "latex_exact": ("normalised LaTeX identical (1) or not (0)", True),
     "md_ned": ("NED of the page's Markdown (NFKC, whitespace collapsed)", False),
+    "md_formula_sim": (
+        "the Markdown's display formulas: 1 - NED of normalised LaTeX, matched, over the more of "
+        "written and true (on pages with a formula on either side)",
+        True,
+    ),
+    "md_table_teds": ("the Markdown's tables: TEDS, matched, over the more of written and true", True),
     "seconds": ("wall-clock seconds per item", False),
 }
 
@@ -78,6 +84,11 @@ def score_item(gt: dict[str, Any], pred: dict[str, Any]) -> dict[str, float]:
         s["latex_exact"] = float(p == g)
     if isinstance(gt.get("markdown"), str) and gt["markdown"].strip():
         s["md_ned"] = M.ned(pred.get("markdown") or "", gt["markdown"], TEXT_NORM)
+        doc = M.document_score(pred.get("markdown") or "", gt["markdown"])
+        if doc.formula_score is not None:
+            s["md_formula_sim"] = doc.formula_score
+        if doc.table_teds is not None:
+            s["md_table_teds"] = doc.table_teds
     sec = pred.get("seconds")
     if isinstance(sec, int | float) and math.isfinite(sec):
         s["seconds"] = float(sec)
