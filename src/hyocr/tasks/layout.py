@@ -61,8 +61,7 @@ def _rows(segs: Sequence[Segment], texts: Sequence[str]) -> list[dict]:
                 continue
             r = rows.setdefault(("row", s.row), {"block": s.block, "parts": [], "box": list(s.box)})
             r["parts"].append(t)
-        b = r["box"]
-        r["box"] = [min(b[0], s.box[0]), min(b[1], s.box[1]), max(b[2], s.box[2]), max(b[3], s.box[3])]
+        r["box"] = _union(r["box"], s.box)
     out = []
     for r in rows.values():
         x0, y0, x1, y1 = r["box"]
@@ -74,6 +73,11 @@ def _rows(segs: Sequence[Segment], texts: Sequence[str]) -> list[dict]:
     return out
 
 
+def _union(a: Sequence[int], b: Sequence[int]) -> list[int]:
+    """The smallest box holding boxes `a` and `b` (x0, y0, x1, y1)."""
+    return [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+
+
 def _row_boxes(segs: Sequence[Segment]) -> dict[int, list[int]]:
     """Each row's box (the union of its segments'), table cells left out."""
     rows: dict[int, list[int]] = {}
@@ -81,7 +85,7 @@ def _row_boxes(segs: Sequence[Segment]) -> dict[int, list[int]]:
         if isinstance(s, Cell):
             continue
         b = rows.setdefault(s.row, list(s.box))
-        rows[s.row] = [min(b[0], s.box[0]), min(b[1], s.box[1]), max(b[2], s.box[2]), max(b[3], s.box[3])]
+        rows[s.row] = _union(b, s.box)
     return rows
 
 
@@ -140,15 +144,15 @@ def _with_parts(runs: list[list[int]], boxes: list[list[int]], line: float) -> l
             for b in boxes:
                 inside = b[0] >= r[0] - line / 2 and b[2] <= r[2] + line / 2
                 near = b[1] - r[3] <= 0.6 * line and r[1] - b[3] <= 0.6 * line
-                if inside and near and not (r[0] <= b[0] and r[1] <= b[1] and b[2] <= r[2] and b[3] <= r[3]):
-                    r[:] = [min(r[0], b[0]), min(r[1], b[1]), max(r[2], b[2]), max(r[3], b[3])]
+                if inside and near and _union(r, b) != r:
+                    r[:] = _union(r, b)
                     grew = True
     merged: list[list[int]] = []
     for r in sorted(out, key=lambda r: r[1]):
         # a run overlapping several merged ones joins them all
         hit = [m for m in merged if r[0] < m[2] and r[2] > m[0] and r[1] < m[3] and r[3] > m[1]]
         for m in hit:
-            r = [min(m[0], r[0]), min(m[1], r[1]), max(m[2], r[2]), max(m[3], r[3])]
+            r = _union(m, r)
         merged = [m for m in merged if not any(m is h for h in hit)] + [r]
     return sorted(merged, key=lambda r: r[1])
 
