@@ -323,15 +323,14 @@ class OCR:
         read, the next pages are cut on a second thread (`_ahead`), so that cutting, which runs on
         one core, no longer leaves the other idle between pages."""
         from hyocr.processing.image import load_image
-        from hyocr.tasks.segment import formula_crops, read_plan, reads_formulas
+        from hyocr.tasks.segment import page_plan, reads_formulas
 
         formulas = reads_formulas(task, self.engine.for_task("formula").cfg)
 
         def plan(src) -> _Page:
             t0 = time.perf_counter()
             im = load_image(src)
-            segs, crops, owner = read_plan(task, im, self.piece_aspect)
-            fboxes, fcrops = formula_crops(im, segs) if formulas else ([], [])
+            segs, crops, owner, fboxes, fcrops = page_plan(task, im, self.piece_aspect, formulas)
             return _Page(src, im.size, segs, crops, owner, fboxes, fcrops, time.perf_counter() - t0)
 
         results: list[R.TaskResult] = []

@@ -65,10 +65,9 @@ from hyocr.tasks.segment import (
     SegmentAnswer,
     answer_confidence,
     assemble,
-    formula_crops,
     formula_params,
     joined,
-    read_plan,
+    page_plan,
     reads_formulas,
     rescans,
     segmenting,
@@ -691,8 +690,9 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
 
         async def by_segments(k: int, img) -> dict:
             t0 = time.perf_counter()
-            segs, crops, owner = await asyncio.to_thread(read_plan, task, img, config.piece_aspect)
-            fboxes, fcrops = await asyncio.to_thread(formula_crops, img, segs) if formulas else ([], [])
+            segs, crops, owner, fboxes, fcrops = await asyncio.to_thread(
+                page_plan, task, img, config.piece_aspect, formulas
+            )
             outs, fouts = await asyncio.gather(
                 asyncio.gather(*(read_segment(c) for c in crops)),
                 asyncio.gather(*(read_formula(c) for c in fcrops)),

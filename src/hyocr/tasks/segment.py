@@ -103,6 +103,7 @@ __all__ = [
     "margins",
     "page_segments",
     "pieces",
+    "page_plan",
     "read_plan",
     "reads_formulas",
     "rescans",
@@ -1176,6 +1177,26 @@ def formula_crops(
         for x0, y0, x1, y1 in boxes
     ]
     return boxes, crops
+
+
+def page_plan(
+    task: str, image: Image.Image, max_aspect: float = PIECE_ASPECT, formulas: bool = False
+) -> tuple[list[Segment], list[Image.Image], list[int], list[tuple[int, int, int, int]], list[Image.Image]]:
+    """Everything a line reader reads of a page for `task`: `read_plan`'s segments, crops and each
+    crop's segment, and with `formulas` the page's candidate formula boxes and crops
+    (`formula_crops`). A page whose lines bend or tilt against each other (perspective, a curl: see
+    `tasks.flatten`) is flattened first and cut and cropped flat; its segments (as turned quads)
+    and formula boxes are then given in the page's own pixels."""
+    from hyocr.tasks.flatten import flattening
+
+    flat = flattening(image)
+    page = flat.image(image) if flat else image
+    segs, crops, owner = read_plan(task, page, max_aspect)
+    fboxes, fcrops = formula_crops(page, segs) if formulas else ([], [])
+    if flat:
+        segs = [flat.on_page(s) for s in segs]
+        fboxes = [flat.box_on_page(b) for b in fboxes]
+    return segs, crops, owner, fboxes, fcrops
 
 
 # how much surer a candidate's formula reading must be than its text reading. Chosen on the 20
