@@ -8,7 +8,10 @@ more segment gaps side by side (the shipped gap first, as the reference):
     python benchmarks/bench_segment.py --gaps "" --readers --data runs/eval/heldout_pages
 
 `--readers` adds what the line reader is handed: the page's segments (`page_segments`: levelled,
-columns parted) and the spotting task's (`task_segments("spotting")`: a framed table's cells).
+columns parted), the spotting task's (`task_segments("spotting")`: a framed table's cells), and
+what reading a page for spotting cuts and crops, as before flattening (`read_plan("spotting")`)
+and as now (`page_plan("spotting")`: a warped page flattened first, `tasks.flatten`, its segments
+taken back onto the page): the difference in seconds is what flattening costs.
 
 Measurement only: realdev is never used to train, and the gap it prefers is reported, not fitted
 item by item.
@@ -27,7 +30,7 @@ from PIL import Image
 from hyocr.data.render.base import quad_bounds
 from hyocr.data.render.receipt import render_receipt
 from hyocr.eval.metrics import prf, spotting_prf
-from hyocr.tasks.segment import find_segments, page_segments, task_segments
+from hyocr.tasks.segment import find_segments, page_plan, page_segments, read_plan, task_segments
 
 REALDEV = Path(__file__).resolve().parents[2] / "shared" / "realdev" / "receipts"
 
@@ -84,7 +87,12 @@ def main() -> None:
         if g
     ]
     if args.readers:
-        cuts += [("page_segments", page_segments), ("spotting", lambda im: task_segments("spotting", im))]
+        cuts += [
+            ("page_segments", page_segments),
+            ("spotting", lambda im: task_segments("spotting", im)),
+            ("read_plan spotting", lambda im: read_plan("spotting", im)[0]),
+            ("page_plan spotting", lambda im: page_plan("spotting", im)[0]),
+        ]
     print(f"{'set':<28} {'segments':<24} {'P':>6} {'R':>6} {'F1':>6} {'s/img':>7}")
     for name, items in sets:
         for what, cut in cuts:

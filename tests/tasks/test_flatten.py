@@ -85,3 +85,17 @@ def test_few_lines_or_none_are_not_flattened():
     ImageDraw.Draw(one).text((40, 300), "ONE LINE OF PRINT " * 3, fill="black", font_size=20)
     assert flattening(one) is None
     assert flattening(Image.new("L", (30, 20), 255)) is None
+
+
+def test_blots_left_of_the_print_do_not_slant_its_edge():
+    # a dev page on a coloured ground: a few lines "began" in blots left of the print, and the
+    # left edge fitted as the leftmost ends' envelope slanted 0.067 a row, turning the page 4 degrees
+    from hyocr.tasks.flatten import _outer_line
+
+    rng = np.random.default_rng(0)
+    ts = np.arange(200.0, 1400.0, 16.0)
+    xs = np.where(np.arange(len(ts)) % 2, 636.0, 204.0) + rng.normal(0, 1.5, len(ts))  # two columns
+    xs[[12, 13, 14, 30, 60]] = [132.0, 132.0, 132.0, 156.0, 156.0]  # blots
+    a, b, share = _outer_line(ts, xs, typical=12.0)
+    assert abs(b) < 0.003 and abs(a + b * 800 - 204) < 3, (a, b)
+    assert 0.4 <= share <= 0.5  # the first column's starts, not the blots or the second column's

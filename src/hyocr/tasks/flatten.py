@@ -232,6 +232,33 @@ def flattening(image: Image.Image, ink: np.ndarray | None = None) -> Flattening 
     return replace(flat, edges=edges if slant > SLANT * typical else None)
 
 
+def _outer_line(ts: np.ndarray, xs: np.ndarray, typical: float) -> tuple[float, float, float] | None:
+    """The line x = a + b * t along which the smallest of `xs` gather (a column's line starts):
+    of the slopes -0.12..0.12, the one whose leftmost cluster (ends within 1.5 lines across, at
+    least a fifth of them) is fullest, then fitted to the ends within 0.75 of a line of it three
+    times over (ends left of it are not print's, a coloured ground's blots; ends right of it are
+    indents, centred or short lines and other columns). (a, b, share of ends on it), or None when
+    under 6 ends lie on it or they cover under half the lines' height."""
+    slopes = np.arange(-0.12, 0.1201, 0.004)
+    need = max(6, len(xs) // 5)
+    best = None
+    for b in slopes:
+        a = np.sort(xs - b * ts)
+        full = np.searchsorted(a, a + 1.5 * typical, side="right") - np.arange(len(a))
+        first = np.flatnonzero(full >= need)
+        if len(first) and (best is None or full[first[0]] > best[0]):
+            best = (full[first[0]], float(a[first[0]] + 0.75 * typical), float(b))
+    if best is None:
+        return None
+    _, a, b = best
+    for _ in range(3):
+        keep = np.abs(xs - (a + b * ts)) <= 0.75 * typical
+        if keep.sum() < 6 or np.ptp(ts[keep]) < 0.5 * np.ptp(ts):
+            return None
+        b, a = np.polyfit(ts[keep], xs[keep], 1)
+    return float(a), float(b), float(keep.mean())
+
+
 def _centred(a: np.ndarray, line: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """The kept rows of `a` (points, k) less the mean of their line's kept rows."""
     a, line = a[keep], line[keep]
@@ -245,9 +272,9 @@ def _edges(
 ) -> tuple[tuple[float, float], tuple[float, float]] | None:
     """The print's left and right edges (x = a + b * t over line levels t): each followed line's
     first and last ink (looked for along the line's fitted course, within a strip of its first and
-    last middles), the left edge fitted to the leftmost of them and the right to the rightmost
-    (indented, centred and short lines fall inside and are left out, three times over); None with
-    under 6 lines or edges under 10 lines apart."""
+    last middles), each edge fitted to the ends near it; None when under 6 ends or under 30% of the
+    left ends lie on the left edge, when the ends on an edge cover under half the lines' height,
+    or when the edges are under 10 lines apart."""
     h, w = ink.shape
     typical = flat.typical
     offsets = np.linspace(-0.3, 0.3, 5) * typical
@@ -281,14 +308,14 @@ def _edges(
         if len(pts) < 6:
             return None
         ts, xs = np.array(pts).T
-        keep = np.ones(len(ts), bool)
-        for _ in range(3):
-            b, a = np.polyfit(ts[keep], xs[keep], 1)
-            keep = side * (xs - (a + b * ts)) >= -0.5 * typical
-            if keep.sum() < 6:
-                return None
-        fits.append((float(a), float(b), keep.mean()))
-    (la, lb, _), (ra, rb, held) = fits
+        fit = _outer_line(ts, -side * xs, typical)
+        if fit is None:
+            return None
+        a, b, share = fit
+        fits.append((-side * a, -side * b, share))
+    (la, lb, held_left), (ra, rb, held) = fits
+    if held_left < 0.3:
+        return None
     if held < 0.4:
         # a ragged right edge (most lines end short of it) says little of its slant: the right
         # edge is taken parallel to the left (a shear, the page's width kept)
