@@ -47,6 +47,17 @@ def test_blocks_become_headings_lists_and_paragraphs_without_header_and_page_num
     assert blocks[2]["items"] == ["- paper and ink from two suppliers", "- repairs in March"]
 
 
+def test_a_page_scanned_inside_a_wider_ground_loses_its_header_and_page_number_too():
+    # its header lies 17% down the scan and its page number 27% up it: outside the scan's top and
+    # bottom 8%, inside its print's (dev Markdown pages kept "termination", "- 19 -" and the like,
+    # and the title under the header was written as a second-level heading)
+    scan = Image.new("RGB", (680, 1000), (120, 120, 125))
+    scan.paste(page(), (100, 160))
+    segs = page_segments(scan)
+    md, _ = page_markdown(segs, [t for t, *_ in LINES], scan.size)
+    assert md == WANT, md
+
+
 def test_the_shipped_model_writes_a_pages_markdown():
     from hyocr import OCR
     from hyocr.eval.metrics import ned

@@ -17,7 +17,8 @@ Rules:
   is a list: every line starting so begins an item (bullets written `- `), other lines continue
   the item before them.
 - A running header or a page number is left out, as the document instruction asks: a one-line
-  block lying wholly in the top or bottom 8% of the page, above or below all the other blocks.
+  block above or below all the other blocks, lying wholly in the top or bottom 8% of the page, or
+  of its print when printed no bigger than its body lines (a page scanned inside a wider ground).
 - A table (`tasks.tables.with_tables`: two or more consecutive rows of two or more short
   segments) is cut into cells and written as its HTML.
 - Display formulas: `formula_rows` gives the runs of rows printed centred under or over a wider
@@ -220,21 +221,36 @@ def page_markdown(
             blocks[-1].append(r)
         else:
             blocks.append([r])
-    # a running header above everything else, a page number below it: left out
-    top = min(r["y0"] for r in rows)
-    bottom = max(r["y1"] for r in rows)
-    if len(blocks) > 1:
-        first, last = blocks[0], blocks[-1]
-        if len(first) == 1 and first[0]["y1"] <= 0.08 * height and first[0]["y0"] == top:
-            blocks = blocks[1:]
-        if len(last) == 1 and last[0]["y0"] >= 0.92 * height and last[0]["y1"] == bottom and len(blocks) > 1:
-            blocks = blocks[:-1]
     text_rows = [r for r in rows if not r["table"] and not r.get("formula")] or rows
     median = statistics.median(r["h"] for r in text_rows)
     # width per character: a heading's letters are wider as well as taller (a body line with
     # descenders is about as tall as a bigger heading without them)
     body = [r["cw"] for r in text_rows if len(r["text"]) >= 10] or [r["cw"] for r in text_rows]
     median_cw = statistics.median(body)
+
+    def plain(r: dict) -> bool:  # printed no bigger than the body: neither taller nor wider
+        return r["h"] <= 1.15 * median and r["cw"] < 1.3 * median_cw
+
+    # a running header above everything else, a page number below it: left out. "Top" and
+    # "bottom" are the page's (its top or bottom 8%) or, for a page scanned or photographed inside
+    # a wider ground, its print's (the top or bottom 8% of what is printed), where a line no
+    # bigger than the body's can only be a header or a page number: a title is taller or wider
+    top = min(r["y0"] for r in rows)
+    bottom = max(r["y1"] for r in rows)
+    reach = 0.08 * (bottom - top)
+    if len(blocks) > 1:
+        first, last = blocks[0], blocks[-1]
+        small = len(first) == 1 and plain(first[0]) and first[0]["y1"] <= top + reach
+        if len(first) == 1 and first[0]["y0"] == top and (first[0]["y1"] <= 0.08 * height or small):
+            blocks = blocks[1:]
+        small = len(last) == 1 and plain(last[0]) and last[0]["y0"] >= bottom - reach
+        if (
+            len(last) == 1
+            and last[0]["y1"] == bottom
+            and (last[0]["y0"] >= 0.92 * height or small)
+            and len(blocks) > 1
+        ):
+            blocks = blocks[:-1]
     tallest = max(r["h"] for r in text_rows)
     out: list[dict] = []
     for k, b in enumerate(blocks):
