@@ -12,16 +12,9 @@ from PIL import Image, ImageDraw
 
 from hyocr.data.degrade import Warp, _homography, warp_image, warp_quad
 from hyocr.data.render.document import render_document
+from hyocr.eval.metrics import box_iou
 from hyocr.tasks.flatten import flattening
 from hyocr.tasks.segment import page_plan, read_plan
-
-
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union else 0.0
 
 
 def _warped(seed: int, kind: str):
@@ -51,7 +44,7 @@ def _warped(seed: int, kind: str):
 
 def _found(boxes, segs) -> float:
     """The share of true lines that a segment covers with IoU >= 0.5."""
-    return sum(max((_iou(b, s.box) for s in segs), default=0.0) >= 0.5 for b in boxes) / len(boxes)
+    return sum(max((box_iou(b, s.box) for s in segs), default=0.0) >= 0.5 for b in boxes) / len(boxes)
 
 
 @pytest.mark.parametrize("kind,gain", [("curl", 0.15), ("sheared", 0.03)])
