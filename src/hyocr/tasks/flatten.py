@@ -186,6 +186,14 @@ def flattening(image: Image.Image, ink: np.ndarray | None = None) -> Flattening 
     if min(gray.shape) < 64:
         return None
     ink = _ink(gray) if ink is None else ink
+    try:
+        return _fitted(ink, h=gray.shape[0], w=gray.shape[1])
+    except np.linalg.LinAlgError:  # a degenerate fit (lines all in one spot): cut the page as it is
+        return None
+
+
+def _fitted(ink: np.ndarray, h: int, w: int) -> Flattening | None:
+    """`flattening` from the page's ink."""
     typical = _typical_height(ink)
     if not typical or typical < 4:
         return None
@@ -193,7 +201,6 @@ def flattening(image: Image.Image, ink: np.ndarray | None = None) -> Flattening 
     tracks = _tracks(_line_middles(ink, typical, step), typical)
     if len(tracks) < 6:
         return None
-    h, w = gray.shape
     pts = np.array([(i, x, y) for i, t in enumerate(tracks) for x, y in t], np.float64)
     line, ys = pts[:, 0].astype(int), pts[:, 2]
     terms = np.stack(
@@ -243,6 +250,8 @@ def _outer_line(ts: np.ndarray, xs: np.ndarray, typical: float) -> tuple[float, 
     times over (ends left of it are not print's, a coloured ground's blots; ends right of it are
     indents, centred or short lines and other columns). (a, b, share of ends on it), or None when
     under 6 ends lie on it or they cover under half the lines' height."""
+    if np.ptp(ts) < 2 * typical:  # ends at one height say nothing of a slant
+        return None
     slopes = np.arange(-0.12, 0.1201, 0.004)
     need = max(6, len(xs) // 5)
     best = None
