@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 from hyocr.data.degrade import warp_image
-from hyocr.tasks.segment import Segment, _bounds, _ink, _typical_height
+from hyocr.tasks.segment import Segment, _bounds, _ink, _runs, _typical_height
 
 __all__ = ["BEND", "SLANT", "Flattening", "flattening"]
 
@@ -121,10 +121,8 @@ def _line_middles(ink: np.ndarray, typical: float, step: int) -> list[tuple[floa
     rows = np.arange(h, dtype=np.float64)
     for x0 in range(0, w - step + 1, step):
         prof = ink[:, x0 : x0 + step].sum(axis=1).astype(np.float64)
-        on = prof >= max(1.0, 0.05 * step)
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], on.view(np.int8), [0]))))
         middles = []
-        for a, b in zip(edges[0::2], edges[1::2], strict=True):
+        for a, b in _runs(prof >= max(1.0, 0.05 * step)):
             if 0.4 * typical <= b - a <= 1.6 * typical:
                 p = prof[a:b]
                 middles.append(float((rows[a:b] * p).sum() / p.sum()))
@@ -187,13 +185,14 @@ def flattening(image: Image.Image, ink: np.ndarray | None = None) -> Flattening 
         return None
     ink = _ink(gray) if ink is None else ink
     try:
-        return _fitted(ink, h=gray.shape[0], w=gray.shape[1])
+        return _fitted(ink)
     except np.linalg.LinAlgError:  # a degenerate fit (lines all in one spot): cut the page as it is
         return None
 
 
-def _fitted(ink: np.ndarray, h: int, w: int) -> Flattening | None:
+def _fitted(ink: np.ndarray) -> Flattening | None:
     """`flattening` from the page's ink."""
+    h, w = ink.shape
     typical = _typical_height(ink)
     if not typical or typical < 4:
         return None
