@@ -58,6 +58,7 @@ SETS = [
     EvalSet("heldout_basic", "text", "lines", "lines-en-basic.toml", 900041, 200),
     EvalSet("heldout_clean", "text", "lines", "lines-en-clean.toml", 900031, 200),
     EvalSet("heldout_lines", "text", "lines", "lines-enzh.toml", 900001, 400, english_only=True),
+    EvalSet("heldout_zh_lines", "text", "lines", "lines-zh.toml", 900601, 300),
     EvalSet("heldout_receipt_lines", "text", "lines", "lines-en-receipt.toml", 900071, 300),
     EvalSet(
         "heldoutfonts_receipt_free", "text", "lines", "lines-en-receipt-free.toml", 900181, 300, "heldout"

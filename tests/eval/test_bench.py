@@ -48,6 +48,16 @@ def folder(tmp_path: Path) -> Path:
     return data
 
 
+def test_tesseract_reads_simplified_chinese_without_spaces(tmp_path: Path):
+    # the gt's "zh-Hans" picks chi_sim (it fell back to eng), and the characters Tesseract returns
+    # as words of their own are joined without the spaces the text never had
+    font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 40, index=2)
+    im = Image.new("RGB", (520, 90), "white")
+    ImageDraw.Draw(im).text((30, 20), "今天天气很好", fill="black", font=font)
+    pred = TesseractEngine(psm=7).predict(im, {"lang": "zh-Hans"})
+    assert pred["text"] == "今天天气很好"
+
+
 def test_tesseract_reads_rendered_text_with_line_boxes(folder: Path):
     pred = TesseractEngine().predict(Image.open(folder / "good.png"), {"lang": "en"})
     assert pred["text"] == "HELLO WORLD\nTOTAL 9.00"

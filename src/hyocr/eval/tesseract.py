@@ -11,6 +11,11 @@ Non-obvious choices
   machine usable by others.
 - Page segmentation mode 3 (Tesseract's default, fully automatic) and the LSTM engine (--oem 1).
 - Words with confidence -1 (layout-only rows) or blank text are dropped.
+- Words are joined by a space, except between two wide (CJK) characters: Tesseract's Chinese
+  models return most characters as words of their own, and the spaces would count as errors
+  against text printed without them.
+- A gt language with a script or region ("zh-Hans", "zh-Hant") is looked up whole, then by its
+  first part.
 
 Example:
     >>> from PIL import Image
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +35,37 @@ from PIL import Image
 
 from hyocr.errors import HyocrError
 
-__all__ = ["TesseractEngine", "tesseract_version", "TESSERACT_LANGS"]
+__all__ = ["TesseractEngine", "tesseract_version", "TESSERACT_LANGS", "join_words"]
 
 # ISO 639-1 codes of gt.jsonl → Tesseract traineddata names (only what Debian packages provide)
-TESSERACT_LANGS = {"en": "eng", "zh": "chi_sim", "ja": "jpn", "ko": "kor", "fr": "fra", "de": "deu"}
+TESSERACT_LANGS = {
+    "en": "eng",
+    "zh": "chi_sim",
+    "zh-Hans": "chi_sim",
+    "zh-Hant": "chi_tra",
+    "ja": "jpn",
+    "ko": "kor",
+    "fr": "fra",
+    "de": "deu",
+}
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def join_words(words: list[str]) -> str:
+    """Words joined by spaces, but not between two wide (CJK) characters.
+
+    >>> join_words(["合计", "金额", "12.00", "元"])
+    '合计金额 12.00 元'
+    """
+    out = ""
+    for w in words:
+        if out and not (_wide(out[-1]) and _wide(w[0])):
+            out += " "
+        out += w
+    return out
 
 
 def tesseract_version() -> str:
@@ -70,7 +103,8 @@ class TesseractEngine:
     def _lang_for(self, item: dict[str, Any]) -> str:
         if self.lang:
             return self.lang
-        return TESSERACT_LANGS.get(str(item.get("lang") or "en"), "eng")
+        code = str(item.get("lang") or "en")
+        return TESSERACT_LANGS.get(code) or TESSERACT_LANGS.get(code.split("-")[0], "eng")
 
     def predict(self, image: Image.Image, item: dict[str, Any]) -> dict[str, Any]:
         import pytesseract
@@ -97,14 +131,14 @@ class TesseractEngine:
             y1 = min(w[2] for w in ws)
             x2 = max(w[1] + w[3] for w in ws)
             y2 = max(w[2] + w[4] for w in ws)
-            boxes.append({"text": " ".join(w[0] for w in ws), "poly": [x1, y1, x2, y1, x2, y2, x1, y2]})
+            boxes.append({"text": join_words([w[0] for w in ws]), "poly": [x1, y1, x2, y1, x2, y2, x1, y2]})
         # its paragraphs, lines joined by spaces, as plain Markdown (the reference for `md_ned`)
         paragraphs: dict[tuple[int, int], list[str]] = {}
         for (block, par, _), ws in lines.items():
-            paragraphs.setdefault((block, par), []).append(" ".join(w[0] for w in ws))
+            paragraphs.setdefault((block, par), []).append(join_words([w[0] for w in ws]))
         return {
             "text": "\n".join(b["text"] for b in boxes),
-            "markdown": "\n\n".join(" ".join(p) for p in paragraphs.values()),
+            "markdown": "\n\n".join(join_words(p) for p in paragraphs.values()),
             "boxes": boxes,
             "words": words,
             "fields": {},
