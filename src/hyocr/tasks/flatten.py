@@ -15,7 +15,10 @@ What this module does instead:
   alone is the lines' own levels). d holds a turn of the page (x), perspective (x*y) and curl or
   bending (x^2, x^3 and the mixed terms).
 - It fits the print's left and right edges to the lines' ends. A turn of the page slants them by
-  as much as it tilts the lines; perspective slants them more, or less.
+  as much as it tilts the lines; perspective slants them more, or less. A left edge with more than
+  `FAR_OUT` of the lines starting well left of it is not the print's: on a receipt the lines long
+  enough to be followed can be the centred header and footer alone, while the flush-left rows are
+  short amounts.
 - When the fitted lines bend against each other by more than `BEND` of a line's height, or the left
   edge slants beyond the lines' turn by more than `SLANT`, the page is resampled flat: every flat
   pixel (x, t) takes the page's (x', y) with y = t + d(x', y). With a slanted edge, x' is x moved so
@@ -37,7 +40,7 @@ from PIL import Image
 from hyocr.data.degrade import warp_image
 from hyocr.tasks.segment import Segment, _bounds, _ink, _runs, _typical_height
 
-__all__ = ["BEND", "SLANT", "Flattening", "flattening"]
+__all__ = ["BEND", "FAR_OUT", "SLANT", "Flattening", "flattening"]
 
 # the monomials x^a * y^b of the displacement (x, y scaled to -1..1 about the page's centre)
 _TERMS = ((1, 0), (2, 0), (3, 0), (1, 1), (2, 1), (1, 2))
@@ -47,6 +50,10 @@ BEND = 0.35
 # and how far its print's edges must slant (in line heights, top to bottom of its lines) beyond
 # the one turn of the page that levels its lines: perspective
 SLANT = 0.6
+# a left edge with more than this share of the lines starting left of it (by over 1.5 lines) is
+# not the print's edge: a receipt's centred header and footer lines, the only ones followed across
+# the page, had been taken for a slanted edge while its short flush-left rows began further out
+FAR_OUT = 0.2
 
 
 @dataclass(frozen=True)
@@ -285,8 +292,8 @@ def _edges(
     """The print's left and right edges (x = a + b * t over line levels t): each followed line's
     first and last ink (looked for along the line's fitted course, within a strip of its first and
     last middles), each edge fitted to the ends near it; None when under 6 ends or under 30% of the
-    left ends lie on the left edge, when the ends on an edge cover under half the lines' height,
-    or when the edges are under 10 lines apart."""
+    left ends lie on the left edge or over `FAR_OUT` of them start 1.5 lines left of it, when the
+    ends on an edge cover under half the lines' height, or when the edges are under 10 lines apart."""
     h, w = ink.shape
     typical = flat.typical
     offsets = np.linspace(-0.3, 0.3, 5) * typical
@@ -326,7 +333,8 @@ def _edges(
         a, b, share = fit
         fits.append((-side * a, -side * b, share))
     (la, lb, held_left), (ra, rb, held) = fits
-    if held_left < 0.3:
+    ts, xs = np.array(lefts).T
+    if held_left < 0.3 or np.mean(xs < la + lb * ts - 1.5 * typical) > FAR_OUT:
         return None
     if held < 0.4:
         # a ragged right edge (most lines end short of it) says little of its slant: the right
