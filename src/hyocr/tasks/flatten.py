@@ -15,10 +15,10 @@ What this module does instead:
   alone is the lines' own levels). d holds a turn of the page (x), perspective (x*y) and curl or
   bending (x^2, x^3 and the mixed terms).
 - It fits the print's left and right edges to the lines' ends. A turn of the page slants them by
-  as much as it tilts the lines; perspective slants them more, or less. A left edge with more than
-  `FAR_OUT` of the lines starting well left of it is not the print's: on a receipt the lines long
-  enough to be followed can be the centred header and footer alone, while the flush-left rows are
-  short amounts.
+  as much as it tilts the lines; perspective slants them more, or less. A ragged right edge is
+  taken parallel to the left (a shear). A left edge with more than `FAR_OUT` of the lines starting
+  well left of it is not the print's: on a receipt the lines long enough to be followed can be the
+  centred header and footer alone, while the flush-left rows are short amounts.
 - When the fitted lines bend against each other by more than `BEND` of a line's height, or the left
   edge slants beyond the lines' turn by more than `SLANT`, the page is resampled flat: every flat
   pixel (x, t) takes the page's (x', y) with y = t + d(x', y). With a slanted edge, x' is x moved so
@@ -291,9 +291,10 @@ def _edges(
 ) -> tuple[tuple[float, float], tuple[float, float]] | None:
     """The print's left and right edges (x = a + b * t over line levels t): each followed line's
     first and last ink (looked for along the line's fitted course, within a strip of its first and
-    last middles), each edge fitted to the ends near it; None when under 6 ends or under 30% of the
-    left ends lie on the left edge or over `FAR_OUT` of them start 1.5 lines left of it, when the
-    ends on an edge cover under half the lines' height, or when the edges are under 10 lines apart."""
+    last middles), each edge fitted to the ends near it. A right edge that under 40% of the ends
+    lie on, or none lines up with at all, is taken parallel to the left. None when either side has
+    under 6 ends; when no left edge is fitted, under 30% of the left ends lie on it, or over
+    `FAR_OUT` of them start 1.5 lines left of it; or when the edges are under 10 lines apart."""
     h, w = ink.shape
     typical = flat.typical
     offsets = np.linspace(-0.3, 0.3, 5) * typical
@@ -322,24 +323,27 @@ def _edges(
         hit = np.flatnonzero(ink[ys.clip(0, h - 1), xs[None, :]].any(axis=0))
         if len(hit):
             (lefts if side < 0 else rights).append((level, float(xs[hit[0]] if side < 0 else xs[hit[-1]])))
-    fits = []
-    for pts, side in ((lefts, -1), (rights, 1)):
-        if len(pts) < 6:
-            return None
-        ts, xs = np.array(pts).T
-        fit = _outer_line(ts, -side * xs, typical)
-        if fit is None:
-            return None
-        a, b, share = fit
-        fits.append((-side * a, -side * b, share))
-    (la, lb, held_left), (ra, rb, held) = fits
+    if len(lefts) < 6 or len(rights) < 6:
+        return None
     ts, xs = np.array(lefts).T
+    fit = _outer_line(ts, xs, typical)
+    if fit is None:
+        return None
+    la, lb, held_left = fit
     if held_left < 0.3 or np.mean(xs < la + lb * ts - 1.5 * typical) > FAR_OUT:
         return None
-    if held < 0.4:
-        # a ragged right edge (most lines end short of it) says little of its slant: the right
-        # edge is taken parallel to the left (a shear, the page's width kept)
-        ra, rb = ra + (rb - lb) * flat.height / 2, lb
+    ts, xs = np.array(rights).T
+    fit = _outer_line(ts, -xs, typical)
+    if fit is None:
+        # no right edge lines up at all: it is taken parallel to the left (a shear, the page's
+        # width kept) through the lines' far ends, as a ragged one is below
+        ra, rb = float(np.percentile(xs - lb * ts, 90)), lb
+    else:
+        ra, rb = -fit[0], -fit[1]
+        if fit[2] < 0.4:
+            # a ragged right edge (most lines end short of it) says little of its slant: the right
+            # edge is taken parallel to the left (a shear, the page's width kept)
+            ra, rb = ra + (rb - lb) * flat.height / 2, lb
     mid = flat.height / 2
     if (ra + rb * mid) - (la + lb * mid) < 10 * typical:
         return None
