@@ -293,8 +293,9 @@ def _edges(
     first and last ink (looked for along the line's fitted course, within a strip of its first and
     last middles), each edge fitted to the ends near it. A right edge that under 40% of the ends
     lie on, or none lines up with at all, is taken parallel to the left. None when either side has
-    under 6 ends; when no left edge is fitted, under 30% of the left ends lie on it, or over
-    `FAR_OUT` of them start 1.5 lines left of it; or when the edges are under 10 lines apart."""
+    under 6 ends; when no left edge is fitted, under 30% of the left ends lie on it, over
+    `FAR_OUT` of them start 1.5 lines left of it, or it leaves the page between the first line and
+    the last; or when the edges are under 10 lines apart."""
     h, w = ink.shape
     typical = flat.typical
     offsets = np.linspace(-0.3, 0.3, 5) * typical
@@ -332,6 +333,8 @@ def _edges(
     la, lb, held_left = fit
     if held_left < 0.3 or np.mean(xs < la + lb * ts - 1.5 * typical) > FAR_OUT:
         return None
+    if min(la + lb * levels.min(), la + lb * levels.max()) < 0:
+        return None  # an edge that leaves the page over the lines' height is no edge of its print
     ts, xs = np.array(rights).T
     fit = _outer_line(ts, -xs, typical)
     if fit is None:
