@@ -87,6 +87,23 @@ def test_total_amount_under_its_key_a_glued_dollar_and_no_keyed_total():
     }
 
 
+def test_the_receipts_arithmetic_corrects_a_misread_or_lost_total():
+    # a bold total misread (57.25 as 57.28): excl. sales + GST + rounding and cash - change agree
+    rows = ["Total Sales (Excluding GST) : 54.00", "GST 6% : 3.24", "Rounding Adjustment : 0.01"]
+    rows += ["Total Amount: 57.28", "Cash : 60.00", "CHANGE : 2.75"]
+    assert pick_fields(rows, ["total"]) == {"total": "57.25"}
+    # the total's row lost: sub-total + rounding and cash - change still say what it was
+    rows = ["SUB-TOTAL 296.42", "Rounding Adjustment -0.02", "Cash 300.00", "CHANGE 3.60"]
+    assert pick_fields(rows, ["total"]) == {"total": "296.40"}
+    # a total the arithmetic confirms, or one it cannot check (one sum only, or the two disagree),
+    # is kept as read
+    rows = ["SUB-TOTAL 10.00", "GST 0.60", "TOTAL RM 10.60", "CASH 20.00", "CHANGE 9.40"]
+    assert pick_fields(rows, ["total"]) == {"total": "10.60"}
+    assert pick_fields(["SUB-TOTAL 10.00", "TOTAL 10.60", "CASH 20.00"], ["total"]) == {"total": "10.60"}
+    rows = ["SUB-TOTAL 844.79", "Rounding 0.01", "TOTAL 844.86", "CASH 344.80", "CHANGE 0.00"]
+    assert pick_fields(rows, ["total"]) == {"total": "844.86"}
+
+
 def test_rows_of_joins_a_key_and_its_amount_of_another_height():
     lines = [
         _line("TOTAL", 10, 100, 80, 118),  # a key with descenders is taller than its amount

@@ -21,7 +21,9 @@ or `rows_of` a spotting result's lines) by layout rules:
 - `total`: the amount of the row whose key says total (grand, nett, rounded, amount due ...; not
   sub-total, quantity, items, tax or discount), the strongest key winning and then the larger
   amount; else the largest amount of the page. As printed without a currency code (RM 9.00 -> 9.00;
-  a glued $ stays);
+  a glued $ stays). But when the receipt's own arithmetic gives another amount twice over, sub-total
+  (+ tax) + rounding and cash - change agreeing, that amount: the total's row was misread (a bold
+  "57.28" for 57.25) or lost;
 - `subtotal`, `tax`, `cash`, `change`, `phone`: the amount or number of the row with that key;
   `invoice_no`: what follows "invoice / receipt / bill / doc ... no";
 - `item_count`: the number a row states ("No. of items: 3"), else the rows priced with an amount
@@ -278,7 +280,43 @@ def _first(rows: list[str], pattern: re.Pattern, key: str) -> str | None:
     return None
 
 
+# a rounding adjustment's row ("Rounding Adj", "ROUND OFF"; not a "ROUNDED TOTAL")
+_ROUNDING = r"ROUNDING|ROUND\s*(?:ADJ\w*|OFF)"
+
+
+def _derived_totals(rows: list[str]) -> tuple[set[float], float | None]:
+    """What the receipt's other sums say its total is: (sub-total plus rounding, with and without
+    the tax row; empty without a sub-total), and cash less change (None without both)."""
+    amount = {key: _keyed(rows, words, _AMOUNT) for key, words in _KEYED.items()}
+    rounding = _keyed(rows, _ROUNDING, _AMOUNT)
+    r = _number(rounding) if rounding else 0.0
+    sums: set[float] = set()
+    if amount["subtotal"]:
+        sub = _number(amount["subtotal"])
+        sums = {round(sub + r, 2)}
+        if amount["tax"]:
+            sums.add(round(sub + _number(amount["tax"]) + r, 2))
+    paid = None
+    if amount["cash"] and amount["change"]:
+        cash, change = _number(amount["cash"]), _number(amount["change"])
+        paid = round(cash - change, 2) if cash >= change else None
+    return sums, paid
+
+
 def _total(rows: list[str]) -> str | None:
+    """The total as `_total_row` finds it, unless the receipt's arithmetic says otherwise: when
+    sub-total + (tax) + rounding and cash - change agree on an amount the found total is not (a
+    misread digit, a total row lost or its amount dropped), that amount."""
+    found = _total_row(rows)
+    sums, paid = _derived_totals(rows)
+    if paid is None or paid not in sums:
+        return found
+    if found is not None and abs(_number(found) - paid) < 0.005:
+        return found
+    return f"{paid:.2f}"
+
+
+def _total_row(rows: list[str]) -> str | None:
     best: tuple[int, float, str] | None = None  # (key strength, amount, amount as printed)
     for k, r in enumerate(rows):
         if _NOT_TOTAL.search(r):
