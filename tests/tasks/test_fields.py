@@ -87,6 +87,12 @@ def test_total_amount_under_its_key_a_glued_dollar_and_no_keyed_total():
     }
 
 
+def test_rules_and_stars_around_the_company_name_are_cut_off():
+    rows = ["------- Permata Hardware", "NO. 5, JALAN TUGU 1W", "TEL 03-4406031"]
+    assert pick_fields(rows, ["company"]) == {"company": "Permata Hardware"}
+    assert pick_fields(["*** KEDAI MAJU ***", "2, LORONG 8"], ["company"]) == {"company": "KEDAI MAJU"}
+
+
 def test_the_receipts_arithmetic_corrects_a_misread_or_lost_total():
     # a bold total misread (57.25 as 57.28): excl. sales + GST + rounding and cash - change agree
     rows = ["Total Sales (Excluding GST) : 54.00", "GST 6% : 3.24", "Rounding Adjustment : 0.01"]

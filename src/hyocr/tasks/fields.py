@@ -11,7 +11,7 @@ or `rows_of` a spotting result's lines) by layout rules:
   first row of words that is not a title nor begins as an address does ("2, LORONG 8", "JALAN
   1/6", a postcode and town: the name's row was lost, and no name is better than a street); a name
   whose row ends open ("&", "AND", an unclosed parenthesis) runs on to the next row; a
-  registration number at the end of its row is cut off;
+  registration number at the end of its row is cut off, and so are rules or stars around it;
 - `address`: the rows after the company (registration numbers skipped, and a date, tax id or row of
   words without digits when a street row follows within three rows) up to the first row of
   phone, tax id, title, date, amount or key: value (a row that starts with a unit or lot number or
@@ -194,6 +194,10 @@ def _header_end(rows: list[str]) -> int:
 
 
 _REG_IN_ROW = re.compile(r"\s*(?:\([^()]*\d{3,}[^()]*\)|\b\d{5,}-[A-Z])\W*$", re.IGNORECASE)
+
+
+# rules and stars printed around a name ("------- Permata Hardware", "*** SHOP ***")
+_DECORATION = re.compile(r"^[\s=*~#_-]+|[\s=*~#_-]+$")
 
 
 def _without_reg(row: str) -> str:
@@ -397,7 +401,10 @@ def pick_fields(rows: Sequence[str], keys: Sequence[str]) -> dict[str, str | Non
         name = _ALIASES.get(name, name)
         if name == "company":
             out[key] = (
-                None if company is None else " ".join(map(_without_reg, rows[company[0] : company[1] + 1]))
+                None
+                if company is None
+                else _DECORATION.sub("", " ".join(map(_without_reg, rows[company[0] : company[1] + 1])))
+                or None
             )
         elif name == "address":
             out[key] = _address(rows, company)
