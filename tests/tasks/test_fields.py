@@ -101,6 +101,8 @@ def test_the_receipts_arithmetic_corrects_a_misread_or_lost_total():
     # the total's row lost: sub-total + rounding and cash - change still say what it was
     rows = ["SUB-TOTAL 296.42", "Rounding Adjustment -0.02", "Cash 300.00", "CHANGE 3.60"]
     assert pick_fields(rows, ["total"]) == {"total": "296.40"}
+    rows = ["SUB TOTAL 1,236.37", "ROUNDING -0.02", "TOTAL 1,296.35", "CASH 1,300.00", "CHANGE 63.65"]
+    assert pick_fields(rows, ["total"]) == {"total": "1,236.35"}  # printed with a comma, kept so
     # a total the arithmetic confirms, or one it cannot check (one sum only, or the two disagree),
     # is kept as read
     rows = ["SUB-TOTAL 10.00", "GST 0.60", "TOTAL RM 10.60", "CASH 20.00", "CHANGE 9.40"]

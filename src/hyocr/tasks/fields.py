@@ -317,7 +317,7 @@ def _total(rows: list[str]) -> str | None:
         return found
     if found is not None and abs(_number(found) - paid) < 0.005:
         return found
-    return f"{paid:.2f}"
+    return f"{paid:,.2f}" if found is not None and "," in found else f"{paid:.2f}"  # as it prints
 
 
 def _total_row(rows: list[str]) -> str | None:
@@ -372,7 +372,8 @@ def _item_count(rows: list[str]) -> str | None:
 def _keyed(rows: list[str], words: str, value: re.Pattern | None) -> str | None:
     """The value of the first row that begins with `words` (a regex): its last match of `value`,
     or the rest of the row after the key (and a colon), or the next row when nothing follows."""
-    head = re.compile(rf"^\W*(?:{words})\b\W*", re.IGNORECASE)
+    sep = r"\W*" if value is None else r"(?:(?!-\d)\W)*"  # an amount keeps its minus sign
+    head = re.compile(rf"^\W*(?:{words})\b{sep}", re.IGNORECASE)
     for k, r in enumerate(rows):
         m = head.match(r)
         if not m:
