@@ -93,6 +93,11 @@ def test_rules_and_stars_around_the_company_name_are_cut_off():
     assert pick_fields(["*** KEDAI MAJU ***", "2, LORONG 8"], ["company"]) == {"company": "KEDAI MAJU"}
 
 
+def test_a_note_in_small_letters_over_the_header_is_not_the_company():
+    rows = ["tan woon yann", "INDAH GIFT & HOME DECO", "27, JALAN DEDAP 13,", "TEL:07-3507405"]
+    assert pick_fields(rows, ["company"]) == {"company": "INDAH GIFT & HOME DECO"}
+
+
 def test_the_receipts_arithmetic_corrects_a_misread_or_lost_total():
     # a bold total misread (57.25 as 57.28): excl. sales + GST + rounding and cash - change agree
     rows = ["Total Sales (Excluding GST) : 54.00", "GST 6% : 3.24", "Rounding Adjustment : 0.01"]

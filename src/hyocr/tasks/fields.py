@@ -11,7 +11,8 @@ or `rows_of` a spotting result's lines) by layout rules:
   first row of words that is not a title nor begins as an address does ("2, LORONG 8", "JALAN
   1/6", a postcode and town: the name's row was lost, and no name is better than a street); a name
   whose row ends open ("&", "AND", an unclosed parenthesis) runs on to the next row; a
-  registration number at the end of its row is cut off, and so are rules or stars around it;
+  registration number at the end of its row is cut off, and so are rules or stars around it; a
+  row in small letters only (a name written or stamped over the header) is never the name;
 - `address`: the rows after the company (registration numbers skipped, and a date, tax id or row of
   words without digits when a street row follows within three rows) up to the first row of
   phone, tax id, title, date, amount or key: value (a row that starts with a unit or lot number or
@@ -210,6 +211,9 @@ def _company(rows: list[str]) -> tuple[int, int] | None:
     business suffix (a suffix alone on its row takes the row above), else the first row of words;
     a name whose row ends open ("&", "AND", "-", ",", an unclosed parenthesis) runs on."""
     top = [_without_reg(r) for r in rows[: max(1, min(10, _header_end(rows)))]]
+    # a row in small letters only is a note over the print (a name written or stamped on the slip),
+    # not the shop's name, which receipts print in capitals or title case
+    top = ["" if r == r.lower() else r for r in top]
     span = None
     for k, r in enumerate(top):
         if _SUFFIX.search(r) and sum(c.isalpha() for c in r) >= 3 and not _REG.match(r):
