@@ -17,6 +17,19 @@ from hyocr.tasks.flatten import flattening
 from hyocr.tasks.segment import page_plan, read_plan
 
 
+def _sheared(w: int, h: int) -> Warp:
+    """Photographed at an angle: the lines rise 5 degrees while the columns' edges stay upright
+    (one turn of the page cannot level both), the page's top 4% narrower than its foot."""
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
+    dst = corners + np.array([[0.02 * w, 0.0], [-0.02 * w, -0.09 * w], [0, -0.09 * w], [0, 0]])
+    return Warp(w, h, _homography(corners, (dst - [w / 2, h / 2]) * 0.92 + [w / 2, h / 2]))
+
+
+def _warped_box(quad, warp: Warp) -> tuple[float, float, float, float]:
+    q = warp_quad(quad, warp)
+    return min(q[0::2]), min(q[1::2]), max(q[0::2]), max(q[1::2])
+
+
 def _warped(seed: int, kind: str):
     """A rendered page warped by `kind` ("curl", "sheared" or "none") and its lines' boxes."""
     r = render_document(random.Random(f"flatten-test:{seed}"))
@@ -24,21 +37,14 @@ def _warped(seed: int, kind: str):
     if kind == "curl":
         warp = Warp(w, h, np.eye(3), curl=(0.024 * h, 0.7, 0.4, 0))
     elif kind == "sheared":
-        # photographed at an angle: the lines rise 5 degrees while the columns' edges stay upright
-        # (one turn of the page cannot level both), the page's top 4% narrower than its foot
-        corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
-        dst = corners + np.array([[0.02 * w, 0.0], [-0.02 * w, -0.09 * w], [0, -0.09 * w], [0, 0]])
-        dst = (dst - [w / 2, h / 2]) * 0.92 + [w / 2, h / 2]
-        warp = Warp(w, h, _homography(corners, dst))
+        warp = _sheared(w, h)
     else:
         warp = Warp(w, h, np.eye(3))
     fill = tuple(int(v) for v in np.asarray(r.image.convert("RGB"))[2, 2])
     image = warp_image(r.image.convert("RGB"), warp, fill)
-    boxes = []
-    for ln in r.lines:
-        if ln.text.strip() and ln.quad and "\\" not in ln.text:
-            q = warp_quad(ln.quad, warp)
-            boxes.append((min(q[0::2]), min(q[1::2]), max(q[0::2]), max(q[1::2])))
+    boxes = [
+        _warped_box(ln.quad, warp) for ln in r.lines if ln.text.strip() and ln.quad and "\\" not in ln.text
+    ]
     return image, boxes
 
 
@@ -126,22 +132,19 @@ def test_centred_lines_are_not_taken_for_a_slanted_edge():
 
 def _sheared_ragged(shift: int):
     """A page of flush-left lines of 3-14 words (their ends never line up six deep) photographed
-    at an angle as in `_warped`'s "sheared", and its lines' boxes."""
+    at an angle (`_sheared`), and its lines' boxes."""
     font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf", 16)
     w, h = 1000, 1300
     page = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(page)
     words = "the of print page line ragged right edge column text reading order words set flush left".split()
-    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
-    dst = corners + np.array([[0.02 * w, 0.0], [-0.02 * w, -0.09 * w], [0, -0.09 * w], [0, 0]])
-    warp = Warp(w, h, _homography(corners, (dst - [w / 2, h / 2]) * 0.92 + [w / 2, h / 2]))
+    warp = _sheared(w, h)
     boxes = []
     for k in range(40):
         text = " ".join(words[(k + shift + j) % len(words)] for j in range(3 + (k * 5) % 12))
         d.text((120, 100 + 27 * k), text, fill="black", font=font)
         x1, y1, x2, y2 = d.textbbox((120, 100 + 27 * k), text, font=font)
-        q = warp_quad((x1, y1, x2, y1, x2, y2, x1, y2), warp)
-        boxes.append((min(q[0::2]), min(q[1::2]), max(q[0::2]), max(q[1::2])))
+        boxes.append(_warped_box((x1, y1, x2, y1, x2, y2, x1, y2), warp))
     return warp_image(page, warp, (255, 255, 255)), boxes
 
 
