@@ -161,3 +161,22 @@ def test_sampled_rows_are_seeded_independently_of_neighbours(engine):
         assert s1.result.token_ids == ref
     finally:
         sched.close()
+
+
+def test_a_beam_search_job_runs_whole_beside_the_batch_and_changes_no_other_row(engine):
+    sched = Scheduler(engine, mode="continuous", max_batch=8, window_ms=0)
+    try:
+        greedy = SamplingParams(max_new_tokens=24, ignore_eos=True)
+        beams = SamplingParams(max_new_tokens=10, ignore_eos=True, num_beams=3)
+        want_greedy = engine.generate([REQS[0]], greedy)[0]
+        want_beam = engine.generate([REQS[3]], beams)[0]
+        first, second = Collector(), Collector()
+        sched.submit(engine.prepare(REQS[0]), greedy, first, stream=True)
+        while first.steps < 3:
+            time.sleep(0.001)
+        sched.submit(engine.prepare(REQS[3]), beams, second, stream=True)
+        assert second.result.token_ids == want_beam.token_ids and second.steps == 0
+        assert first.result.token_ids == want_greedy.token_ids
+        assert sched.stats.finished == 2
+    finally:
+        sched.close()

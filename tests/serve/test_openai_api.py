@@ -57,6 +57,28 @@ def test_streaming_pieces_join_to_the_plain_answer(client):
     assert chunks[-1].usage.completion_tokens == 20
 
 
+def test_beam_search_is_asked_for_with_num_beams(client, serve_engine):
+    image = png_bytes(64, 128, 3)
+    extra = {"ignore_eos": True, "num_beams": 3, "length_penalty": 0.5}
+    kw = dict(model="hyocr-test", messages=_messages(image), max_tokens=9, extra_body=extra)
+    ref = serve_engine.generate(
+        [Request(OCR_TEXT, [image])],
+        SamplingParams(max_new_tokens=9, ignore_eos=True, num_beams=3, length_penalty=0.5),
+    )[0]
+    greedy = serve_engine.generate(
+        [Request(OCR_TEXT, [image])], SamplingParams(max_new_tokens=9, ignore_eos=True)
+    )[0]
+    assert ref.token_ids != greedy.token_ids, "pick an image whose beam answer is not the greedy one"
+    out = client.chat.completions.create(**kw)
+    assert out.choices[0].message.content == ref.text and out.usage.completion_tokens == 9
+    pieces = [
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(stream=True, **kw)
+        if c.choices
+    ]
+    assert "".join(pieces) == ref.text
+
+
 def test_system_prompt_and_text_only_requests(client, serve_engine):
     out = client.chat.completions.create(
         model="hyocr-test",
@@ -168,6 +190,18 @@ def test_seeded_sampling_is_repeatable(client):
         ([{"role": "user", "content": "hi"}], {"max_tokens": 10**6}, 400, "'max_tokens' must be between"),
         ([{"role": "user", "content": "hi"}], {"n": 3}, 400, "'n' must be 1"),
         ([{"role": "user", "content": "hi"}], {"temperature": -1}, 400, "'temperature'"),
+        (
+            [{"role": "user", "content": "hi"}],
+            {"extra_body": {"num_beams": 0}},
+            400,
+            "'num_beams' must be between",
+        ),
+        (
+            [{"role": "user", "content": "hi"}],
+            {"temperature": 0.5, "extra_body": {"num_beams": 2}},
+            400,
+            "needs 'temperature' 0",
+        ),
     ],
 )
 def test_bad_requests_get_one_line_4xx(client, messages, kw, status, needle):

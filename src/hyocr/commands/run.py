@@ -76,6 +76,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--repetition-penalty", type=float, default=1.0, help="penalise repeated tokens (1.0 = off)"
     )
     g.add_argument("--seed", type=int, help="sampling seed")
+    g.add_argument(
+        "--num-beams", type=int, default=1, help="beam search with N beams, greedy only (default: 1 = off)"
+    )
+    g.add_argument(
+        "--length-penalty",
+        type=float,
+        default=1.0,
+        help="beam search: hypotheses scored by log-probability / length ** this (default: 1.0)",
+    )
     # documents
     g = p.add_argument_group("documents")
     g.add_argument("--pages", help="pages of PDFs/TIFFs, 1-based, e.g. 1-3,5,8-")
@@ -151,6 +160,8 @@ def main(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         repetition_penalty=args.repetition_penalty,
         seed=args.seed,
+        num_beams=args.num_beams,
+        length_penalty=args.length_penalty,
     )
     ocr = OCR(
         args.model,

@@ -15,6 +15,15 @@ silently. Optionally (`stop_on_repetition`, default on, as in the 1.5 release) d
 once the generated ids end in a unit repeated `repetition_stop_repeats` times.
 Sampling: temperature, then top-k, then top-p (nucleus), as in vLLM/HF; a seed makes it repeatable.
 Per-token log-probabilities (of the model's unmodified distribution) are returned for confidences.
+
+Beam search (`num_beams` > 1, greedy only): each prompt keeps its `num_beams` likeliest partial
+answers (sum of log-probabilities). A hypothesis that emits a stop id is set aside, scored by its
+sum divided by its length ** `length_penalty` (HF's normalisation; the stop id counts). A prompt
+is done once it has `num_beams` finished hypotheses and none of its running beams, scored alike at
+its current length, beats the worst of them (HF's default "heuristic" stopping); the best finished
+hypothesis is its answer. All beams of all prompts decode as one batch over one KV cache whose rows
+are reordered each step; a finished prompt's rows leave it. Answers are not streamed: a beam
+answer is known only when its prompt is done.
 """
 
 from __future__ import annotations
@@ -52,6 +61,8 @@ class SamplingParams:
     stop_on_repetition: bool = True
     repetition_stop_repeats: int = 32
     repetition_stop_min_tokens: int = 256
+    num_beams: int = 1  # > 1: beam search (greedy decoding only)
+    length_penalty: float = 1.0  # beam scores are divided by length ** length_penalty
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -62,6 +73,10 @@ class SamplingParams:
             raise ValueError("top_p must be in (0, 1]")
         if self.top_k < 0:
             raise ValueError("top_k must be >= 0")
+        if self.num_beams < 1:
+            raise ValueError("num_beams must be at least 1")
+        if self.num_beams > 1 and self.temperature > 0:
+            raise ValueError("beam search (num_beams > 1) needs temperature 0")
 
 
 @dataclass
@@ -84,6 +99,18 @@ class Generation:
     prompt_tokens: int = 0
     image_sizes: list[dict] = field(default_factory=list)  # original and resized (w, h) per image
     seconds: float = 0.0
+
+
+@dataclass
+class _State:
+    """A batch being decoded: its cache, the last logits, positions and key mask per cache row."""
+
+    cache: KVCache
+    logits: torch.Tensor  # (rows, vocab)
+    positions: torch.Tensor
+    key_mask: torch.Tensor | None
+    capacity: int
+    stop: set[int]
 
 
 @dataclass
@@ -230,17 +257,17 @@ class Engine:
     def _run(
         self, batch: list[_Prepared], params: SamplingParams
     ) -> Iterator[tuple[int, int, float, str | None]]:
-        """Yields (row, token, logprob, finish_reason or None) as tokens are produced: in inference
-        mode (no version counters or view tracking: a page of line crops, ~300 small operations a
-        decoding step, read ~4% faster than under no_grad on one thread), except with bf16
-        autocast, which stays under no_grad (in inference mode a decoding matmul met a float32
-        operand beside a bf16 one)."""
+        """Yields (row, token, logprob, finish_reason or None) as tokens are produced (a beam
+        search's answer all at once when its prompt is done): in inference mode (no version
+        counters or view tracking: a page of line crops, ~300 small operations a decoding step,
+        read ~4% faster than under no_grad on one thread), except with bf16 autocast, which stays
+        under no_grad (in inference mode a decoding matmul met a float32 operand beside a bf16 one)."""
         mode = torch.no_grad() if self.autocast else torch.inference_mode()
-        return mode(self._loop)(batch, params)
+        loop = self._beam_loop if params.num_beams > 1 else self._loop
+        return mode(loop)(batch, params)
 
-    def _loop(
-        self, batch: list[_Prepared], params: SamplingParams
-    ) -> Iterator[tuple[int, int, float, str | None]]:
+    def _prefill(self, batch: list[_Prepared], params: SamplingParams) -> _State:
+        """Left-pads the prompts, encodes the images, fills a KV cache with the prompts."""
         model, dev = self.model, self.device
         b = len(batch)
         length = max(len(p.ids) for p in batch)
@@ -257,59 +284,139 @@ class Engine:
                 raise PixelBudgetError(
                     f"prompt of {length} tokens exceeds the model's context of {self.cfg.max_position}"
                 )
+        grids = [p.grids for p in batch]
+        flat = [g for p in batch for g in p.grids]
+        embeds = None
+        if flat:
+            pv = torch.cat([torch.from_numpy(a) for p in batch for a in p.pixel_values]).to(dev)
+            embeds = model.encode_images(pv, flat)
+        cache_dtype = torch.bfloat16 if self.autocast else next(model.parameters()).dtype
+        cache = KVCache(self.cfg, b, capacity, cache_dtype, dev, zeroed=False)
+        logits, positions = model.prefill(input_ids, attn, embeds, grids, cache)
+        key_mask = (
+            None
+            if bool(attn.all())
+            else torch.cat([attn, torch.ones((b, capacity - length), dtype=attn.dtype, device=dev)], dim=1)
+        )
+        stop = set(params.stop_ids) if params.ignore_eos else set(self.stop_ids) | set(params.stop_ids)
+        return _State(cache, logits, positions, key_mask, capacity, stop)
+
+    def _decode(self, st: _State, rows: torch.Tensor | None, tokens: torch.Tensor) -> None:
+        """One decoding step: the cache rows `rows` (None: all, in order) go on with `tokens`."""
+        if rows is not None:
+            st.cache.select(rows)
+            st.positions = st.positions[rows]
+            if st.key_mask is not None:
+                st.key_mask = st.key_mask[rows]
+        km = None if st.key_mask is None else st.key_mask[:, : st.cache.length + 1]
+        st.logits = self.model.decode(tokens.to(self.device), st.positions, km, st.cache)
+        st.positions = st.positions + 1
+
+    def _loop(
+        self, batch: list[_Prepared], params: SamplingParams
+    ) -> Iterator[tuple[int, int, float, str | None]]:
         gen = torch.Generator(device="cpu")
         gen.manual_seed(params.seed if params.seed is not None else torch.seed() % (2**63))
-        stop = set(params.stop_ids) if params.ignore_eos else set(self.stop_ids) | set(params.stop_ids)
         with self._ctx():
-            grids = [p.grids for p in batch]
-            flat = [g for p in batch for g in p.grids]
-            embeds = None
-            if flat:
-                pv = torch.cat([torch.from_numpy(a) for p in batch for a in p.pixel_values]).to(dev)
-                embeds = model.encode_images(pv, flat)
-            cache_dtype = torch.bfloat16 if self.autocast else next(model.parameters()).dtype
-            cache = KVCache(self.cfg, b, capacity, cache_dtype, dev, zeroed=False)
-            logits, positions = model.prefill(input_ids, attn, embeds, grids, cache)
-            key_mask = (
-                None
-                if bool(attn.all())
-                else torch.cat(
-                    [attn, torch.ones((b, capacity - length), dtype=attn.dtype, device=dev)], dim=1
-                )
-            )
-            rows = list(range(b))  # original row of each active batch position
-            generated: list[list[int]] = [[] for _ in range(b)]
-            step = 0
+            st = self._prefill(batch, params)
+            rows = list(range(len(batch)))  # original row of each active batch position
+            generated: list[list[int]] = [[] for _ in batch]
             while True:
-                next_tokens, logps = self._sample(logits.float(), [generated[r] for r in rows], params, gen)
+                next_tokens, logps = self._sample(
+                    st.logits.float(), [generated[r] for r in rows], params, gen
+                )
                 keep = []
                 for i, r in enumerate(rows):
                     t = int(next_tokens[i])
                     generated[r].append(t)
-                    reason = None
-                    if t in stop:
-                        reason = "stop"
-                    elif len(generated[r]) >= params.max_new_tokens or cache.length + 1 >= capacity:
-                        reason = "length"
-                    elif params.stop_on_repetition and self._repeating(generated[r], params):
-                        reason = "repetition"
+                    reason = self._finished(generated[r], st, params)
                     yield r, t, float(logps[i]), reason
                     if reason is None:
                         keep.append(i)
                 if not keep:
                     return
+                idx = None
                 if len(keep) != len(rows):
-                    idx = torch.tensor(keep, device=dev)
-                    cache.select(idx)
-                    positions = positions[idx]
+                    idx = torch.tensor(keep, device=self.device)
                     next_tokens = next_tokens[idx]
-                    if key_mask is not None:
-                        key_mask = key_mask[idx]
                     rows = [rows[i] for i in keep]
-                km = None if key_mask is None else key_mask[:, : cache.length + 1]
-                logits = model.decode(next_tokens.to(dev), positions, km, cache)
-                positions = positions + 1
-                step += 1
+                self._decode(st, idx, next_tokens)
+
+    def _finished(self, ids: list[int], st: _State, params: SamplingParams) -> str | None:
+        """Why an answer ending in `ids` (the last one just produced) ends there, or None."""
+        if ids[-1] in st.stop:
+            return "stop"
+        if len(ids) >= params.max_new_tokens or st.cache.length + 1 >= st.capacity:
+            return "length"
+        if params.stop_on_repetition and self._repeating(ids, params):
+            return "repetition"
+        return None
+
+    def _beam_loop(
+        self, batch: list[_Prepared], params: SamplingParams
+    ) -> Iterator[tuple[int, int, float, str | None]]:
+        k, alpha = params.num_beams, params.length_penalty
+        with self._ctx():
+            st = self._prefill(batch, params)
+            # every prompt's cache row copied k times: rows [j*k, (j+1)*k) are prompt rows[j]'s beams;
+            # only the first beam of each starts live, so the first step takes k distinct tokens
+            self._expand(st, k)
+            rows = list(range(len(batch)))
+            beam_scores = torch.full((len(batch), k), float("-inf"))
+            beam_scores[:, 0] = 0.0
+            beams: list[tuple[list[int], list[float]]] = [([], []) for _ in range(len(batch) * k)]
+            done: list[list[tuple[float, list[int], list[float], str]]] = [[] for _ in batch]
+            while True:
+                logits = st.logits.float()
+                logp_model = torch.log_softmax(logits, dim=-1)  # (n*k, V)
+                logp = torch.log_softmax(self._penalised(logits, [ids for ids, _ in beams], params), dim=-1)
+                vocab = logp.shape[-1]
+                total = (beam_scores.reshape(-1, 1) + logp.cpu()).reshape(len(rows), k * vocab)
+                top_scores, top_idx = total.topk(2 * k, dim=1)  # (n, 2k): k may stop, k go on
+                src_rows, next_tokens, next_scores, next_beams, keep = [], [], [], [], []
+                for j, r in enumerate(rows):
+                    live = []
+                    for score, flat in zip(top_scores[j].tolist(), top_idx[j].tolist(), strict=True):
+                        if score == float("-inf") or len(live) == k:
+                            break
+                        src, t = j * k + flat // vocab, flat % vocab
+                        ids, lps = beams[src]
+                        ids, lps = [*ids, t], [*lps, float(logp_model[src, t])]
+                        reason = self._finished(ids, st, params)
+                        if reason is None:
+                            live.append((score, src, t, ids, lps))
+                        else:
+                            done[r].append((score / len(ids) ** alpha, ids, lps, reason))
+                    done[r].sort(key=lambda h: -h[0])
+                    del done[r][k:]
+                    cur = len(beams[j * k][0]) + 1
+                    if not live or (len(done[r]) == k and done[r][-1][0] >= live[0][0] / cur**alpha):
+                        _, ids, lps, reason = done[r][0]
+                        for i, (t, lp) in enumerate(zip(ids, lps, strict=True)):
+                            yield r, t, lp, reason if i == len(ids) - 1 else None
+                        continue
+                    keep.append(r)
+                    # too few went on (the rest stopped): dead copies of the last fill in, never chosen
+                    live += [(float("-inf"), *live[-1][1:])] * (k - len(live))
+                    for score, src, t, ids, lps in live:
+                        src_rows.append(src)
+                        next_tokens.append(t)
+                        next_scores.append(score)
+                        next_beams.append((ids, lps))
+                if not keep:
+                    return
+                rows, beams = keep, next_beams
+                beam_scores = torch.tensor(next_scores).reshape(len(rows), k)
+                self._decode(st, torch.tensor(src_rows, device=self.device), torch.tensor(next_tokens))
+
+    @staticmethod
+    def _expand(st: _State, k: int) -> None:
+        """Each row of the prefilled state repeated k times in place."""
+        idx = torch.arange(st.logits.shape[0], device=st.logits.device).repeat_interleave(k)
+        st.cache.select(idx)
+        st.logits, st.positions = st.logits[idx], st.positions[idx]
+        if st.key_mask is not None:
+            st.key_mask = st.key_mask[idx]
 
     @staticmethod
     def _repeating(ids: list[int], params: SamplingParams) -> bool:
@@ -324,8 +431,8 @@ class Engine:
         )
 
     @staticmethod
-    def _sample(logits: torch.Tensor, history: list[list[int]], params: SamplingParams, gen: torch.Generator):
-        logp_model = torch.log_softmax(logits, dim=-1)
+    def _penalised(logits: torch.Tensor, history: list[list[int]], params: SamplingParams) -> torch.Tensor:
+        """The logits with the repetition penalty applied to each row's tokens so far (a copy)."""
         scores = logits.clone()
         if params.repetition_penalty != 1.0:
             for i, h in enumerate(history):
@@ -335,6 +442,14 @@ class Engine:
                     scores[i, idx] = torch.where(
                         vals > 0, vals / params.repetition_penalty, vals * params.repetition_penalty
                     )
+        return scores
+
+    @classmethod
+    def _sample(
+        cls, logits: torch.Tensor, history: list[list[int]], params: SamplingParams, gen: torch.Generator
+    ):
+        logp_model = torch.log_softmax(logits, dim=-1)
+        scores = cls._penalised(logits, history, params)
         if params.temperature == 0:
             tokens = scores.argmax(-1)
         else:

@@ -295,9 +295,15 @@ def sampling_from_body(body: dict, config: ServeConfig) -> SamplingParams:
     ignore_eos = body.get("ignore_eos", False)
     if not isinstance(ignore_eos, bool):
         raise ApiError(400, "'ignore_eos' must be true or false")
+    num_beams = _number(body, "num_beams", 1, 1, 16, integer=True)
+    temperature = _number(body, "temperature", 0.0, 0, 2)
+    if num_beams > 1 and temperature > 0:
+        raise ApiError(400, "'num_beams' above 1 (beam search) needs 'temperature' 0")
     return SamplingParams(
+        num_beams=num_beams,
+        length_penalty=_number(body, "length_penalty", 1.0, -10, 10),
         max_new_tokens=max_tokens,
-        temperature=_number(body, "temperature", 0.0, 0, 2),
+        temperature=temperature,
         top_p=_number(body, "top_p", 1.0, 1e-6, 1),
         top_k=max(0, top_k),
         repetition_penalty=_number(body, "repetition_penalty", 1.0, 0.01, 10),

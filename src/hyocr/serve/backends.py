@@ -38,7 +38,7 @@ from typing import Any
 from PIL import Image
 
 from hyocr.engine.generate import Generation, Request, SamplingParams
-from hyocr.errors import HyocrError, ModelLoadError
+from hyocr.errors import HyocrError, InputError, ModelLoadError
 
 __all__ = [
     "Completion",
@@ -355,6 +355,9 @@ def _sampling_body(params: SamplingParams) -> dict:
         body["seed"] = params.seed
     if params.ignore_eos:
         body["ignore_eos"] = True
+    if params.num_beams > 1:  # hyocr's own server understands these; other servers may not
+        body["num_beams"] = params.num_beams
+        body["length_penalty"] = params.length_penalty
     return body
 
 
@@ -585,6 +588,8 @@ class VLLMBackend(Backend):
         self.requests = 0
 
     def _sampling(self, params: SamplingParams):
+        if params.num_beams > 1:
+            raise InputError("beam search ('num_beams' above 1) is not offered by the vllm backend")
         return self._vllm.SamplingParams(
             max_tokens=params.max_new_tokens,
             temperature=params.temperature,

@@ -24,6 +24,9 @@ Choices:
 - **Joining in groups.** While a batch runs, newcomers join once they could fill half the free
   slots or the oldest has waited `join_wait_ms` (20 ms, a few decode steps): each join costs a
   prefill and a cache merge, and on 2 CPU cores one join per arrival halved throughput at 16 clients.
+- **Beam search** (`num_beams` > 1) is not batched: such a request is decoded whole on its own
+  (its beams are a batch of their own, `Engine._beam_loop`) when it is taken, and the running
+  batch waits for it. Its answer is known only at the end, so a stream gets it in one piece.
 - Per-row sampling parameters: greedy rows are decided together by one argmax; sampled rows go
   through `Engine._sample` one by one with their own seeded generator, so a request's randomness
   does not depend on its neighbours.
@@ -289,6 +292,9 @@ class Scheduler:
             else:
                 live.append(job)
         self._drop(batch, now)
+        for job in [j for j in live if j.params.num_beams > 1]:
+            self._beam(job)
+        live = [j for j in live if j.params.num_beams == 1]
         if live:
             self._join(batch, live)
         if not batch:
@@ -296,6 +302,29 @@ class Scheduler:
         self._sample_and_emit(batch)
         if batch:
             self._decode(batch)
+
+    def _beam(self, job: Job) -> None:
+        """A beam-search job decoded whole, alone; its failure is its own."""
+        eng = self.engine
+        reason = "length"
+        try:
+            for _, t, lp, why in eng._beam_loop([job.prepared], job.params):
+                job.ids.append(t)
+                job.logps.append(lp)
+                reason = why or reason
+        except Exception as exc:
+            log.exception("beam search failed")
+            self.stats.failed += 1
+            job.sink("error", exc)
+            return
+        self.stats.prefills += 1
+        self.stats.prefill_rows += 1
+        self.stats.prompt_tokens += len(job.prepared.ids)
+        self.stats.generated_tokens += len(job.ids)
+        result = eng._finish(job.prepared, job.ids, job.logps, reason, job.params, job.t0)
+        self.stats.finished += 1
+        self._recent_seconds.append(result.seconds)
+        job.sink("done", result)
 
     # ---- prefill and merge ---------------------------------------------------------------------
     def _join(self, batch: _Batch, jobs: list[Job]) -> None:
