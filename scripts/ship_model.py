@@ -3,7 +3,7 @@
 bf16 halves the size on disk (the engine loads it back to float32 and runs under bf16 autocast).
 
     python scripts/ship_model.py RUN_DIR/latest [--dest src/hyocr/assets/models/hyocr-tiny] [--reads lines]
-        [--stretch 1.25] [--formula FORMULA_RUN_DIR/latest]
+        [--stretch 1.25] [--formula FORMULA_RUN_DIR/latest] [--formula-beams 4]
 
 `--reads lines` writes `"reads": "lines"` into the config's hyocr block: the model is a line
 reader, and text/spotting cut pages into printed segments for it (hyocr.tasks.segment).
@@ -11,12 +11,15 @@ reader, and text/spotting cut pages into printed segments for it (hyocr.tasks.se
 reads better so than at the stretch it was trained with; the model card must say how it was chosen.
 `--formula DIR` ships DIR (also in bfloat16) as the formula reader beside the model, in `formula/`,
 and names it in the model's config (`formula_model`): the formula task is then read by it.
+`--formula-beams N` writes the formula reader's `generation_config.json`: it reads with N beams by
+default (engine.generate's beam search; a request may still ask for other settings).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -37,6 +40,9 @@ def main() -> None:
         "--stretch", type=float, help="widen images by this factor before resizing (default: the model's)"
     )
     ap.add_argument("--formula", help="a model directory to ship beside it as its formula reader")
+    ap.add_argument(
+        "--formula-beams", type=int, help="the formula reader's default beams (generation_config.json)"
+    )
     args = ap.parse_args()
     dest = Path(args.dest)
     card = dest / "MODEL_CARD.md"
@@ -52,6 +58,9 @@ def main() -> None:
         model.cfg = dataclasses.replace(model.cfg, formula_model="formula")
         save_model(load_model(args.formula, dtype=torch.bfloat16), dest / "formula")
         HyTokenizer.from_dir(args.formula).save(dest / "formula")
+        if args.formula_beams:
+            gen = {"num_beams": args.formula_beams, "length_penalty": 1.0}
+            (dest / "formula" / "generation_config.json").write_text(json.dumps(gen, indent=2) + "\n")
     save_model(model, dest)
     HyTokenizer.from_dir(args.model).save(dest)
     if keep is not None:

@@ -3,6 +3,8 @@ uncached search written from its description, and its invariances."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -108,3 +110,47 @@ def test_beam_parameters_fail_clearly():
         SamplingParams(num_beams=0)
     with pytest.raises(ValueError, match="needs temperature 0"):
         SamplingParams(num_beams=2, temperature=0.7)
+
+
+def _saved(random_model, tokenizer, path, generation: dict | str | None):
+    from hyocr.model.weights import save_model
+
+    save_model(random_model, path)
+    tokenizer.save(path)
+    if generation is not None:
+        text = generation if isinstance(generation, str) else json.dumps(generation)
+        (path / "generation_config.json").write_text(text)
+    return path
+
+
+def test_a_models_generation_config_sets_its_default_beams(random_model, tokenizer, tmp_path):
+    beamed = Engine.from_dir(
+        _saved(random_model, tokenizer, tmp_path / "b", {"num_beams": 3, "length_penalty": 0.5}),
+        autocast=False,
+    )
+    plain = Engine(random_model, tokenizer, autocast=False)
+    req = Request("Extract the text in the image.", [make_image(64, 128, 3)])
+    base = dict(max_new_tokens=9, ignore_eos=True)
+    want = plain.generate([req], SamplingParams(**base, num_beams=3, length_penalty=0.5))[0]
+    greedy = plain.generate([req], SamplingParams(**base))[0]
+    assert want.token_ids != greedy.token_ids  # else the test could not tell the defaults apart
+    assert beamed.generate([req], SamplingParams(**base))[0].token_ids == want.token_ids
+    assert "".join(beamed.stream(req, SamplingParams(**base))) == want.text
+    assert beamed.generate([req], SamplingParams(**base, num_beams=1))[0].token_ids == greedy.token_ids
+    # sampling is never beamed by default
+    sampled = SamplingParams(**base, temperature=0.8, seed=1)
+    assert beamed.resolve(sampled).num_beams == 1
+    assert beamed.generate([req], sampled)[0].token_ids == plain.generate([req], sampled)[0].token_ids
+
+
+@pytest.mark.parametrize(
+    "generation, needle",
+    [("[1, 2]", "not a JSON object"), ("{", "not a JSON object"), ({"num_beams": 0}, "integer >= 1")],
+)
+def test_a_bad_generation_config_is_a_one_line_load_error(
+    random_model, tokenizer, tmp_path, generation, needle
+):
+    from hyocr.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match=needle):
+        Engine.from_dir(_saved(random_model, tokenizer, tmp_path / "m", generation))

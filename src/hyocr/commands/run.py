@@ -77,13 +77,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--seed", type=int, help="sampling seed")
     g.add_argument(
-        "--num-beams", type=int, default=1, help="beam search with N beams, greedy only (default: 1 = off)"
+        "--num-beams",
+        type=int,
+        help="beam search with N beams, greedy only; 1 = off (default: the model's generation_config.json, else 1)",
     )
     g.add_argument(
         "--length-penalty",
         type=float,
-        default=1.0,
-        help="beam search: hypotheses scored by log-probability / length ** this (default: 1.0)",
+        help="beam search: hypotheses scored by log-probability / length ** this (default: the model's, else 1.0)",
     )
     # documents
     g = p.add_argument_group("documents")

@@ -23,15 +23,18 @@ is done once it has `num_beams` finished hypotheses and none of its running beam
 its current length, beats the worst of them (HF's default "heuristic" stopping); the best finished
 hypothesis is its answer. All beams of all prompts decode as one batch over one KV cache whose rows
 are reordered each step; a finished prompt's rows leave it. Answers are not streamed: a beam
-answer is known only when its prompt is done.
+answer is known only when its prompt is done. A model directory may carry a `generation_config.json`
+(as HF models do) whose `num_beams` and `length_penalty` are its defaults: parameters that leave
+them None get the model's (`Engine.resolve`); sampling (temperature > 0) is never beamed by default.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -61,8 +64,8 @@ class SamplingParams:
     stop_on_repetition: bool = True
     repetition_stop_repeats: int = 32
     repetition_stop_min_tokens: int = 256
-    num_beams: int = 1  # > 1: beam search (greedy decoding only)
-    length_penalty: float = 1.0  # beam scores are divided by length ** length_penalty
+    num_beams: int | None = None  # > 1: beam search (greedy only); None: the model's default
+    length_penalty: float | None = None  # beam scores / length ** this; None: the model's (1.0)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -73,9 +76,9 @@ class SamplingParams:
             raise ValueError("top_p must be in (0, 1]")
         if self.top_k < 0:
             raise ValueError("top_k must be >= 0")
-        if self.num_beams < 1:
+        if self.num_beams is not None and self.num_beams < 1:
             raise ValueError("num_beams must be at least 1")
-        if self.num_beams > 1 and self.temperature > 0:
+        if (self.num_beams or 1) > 1 and self.temperature > 0:
             raise ValueError("beam search (num_beams > 1) needs temperature 0")
 
 
@@ -145,6 +148,21 @@ def cut_tail_repetition(text: str, min_chars: int = 8000, min_repeats: int = 10)
     return text[:end], True
 
 
+def _generation_defaults(model_dir: Path) -> tuple[int, float]:
+    """(num_beams, length_penalty) of the directory's generation_config.json, (1, 1.0) without one."""
+    path = model_dir / "generation_config.json"
+    if not path.is_file():
+        return 1, 1.0
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+        beams, alpha = cfg.get("num_beams", 1), cfg.get("length_penalty", 1.0)
+    except (ValueError, AttributeError) as exc:
+        raise ModelLoadError(f"{path}: not a JSON object ({exc})") from None
+    if not isinstance(beams, int) or beams < 1 or not isinstance(alpha, (int, float)):
+        raise ModelLoadError(f"{path}: num_beams must be an integer >= 1 and length_penalty a number")
+    return beams, float(alpha)
+
+
 class Engine:
     """A model, its tokenizer and prompt layout, ready to generate.
 
@@ -182,6 +200,17 @@ class Engine:
         # the engine that reads the `formula` task in this one's stead (`from_dir` loads the model
         # a config's `formula_model` names); None: this one reads formulas too
         self.formula: Engine | None = None
+        # decoding defaults of the model (`from_dir`: its generation_config.json): see `resolve`
+        self.num_beams, self.length_penalty = 1, 1.0
+
+    def resolve(self, params: SamplingParams) -> SamplingParams:
+        """`params` with the beam settings it leaves None set to this model's defaults (greedy
+        requests only: a sampled one is never beamed unless it asks, which fails)."""
+        if params.num_beams is not None and params.length_penalty is not None:
+            return params
+        beams = params.num_beams or (self.num_beams if params.temperature == 0 else 1)
+        alpha = self.length_penalty if params.length_penalty is None else params.length_penalty
+        return replace(params, num_beams=beams, length_penalty=alpha)
 
     def for_task(self, task: str) -> Engine:
         """The engine that reads requests of `task`: the formula reader for "formula", if there is
@@ -205,6 +234,7 @@ class Engine:
         model = load_model(model_dir, dtype=dtype, device=device)
         tok = HyTokenizer.from_dir(model_dir)
         engine = cls(model, tok, PromptBuilder.from_dir(model_dir, tok), **kw)
+        engine.num_beams, engine.length_penalty = _generation_defaults(Path(model_dir))
         named = load_config(model_dir).formula_model  # load_model keeps the model alone
         if named:
             sub = Path(model_dir) / named
@@ -499,6 +529,7 @@ class Engine:
                 for i, g in zip(idx, gens, strict=True):
                     out[i] = g
             return out
+        params = self.resolve(params)
         t0 = time.perf_counter()
         batch = [self.prepare(r) for r in requests]
         ids: list[list[int]] = [[] for _ in batch]
@@ -522,7 +553,7 @@ class Engine:
         if self.for_task(request.task) is not self:
             yield from self.for_task(request.task).stream(request, params, on_done)
             return
-        params = params or SamplingParams()
+        params = self.resolve(params or SamplingParams())
         t0 = time.perf_counter()
         p = self.prepare(request)
         ids: list[int] = []

@@ -79,7 +79,7 @@ def make_engine(
     drop_score: float = 0.5,
     piece_aspect: float = PIECE_ASPECT,
     reread: float = REREAD,
-    num_beams: int = 1,
+    num_beams: int | None = None,
 ) -> Engine:
     """Build an engine by name; closed choice, one-line errors."""
     if name not in ENGINES:
@@ -94,9 +94,9 @@ def make_engine(
         raise HyocrError("the hyocr engine needs the task layer (hyocr.tasks), not available yet") from exc
     from hyocr.engine.generate import SamplingParams
 
-    if num_beams < 1:
+    if num_beams is not None and num_beams < 1:
         raise ValueError(f"num_beams must be at least 1, not {num_beams}")
-    params = SamplingParams(num_beams=num_beams) if num_beams > 1 else None
+    params = None if num_beams is None else SamplingParams(num_beams=num_beams)
     # no model: the shipped one
     return hyocr_engine(
         model, segment=segment, drop_score=drop_score, piece_aspect=piece_aspect, reread=reread, params=params
@@ -285,7 +285,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_segment_arguments(parser, "hyocr text/spotting/fields/table/document")
     parser.add_argument(
-        "--num-beams", type=int, default=1, help="hyocr: beam search with N beams (default: 1, greedy)"
+        "--num-beams",
+        type=int,
+        help="hyocr: beam search with N beams, 1 = greedy (default: the model's; the formula reader's is in its generation_config.json)",
     )
     parser.add_argument(
         "--lang", default="", help="tesseract language(s), e.g. eng or eng+fra (default: from gt lang)"
@@ -327,7 +329,7 @@ def main(args: argparse.Namespace) -> int:
     if args.engine == "hyocr":  # how pages were read, so that a report can be reproduced
         meta["reading"] = (
             f"segment {args.segment}, piece aspect {args.piece_aspect:g}, drop score {args.drop_score:g}, "
-            f"reread {args.reread:g}" + (f", {args.num_beams} beams" if args.num_beams > 1 else "")
+            f"reread {args.reread:g}" + (f", {args.num_beams} beams" if args.num_beams else "")
         )
     report, errors = run_eval(
         args.data,

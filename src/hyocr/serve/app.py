@@ -295,13 +295,13 @@ def sampling_from_body(body: dict, config: ServeConfig) -> SamplingParams:
     ignore_eos = body.get("ignore_eos", False)
     if not isinstance(ignore_eos, bool):
         raise ApiError(400, "'ignore_eos' must be true or false")
-    num_beams = _number(body, "num_beams", 1, 1, 16, integer=True)
+    num_beams = _number(body, "num_beams", None, 1, 16, integer=True)  # None: the model's default
     temperature = _number(body, "temperature", 0.0, 0, 2)
-    if num_beams > 1 and temperature > 0:
+    if (num_beams or 1) > 1 and temperature > 0:
         raise ApiError(400, "'num_beams' above 1 (beam search) needs 'temperature' 0")
     return SamplingParams(
         num_beams=num_beams,
-        length_penalty=_number(body, "length_penalty", 1.0, -10, 10),
+        length_penalty=_number(body, "length_penalty", None, -10, 10),
         max_new_tokens=max_tokens,
         temperature=temperature,
         top_p=_number(body, "top_p", 1.0, 1e-6, 1),

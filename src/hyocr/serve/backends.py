@@ -355,8 +355,10 @@ def _sampling_body(params: SamplingParams) -> dict:
         body["seed"] = params.seed
     if params.ignore_eos:
         body["ignore_eos"] = True
-    if params.num_beams > 1:  # hyocr's own server understands these; other servers may not
+    # hyocr's own server understands these; other servers may not
+    if params.num_beams is not None:
         body["num_beams"] = params.num_beams
+    if params.length_penalty is not None:
         body["length_penalty"] = params.length_penalty
     return body
 
@@ -588,7 +590,7 @@ class VLLMBackend(Backend):
         self.requests = 0
 
     def _sampling(self, params: SamplingParams):
-        if params.num_beams > 1:
+        if (params.num_beams or 1) > 1:
             raise InputError("beam search ('num_beams' above 1) is not offered by the vllm backend")
         return self._vllm.SamplingParams(
             max_tokens=params.max_new_tokens,

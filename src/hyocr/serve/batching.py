@@ -185,6 +185,7 @@ class Scheduler:
             raise InputError(
                 f"prompt of {len(prepared.ids)} tokens exceeds the model's context of {self._max_position}"
             )
+        params = self.engine.resolve(params)  # the model's default beams where the request sets none
         job = Job(prepared, params, sink, None if timeout is None else time.monotonic() + timeout, stream)
         if params.temperature > 0:
             job.gen = torch.Generator(device="cpu")
@@ -294,7 +295,7 @@ class Scheduler:
         self._drop(batch, now)
         for job in [j for j in live if j.params.num_beams > 1]:
             self._beam(job)
-        live = [j for j in live if j.params.num_beams == 1]
+        live = [j for j in live if j.params.num_beams == 1]  # (resolved by `submit`)
         if live:
             self._join(batch, live)
         if not batch:
