@@ -181,6 +181,43 @@ def test_assemble_writes_a_formula_only_when_its_reading_is_surer_by_a_margin():
         assert "$$" not in doc.markdown and "formula" not in [b["kind"] for b in doc.blocks]
 
 
+def test_spotting_and_text_write_a_surer_formula_as_one_latex_line_in_its_place():
+    import math
+
+    from hyocr.tasks.layout import formula_rows, within
+    from hyocr.tasks.segment import SegmentAnswer, assemble, reads_formulas, task_segments
+
+    im, box = formula_page()
+    segs = task_segments("spotting", im)
+    (f,) = formula_rows(segs)
+    inside = [s for s in segs if within(s.box, f)]
+    assert len(inside) >= 2  # the fraction's rows
+    answers = [
+        SegmentAnswer(f"t{k}", [math.log(0.6 if within(s.box, f) else 0.99)] * 3) for k, s in enumerate(segs)
+    ]
+    latex = r"r = \frac{p + 12}{h}"
+    surer = SegmentAnswer(latex, [math.log(0.9)] * 8)
+    spot = assemble("spotting", im.size, segs, answers, formulas=[(f, surer)])
+    texts = [ln.text for ln in spot.lines]
+    # the paragraph's lines, then the formula with its box where its rows were, then the last line
+    want = [f"t{k}" for k, s in enumerate(segs) if not within(s.box, f)]
+    assert texts == want[:2] + [latex] + want[2:], texts
+    line = spot.lines[2]
+    assert line.box == [float(v) for v in f] and line.confidence == round(0.9, 4)
+    text = assemble("text", im.size, segs, answers, formulas=[(f, surer)])
+    assert text.content.split("\n") == want[:2] + [latex] + want[2:]
+    # a formula reading no surer than the text leaves the rows as read
+    unsure = SegmentAnswer(latex, [math.log(0.62)] * 8)
+    plain = assemble("spotting", im.size, segs, answers, formulas=[(f, unsure)])
+    assert [ln.text for ln in plain.lines] == [f"t{k}" for k in range(len(segs))]
+
+    class Cfg:
+        formula_height = 96
+
+    assert all(reads_formulas(t, Cfg) for t in ("document", "text", "spotting"))
+    assert not any(reads_formulas(t, Cfg) for t in ("fields", "key", "table"))
+
+
 def test_a_candidate_formula_reading_has_a_budget_by_its_width():
     # 8 tokens a column of merged tokens at the formula height (and 16 more): a row that is not a
     # formula cannot run on to the token limit

@@ -1207,9 +1207,35 @@ FORMULA_MARGIN = 0.1
 
 
 def reads_formulas(task: str, cfg) -> bool:
-    """Whether a page read for `task` also has its centred rows read as formulas: for the document
-    task, by a model whose config has a `formula_height` (one trained on formulas)."""
-    return task == "document" and getattr(cfg, "formula_height", 0) > 0
+    """Whether a page read for `task` also has its centred rows read as formulas: for the document,
+    text and spotting tasks, by a model whose config has a `formula_height` (one trained on
+    formulas)."""
+    return task in FORMULA_TASKS and getattr(cfg, "formula_height", 0) > 0
+
+
+# the tasks whose pages have display formulas written as LaTeX (the release's document task does;
+# the data engine's page text and spotting truth write them so too)
+FORMULA_TASKS = ("document", "text", "spotting")
+
+
+def _chosen_formulas(
+    segs: Sequence[Segment],
+    answers: Sequence[SegmentAnswer],
+    formulas: Sequence[tuple[Sequence[float], SegmentAnswer]],
+) -> list[tuple[Sequence[float], str, list[int], float]]:
+    """The candidate formulas to write as LaTeX: (box, LaTeX, the segments inside the box, the
+    reading's confidence) for each reading that ended within its budget and is surer than the text
+    reading of the segments in its box by `FORMULA_MARGIN` (geometric-mean token probabilities)."""
+    from hyocr.tasks.layout import within
+
+    chosen = []
+    for box, f in formulas:
+        inside = [i for i, sg in enumerate(segs) if within(sg.box, box)]
+        text_logprobs = [x for i in inside for x in answers[i].logprobs]
+        conf = answer_confidence(f.logprobs)
+        if f.text.strip() and not f.truncated and conf > answer_confidence(text_logprobs) + FORMULA_MARGIN:
+            chosen.append((box, f.text.strip(), inside, conf))
+    return chosen
 
 
 def formula_params(params, crop: Image.Image, cfg):
@@ -1291,7 +1317,9 @@ def assemble(
     blocks laid out as Markdown by `tasks.layout.page_markdown`, with each of `formulas` (a box of
     `tasks.layout.formula_rows` and its reading with the formula instruction) written as LaTeX when
     that reading ended within its budget and is surer than the text reading of the segments in its
-    box by `FORMULA_MARGIN` (geometric-mean token probabilities). Empty answers are dropped, and so
+    box by `FORMULA_MARGIN` (geometric-mean token probabilities; `_chosen_formulas`); in text and
+    spotting, the segments in a chosen formula's box give way to one line, its LaTeX, with that box
+    (`FORMULA_TASKS`). Empty answers are dropped, and so
     are answers with a confidence below `drop_score` when the page has more than one segment (PaddleOCR's
     `drop_score` convention: what the reader is unsure of on a page is mostly a stamp, a scribble
     or a rule, not print); a single line is always given back."""
@@ -1314,20 +1342,11 @@ def assemble(
             "table structure laid out from the cells by layout rules (hyocr.tasks.tables)",
         ]
         return R.TableResult(**common, warnings=notes, raw=markup, html=markup, rows=cells)
+    chosen = _chosen_formulas(segs, answers, formulas)
     if task == "document":
-        from hyocr.tasks.layout import page_markdown, within
+        from hyocr.tasks.layout import page_markdown
 
-        chosen = []
-        for box, f in formulas:
-            inside = [a for s, a in zip(segs, answers, strict=True) if within(s.box, box)]
-            text_logprobs = [x for a in inside for x in a.logprobs]
-            if (
-                f.text.strip()
-                and not f.truncated
-                and answer_confidence(f.logprobs) > answer_confidence(text_logprobs) + FORMULA_MARGIN
-            ):
-                chosen.append((box, f.text.strip()))
-        markdown, blocks = page_markdown(segs, [a.text for a in answers], size, chosen)
+        markdown, blocks = page_markdown(segs, [a.text for a in answers], size, [(b, t) for b, t, _, _ in chosen])
         notes = [
             f"read segment by segment: {len(segs)} printed segments found by ink projection",
             "headings, lists and paragraphs laid out from the cutter's blocks by layout rules "
@@ -1342,12 +1361,20 @@ def assemble(
     lines: list[R.TextLine] = []
     rows: dict[int, list[str]] = {}
     dropped = 0
-    for s, a in zip(segs, answers, strict=True):
+    in_formula = {i: k for k, (_, _, inside, _) in enumerate(chosen) for i in inside}
+    for i, (seg, a) in enumerate(zip(segs, answers, strict=True)):
         text = " ".join(a.text.split())
+        conf = round(answer_confidence(a.logprobs), 4) if a.logprobs else None
+        s = seg
+        if i in in_formula:
+            # a formula read as LaTeX takes the place of the segments in its box, at the first one's
+            box, text, inside, fconf = chosen[in_formula[i]]
+            if i != inside[0]:
+                continue
+            s, conf = Segment(tuple(int(v) for v in box), seg.row, None, seg.block), round(fconf, 4)
         if not text:
             continue
         x0, y0, x1, y1 = (float(v) for v in s.box)
-        conf = round(answer_confidence(a.logprobs), 4) if a.logprobs else None
         if len(segs) > 1 and conf is not None and conf < drop_score:
             dropped += 1
             continue
