@@ -206,10 +206,15 @@ def test_spotting_and_text_write_a_surer_formula_as_one_latex_line_in_its_place(
     assert line.box == [float(v) for v in f] and line.confidence == round(0.9, 4)
     text = assemble("text", im.size, segs, answers, formulas=[(f, surer)])
     assert text.content.split("\n") == want[:2] + [latex] + want[2:]
-    # a formula reading no surer than the text leaves the rows as read
-    unsure = SegmentAnswer(latex, [math.log(0.62)] * 8)
-    plain = assemble("spotting", im.size, segs, answers, formulas=[(f, unsure)])
-    assert [ln.text for ln in plain.lines] == [f"t{k}" for k in range(len(segs))]
+    # a formula reading no surer than the text leaves the rows as read, and so does one surer by
+    # the margin but under FORMULA_SURE (receipts' centred rows), which the document task still takes
+    for unsure in (SegmentAnswer(latex, [math.log(0.62)] * 8), SegmentAnswer(latex, [math.log(0.85)] * 8)):
+        plain = assemble("spotting", im.size, segs, answers, formulas=[(f, unsure)])
+        assert [ln.text for ln in plain.lines] == [f"t{k}" for k in range(len(segs))]
+    doc = assemble(
+        "document", im.size, segs, answers, formulas=[(f, SegmentAnswer(latex, [math.log(0.85)] * 8))]
+    )
+    assert latex in doc.markdown
 
     class Cfg:
         formula_height = 96
