@@ -346,7 +346,7 @@ class OCR:
         self, task: str, pages: list[_Page], lang: str, fields: Sequence[str] | None, key: str | None
     ) -> list[R.TaskResult]:
         """The crops of cut `pages` read together, each page put back together (`_by_segments`)."""
-        from hyocr.tasks.segment import SegmentAnswer, assemble, joined
+        from hyocr.tasks.segment import SegmentAnswer, assemble, formulas_worth_reading, joined
 
         prompt = instruction("text", lang)
         crops = [c for p in pages for c in p.crops]
@@ -354,31 +354,40 @@ class OCR:
         gens = self._generate(prompt, crops, batch_size=max(self.batch_size, LINE_BATCH), by_shape=True)
         if self.reread > 0:
             gens = self._reread(prompt, crops, gens)
-        fgens = self._formulas([c for p in pages for c in p.fcrops], lang)
+        answers = []
+        first = 0
+        for p in pages:
+            answers.append(
+                joined(
+                    [SegmentAnswer.of(g) for g in gens[first : first + len(p.crops)]],
+                    p.owner,
+                    len(p.segs),
+                    p.crops,
+                )
+            )
+            first += len(p.crops)
+        worth = [
+            formulas_worth_reading(task, p.fboxes, p.segs, a) for p, a in zip(pages, answers, strict=True)
+        ]
+        fgens = self._formulas([p.fcrops[k] for p, ks in zip(pages, worth, strict=True) for k in ks], lang)
         per_crop = (time.perf_counter() - t0) / max(1, len(crops) + len(fgens))
         results: list[R.TaskResult] = []
-        first = ffirst = 0
-        for p in pages:
-            answers = joined(
-                [SegmentAnswer.of(g) for g in gens[first : first + len(p.crops)]],
-                p.owner,
-                len(p.segs),
-                p.crops,
-            )
-            fanswers = [SegmentAnswer.of(g) for g in fgens[ffirst : ffirst + len(p.fcrops)]]
-            first, ffirst = first + len(p.crops), ffirst + len(p.fcrops)
+        ffirst = 0
+        for p, page_answers, ks in zip(pages, answers, worth, strict=True):
+            fanswers = [SegmentAnswer.of(g) for g in fgens[ffirst : ffirst + len(ks)]]
+            ffirst += len(ks)
             results.append(
                 assemble(
                     task,
                     p.size,
                     p.segs,
-                    answers,
-                    seconds=p.seconds + per_crop * (len(p.crops) + len(p.fcrops)),
+                    page_answers,
+                    seconds=p.seconds + per_crop * (len(p.crops) + len(ks)),
                     source=str(p.src) if isinstance(p.src, (str, Path)) else "",
                     drop_score=self.drop_score,
                     fields=fields,
                     key=key,
-                    formulas=list(zip(p.fboxes, fanswers, strict=True)),
+                    formulas=list(zip([p.fboxes[k] for k in ks], fanswers, strict=True)),
                 )
             )
         return results

@@ -185,7 +185,13 @@ def test_spotting_and_text_write_a_surer_formula_as_one_latex_line_in_its_place(
     import math
 
     from hyocr.tasks.layout import formula_rows, within
-    from hyocr.tasks.segment import SegmentAnswer, assemble, reads_formulas, task_segments
+    from hyocr.tasks.segment import (
+        SegmentAnswer,
+        assemble,
+        formulas_worth_reading,
+        reads_formulas,
+        task_segments,
+    )
 
     im, box = formula_page()
     segs = task_segments("spotting", im)
@@ -215,6 +221,20 @@ def test_spotting_and_text_write_a_surer_formula_as_one_latex_line_in_its_place(
         "document", im.size, segs, answers, formulas=[(f, SegmentAnswer(latex, [math.log(0.85)] * 8))]
     )
     assert latex in doc.markdown
+    # a row inside the box read surely as text (over TEXT_SURE) keeps the rows as text, however sure
+    # the formula reading; the document task does not look at it
+    first = next(k for k, s in enumerate(segs) if within(s.box, f))
+    sure_row = [
+        SegmentAnswer(a.text, [math.log(0.99)] * 3) if k == first else a for k, a in enumerate(answers)
+    ]
+    sure_formula = SegmentAnswer(latex, [math.log(0.97)] * 8)
+    kept = assemble("spotting", im.size, segs, sure_row, formulas=[(f, sure_formula)])
+    assert [ln.text for ln in kept.lines] == [f"t{k}" for k in range(len(segs))]
+    assert latex in assemble("document", im.size, segs, sure_row, formulas=[(f, sure_formula)]).markdown
+    # so the formula reader need not read it at all for text and spotting
+    assert formulas_worth_reading("spotting", [f], segs, sure_row) == []
+    assert formulas_worth_reading("text", [f], segs, answers) == [0]
+    assert formulas_worth_reading("document", [f], segs, sure_row) == [0]
 
     class Cfg:
         formula_height = 96

@@ -98,6 +98,7 @@ __all__ = [
     "formula_budget",
     "formula_crops",
     "formula_params",
+    "formulas_worth_reading",
     "joined",
     "levelled",
     "margins",
@@ -1223,6 +1224,30 @@ FORMULA_TASKS = ("document", "text", "spotting")
 # LaTeX at 0.67-0.86 (40 synthetic dev receipts, 4 beams: 18 rows, none a formula), while on the
 # 15 dev pages 8 of 13 true formulas read at 0.89 or more (the others at 0.82-0.88)
 FORMULA_SURE = 0.88
+# ... and none of the segments in its box may have been read as text surer than this: the line
+# reader reads a formula's pieces unsurely (at most 0.89 on the dev pages' 13 formulas, once 0.95
+# on the held-out pages' 24), while beam search made the formula reader surer on receipts' rows it
+# had read as text at 0.96-0.99 (three rows of real receipts, formula readings at 0.89-0.90)
+TEXT_SURE = 0.95
+
+
+def formulas_worth_reading(
+    task: str, fboxes: Sequence[Sequence[float]], segs: Sequence[Segment], answers: Sequence[SegmentAnswer]
+) -> list[int]:
+    """Which of a page's candidate formula boxes can still be written as LaTeX once its segments
+    have been read as text: for text and spotting, those with no segment read surer than
+    `TEXT_SURE` (`assemble` would keep the rest as text), so that the formula reader is not run
+    on them; every one for the document task."""
+    from hyocr.tasks.layout import within
+
+    if task == "document":
+        return list(range(len(fboxes)))
+    keep = []
+    for k, box in enumerate(fboxes):
+        inside = [a for sg, a in zip(segs, answers, strict=True) if within(sg.box, box) and a.logprobs]
+        if max((answer_confidence(a.logprobs) for a in inside), default=0.0) <= TEXT_SURE:
+            keep.append(k)
+    return keep
 
 
 def _chosen_formulas(
@@ -1230,11 +1255,12 @@ def _chosen_formulas(
     answers: Sequence[SegmentAnswer],
     formulas: Sequence[tuple[Sequence[float], SegmentAnswer]],
     sure: float = 0.0,
+    text_sure: float = 1.0,
 ) -> list[tuple[Sequence[float], str, list[int], float]]:
     """The candidate formulas to write as LaTeX: (box, LaTeX, the segments inside the box, the
     reading's confidence) for each reading that ended within its budget, is surer than the text
     reading of the segments in its box by `FORMULA_MARGIN` (geometric-mean token probabilities),
-    and is at least `sure`."""
+    and is at least `sure`, where no segment in the box was read as text surer than `text_sure`."""
     from hyocr.tasks.layout import within
 
     chosen = []
@@ -1242,10 +1268,14 @@ def _chosen_formulas(
         inside = [i for i, sg in enumerate(segs) if within(sg.box, box)]
         text_logprobs = [x for i in inside for x in answers[i].logprobs]
         conf = answer_confidence(f.logprobs)
+        surest_text = max(
+            (answer_confidence(answers[i].logprobs) for i in inside if answers[i].logprobs), default=0.0
+        )
         if (
             f.text.strip()
             and not f.truncated
             and conf >= sure
+            and surest_text <= text_sure
             and conf > answer_confidence(text_logprobs) + FORMULA_MARGIN
         ):
             chosen.append((box, f.text.strip(), inside, conf))
@@ -1333,7 +1363,8 @@ def assemble(
     that reading ended within its budget and is surer than the text reading of the segments in its
     box by `FORMULA_MARGIN` (geometric-mean token probabilities; `_chosen_formulas`); in text and
     spotting, the segments in a chosen formula's box give way to one line, its LaTeX, with that box
-    (`FORMULA_TASKS`), when the reading is also at least `FORMULA_SURE`. Empty answers are dropped, and so
+    (`FORMULA_TASKS`), when the reading is also at least `FORMULA_SURE` and no segment in the box
+    was read as text surer than `TEXT_SURE`. Empty answers are dropped, and so
     are answers with a confidence below `drop_score` when the page has more than one segment (PaddleOCR's
     `drop_score` convention: what the reader is unsure of on a page is mostly a stamp, a scribble
     or a rule, not print); a single line is always given back."""
@@ -1356,7 +1387,11 @@ def assemble(
             "table structure laid out from the cells by layout rules (hyocr.tasks.tables)",
         ]
         return R.TableResult(**common, warnings=notes, raw=markup, html=markup, rows=cells)
-    chosen = _chosen_formulas(segs, answers, formulas, 0.0 if task == "document" else FORMULA_SURE)
+    chosen = (
+        _chosen_formulas(segs, answers, formulas)
+        if task == "document"
+        else _chosen_formulas(segs, answers, formulas, FORMULA_SURE, TEXT_SURE)
+    )
     if task == "document":
         from hyocr.tasks.layout import page_markdown
 
