@@ -409,6 +409,18 @@ def test_document_reads_centred_rows_as_formulas_too_when_the_model_reads_formul
         assert with_formula["prompt_tokens"] - without["prompt_tokens"] == len(tall.ids)
         assert 1 <= with_formula["completion_tokens"] - without["completion_tokens"] <= 3
     assert usage[0, 1.01]["prompt_tokens"] > 3 * usage[0, 0.0]["prompt_tokens"]
+    # spotting reads the candidate after the lines, since its rows were read unsurely (random weights)
+    spotted = {}
+    for height in (0, 96):
+        engine = Engine(random_model, tokenizer, PromptBuilder(tokenizer), autocast=False)
+        engine.cfg = replace(engine.cfg, reads="lines", line_height=32, formula_height=height)
+        with LiveServer(make_app(engine, max_new_tokens=3, drop_score=0.0)) as srv:
+            r = httpx.post(
+                srv.url + "/v1/ocr/spotting", files={"file": ("p.png", buf.getvalue())}, timeout=120
+            )
+        assert r.status_code == 200, r.text
+        spotted[height] = r.json()["results"][0]["usage"]["prompt_tokens"]
+    assert spotted[96] - spotted[0] == len(tall.ids)
 
 
 def test_formula_requests_are_read_by_the_formula_reader(random_model, test_cfg, tokenizer):

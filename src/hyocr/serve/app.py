@@ -66,6 +66,7 @@ from hyocr.tasks.segment import (
     answer_confidence,
     assemble,
     formula_params,
+    formulas_worth_reading,
     joined,
     page_plan,
     reads_formulas,
@@ -699,16 +700,23 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             segs, crops, owner, fboxes, fcrops = await asyncio.to_thread(
                 page_plan, task, img, config.piece_aspect, formulas
             )
+            # the document task reads its candidate formulas beside the lines; text and spotting
+            # read only those whose rows the lines left unsure (`formulas_worth_reading`), after them
+            beside = task == "document"
             outs, fouts = await asyncio.gather(
                 asyncio.gather(*(read_segment(c) for c in crops)),
-                asyncio.gather(*(read_formula(c) for c in fcrops)),
+                asyncio.gather(*(read_formula(c) for c in (fcrops if beside else []))),
             )
-            spent = list(outs) + list(fouts)  # every reading made, for the usage
+            spent = list(outs)  # every reading made, for the usage
             if config.reread > 0:
                 tried = await asyncio.gather(*(reread(c, o) for c, o in zip(crops, outs, strict=True)))
                 outs = [surest(t) for t in tried]
-                spent = [c for t in tried for c in t] + list(fouts)
+                spent = [c for t in tried for c in t]
             answers = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
+            worth = formulas_worth_reading(task, fboxes, segs, answers)
+            if not beside:
+                fouts = await asyncio.gather(*(read_formula(fcrops[k]) for k in worth))
+            spent += list(fouts)
             typed = assemble(
                 task,
                 img.size,
@@ -720,7 +728,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 fields=field_list,
                 key=opts.get("key"),
                 formulas=[
-                    (box, SegmentAnswer.of(c, CUT_SHORT)) for box, c in zip(fboxes, fouts, strict=True)
+                    (fboxes[k], SegmentAnswer.of(c, CUT_SHORT)) for k, c in zip(worth, fouts, strict=True)
                 ],
             ).to_dict()
             usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
