@@ -242,7 +242,9 @@ class OCR:
         """Candidate formula crops of pages read with the formula instruction, each within its
         budget (`formula_params`), all in batches: decoded up to the largest budget, a reading that
         reaches its own crop's budget is cut there and marked cut short ("length"), as it would
-        have been read alone (greedy readings do not depend on the batch)."""
+        have been read alone (greedy readings do not depend on the batch). With beam search (the shipped
+        formula reader's default) a reading is the one found under the largest budget, cut to its
+        own: a search under a smaller budget may have settled on another."""
         from hyocr.engine.generate import SamplingParams
 
         if not crops:
