@@ -399,7 +399,11 @@ class Engine:
             while True:
                 logits = st.logits.float()
                 logp_model = torch.log_softmax(logits, dim=-1)  # (n*k, V)
-                logp = torch.log_softmax(self._penalised(logits, [ids for ids, _ in beams], params), dim=-1)
+                logp = (  # the penalised distribution ranks the beams; unpenalised, the model's is it
+                    logp_model
+                    if params.repetition_penalty == 1.0
+                    else torch.log_softmax(self._penalised(logits, [ids for ids, _ in beams], params), dim=-1)
+                )
                 vocab = logp.shape[-1]
                 total = (beam_scores.reshape(-1, 1) + logp.cpu()).reshape(len(rows), k * vocab)
                 top_scores, top_idx = total.topk(2 * k, dim=1)  # (n, 2k): k may stop, k go on

@@ -1242,12 +1242,16 @@ def formulas_worth_reading(
 
     if task == "document":
         return list(range(len(fboxes)))
-    keep = []
-    for k, box in enumerate(fboxes):
-        inside = [a for sg, a in zip(segs, answers, strict=True) if within(sg.box, box) and a.logprobs]
-        if max((answer_confidence(a.logprobs) for a in inside), default=0.0) <= TEXT_SURE:
-            keep.append(k)
-    return keep
+    return [
+        k
+        for k, box in enumerate(fboxes)
+        if _surest_text(answers, [i for i, sg in enumerate(segs) if within(sg.box, box)]) <= TEXT_SURE
+    ]
+
+
+def _surest_text(answers: Sequence[SegmentAnswer], inside: Sequence[int]) -> float:
+    """The highest confidence of the text readings `answers[i]` for i in `inside` (0 if none)."""
+    return max((answer_confidence(answers[i].logprobs) for i in inside if answers[i].logprobs), default=0.0)
 
 
 def _chosen_formulas(
@@ -1268,14 +1272,11 @@ def _chosen_formulas(
         inside = [i for i, sg in enumerate(segs) if within(sg.box, box)]
         text_logprobs = [x for i in inside for x in answers[i].logprobs]
         conf = answer_confidence(f.logprobs)
-        surest_text = max(
-            (answer_confidence(answers[i].logprobs) for i in inside if answers[i].logprobs), default=0.0
-        )
         if (
             f.text.strip()
             and not f.truncated
             and conf >= sure
-            and surest_text <= text_sure
+            and _surest_text(answers, inside) <= text_sure
             and conf > answer_confidence(text_logprobs) + FORMULA_MARGIN
         ):
             chosen.append((box, f.text.strip(), inside, conf))
