@@ -1,12 +1,16 @@
-"""What `--reread` costs and gives: the shipped line reader on whole receipts, with unsure segments
-read once (the default) and read again (`OCR(reread=T)`), side by side in one run.
+"""What `--reread` costs and gives: the shipped line reader on whole receipts and pages, with
+unsure segments read once (`OCR(reread=0)`) and read again with beam search (`OCR(reread=T)`:
+segments read with a confidence under T, not under the drop score, searched with
+`segment.REREAD_BEAMS` beams, the surer reading kept), side by side in one run.
 
 Per setting: full-text NED against the ground truth (case-sensitive, and case-insensitive since
-realdev's ground truth is in capitals), seconds per image, and how many segment crops were read.
-Sets: ../shared/realdev/receipts when it exists (measurement only, never used to choose T) and
-receipts our renderer draws on the fly.
+realdev's ground truth is in capitals), seconds per image, and how many crops were read (the
+unsure ones twice). Sets: ../shared/realdev/receipts when it exists (measurement only, never used
+to choose T), receipts our renderer draws on the fly, and with --pages a folder of pages with a
+gt.jsonl (`hyocr eval`'s layout, e.g. runs/eval/heldout_pages).
 
-    .venv/bin/python benchmarks/bench_reread.py --thresholds 0.6,0.8 --synthetic 20 --realdev-n 40
+    .venv/bin/python benchmarks/bench_reread.py --thresholds 0.9,0.95 --synthetic 20 --realdev-n 40 \
+        --pages runs/eval/heldout_pages --pages-n 10
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ NORM = TextNorm(nfkc=True, whitespace=True)
 FOLDED = TextNorm(nfkc=True, whitespace=True, casefold=True)
 
 
-def realdev_items(folder: Path, n: int):
+def gt_items(folder: Path, n: int):
     for line in (folder / "gt.jsonl").read_text().splitlines()[:n]:
         item = json.loads(line)
-        text = "\n".join(b["text"] for b in item["boxes"])
+        text = item["text"] if "text" in item else "\n".join(b["text"] for b in item["boxes"])
         yield Image.open(folder / item["image"]).convert("RGB"), text
 
 
@@ -69,14 +73,17 @@ def main() -> None:
     ap.add_argument("--synthetic", type=int, default=20, help="synthetic receipts to draw (0: none)")
     ap.add_argument("--realdev", type=Path, default=REALDEV, help="folder with gt.jsonl")
     ap.add_argument("--realdev-n", type=int, default=40, help="realdev receipts to read")
+    ap.add_argument("--pages", type=Path, help="a folder of pages with a gt.jsonl (image, text)")
+    ap.add_argument("--pages-n", type=int, default=10, help="pages to read from --pages")
     args = ap.parse_args()
     sets = []
     if args.realdev.exists() and args.realdev_n:
-        sets.append(
-            (f"realdev receipts ({args.realdev_n})", list(realdev_items(args.realdev, args.realdev_n)))
-        )
+        sets.append((f"realdev receipts ({args.realdev_n})", list(gt_items(args.realdev, args.realdev_n))))
     if args.synthetic:
         sets.append((f"synthetic receipts ({args.synthetic})", list(synthetic_items(args.synthetic))))
+    if args.pages:
+        pages = list(gt_items(args.pages, args.pages_n))
+        sets.append((f"{args.pages.name} ({len(pages)})", pages))
     thresholds = [0.0] + [float(t) for t in args.thresholds.split(",") if float(t) > 0]
     print(f"{'set':<26} {'reread':>6} {'NED':>6} {'NED ci':>6} {'s/img':>6} {'crops':>6}")
     for name, items in sets:

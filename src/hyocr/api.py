@@ -18,9 +18,9 @@ pieces cut at word spaces); fields and keys are then picked from the read rows b
 as Markdown (`hyocr.tasks.layout`). "lines" forces that,
 "off" never does it (the release reads the whole page in one pass, as the design intends).
 `drop_score` (0.5, as in PaddleOCR): segments of a page read with a lower confidence are left out
-(and counted in warnings). `reread` (off: 0): segments read with a lower confidence are read again
-narrower, wider and with their contrast stretched (`segment.rescans`), the surest reading kept
-(version 8 with 0.8: realdev receipts text NED 0.382 -> 0.379, a page 2.7 -> 3.4 s).
+(and counted in warnings). `reread` (off: 0): segments read with a lower confidence, but not under
+`drop_score`, are read again with beam search (`segment.REREAD_BEAMS` beams) and the surer reading
+kept (`segment.rereading`; greedy reading only).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
 that many at a time side by side, each on its share of the threads. A line reader's decoding is many
 small steps that two threads share badly; two batches on one thread each keep both cores busy
@@ -45,10 +45,10 @@ from hyocr.tasks.prompts import instruction, task_of
 from hyocr.tasks.segment import (
     PIECE_ASPECT,
     REREAD,
+    REREAD_BEAMS,
     SEGMENT_MODES,
-    answer_confidence,
     formula_params,
-    rescans,
+    rereading,
     segmenting,
     surest,
 )
@@ -220,22 +220,27 @@ class OCR:
         return out
 
     def _reread(self, prompt: str, crops: list, gens: list) -> list:
-        """Crops read with a confidence under `reread` are read again as `rescans` gives them; the
-        most confident reading is kept."""
-        unsure = [i for i, g in enumerate(gens) if answer_confidence(g.logprobs) < self.reread]
+        """Crops read unsurely (`rereading`: under `reread`, not under `drop_score`) are read again
+        with `REREAD_BEAMS`-beam search, all in batches; the surer reading of each is kept. Only
+        greedy readings are: sampled ones cannot be searched, beamed ones already were."""
+        from hyocr.engine.generate import SamplingParams
+
+        base = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
+        if base.temperature > 0 or (base.num_beams or 1) > 1:
+            return gens
+        unsure = [i for i, g in enumerate(gens) if rereading(g.logprobs, self.drop_score, self.reread)]
         if not unsure:
             return gens
-        again = [rescans(crops[i]) for i in unsure]
-        flat = self._generate(
+        again = self._generate(
             prompt,
-            [c for cs in again for c in cs],
+            [crops[i] for i in unsure],
+            replace(base, num_beams=REREAD_BEAMS),
             batch_size=max(self.batch_size, LINE_BATCH),
             by_shape=True,
         )
-        out, k = list(gens), 0
-        for i, cs in zip(unsure, again, strict=True):
-            out[i] = surest([gens[i], *flat[k : k + len(cs)]])
-            k += len(cs)
+        out = list(gens)
+        for i, g in zip(unsure, again, strict=True):
+            out[i] = surest([gens[i], g])
         return out
 
     def _formulas(self, crops: list, lang: str) -> list:

@@ -163,6 +163,25 @@ def test_sampled_rows_are_seeded_independently_of_neighbours(engine):
         sched.close()
 
 
+def test_beam_jobs_taken_together_with_equal_parameters_are_decoded_together(engine):
+    # a page's unsure segments read again arrive together: one prefill for those of equal
+    # parameters, another for the odd one out, and every answer as the engine gives it alone
+    sched = Scheduler(engine, mode="continuous", max_batch=8, window_ms=300)
+    try:
+        beams = SamplingParams(max_new_tokens=8, ignore_eos=True, num_beams=3)
+        other = SamplingParams(max_new_tokens=5, ignore_eos=True, num_beams=3)
+        jobs = [(REQS[0], beams), (REQS[3], beams), (REQS[1], other), (REQS[2], beams)]
+        want = [engine.generate([r], p)[0].token_ids for r, p in jobs]
+        got = [Collector() for _ in jobs]
+        for (r, p), c in zip(jobs, got, strict=True):
+            sched.submit(engine.prepare(r), p, c)
+        assert [c.result.token_ids for c in got] == want
+        assert sched.stats.prefills == 2 and sched.stats.prefill_rows == 4
+        assert sched.stats.finished == 4
+    finally:
+        sched.close()
+
+
 def test_a_beam_search_job_runs_whole_beside_the_batch_and_changes_no_other_row(engine):
     sched = Scheduler(engine, mode="continuous", max_batch=8, window_ms=0)
     try:

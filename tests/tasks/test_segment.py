@@ -490,14 +490,15 @@ def test_red_on_a_coloured_ground_is_not_a_stamp():
     assert unstamped(im) is im
 
 
-def test_unsure_segments_are_read_again_and_the_surest_reading_kept():
-    # `reread`: a segment read with a confidence under it is read again as `rescans` gives it
-    # (narrower, wider, contrast stretched) and the most confident reading is kept, so no
-    # segment's confidence can fall; with reread above 1 every segment is read again
+def test_unsure_segments_are_read_again_with_beams_and_the_surer_reading_kept():
+    # `reread`: a segment read with a confidence under it (and not under the drop score) is read
+    # again with REREAD_BEAMS-beam search and the surer reading is kept, so no segment's confidence
+    # can fall; with reread above 1 every kept segment is read again
     from pathlib import Path
 
     from hyocr import OCR
-    from hyocr.tasks.segment import rescans
+    from hyocr.engine.generate import SamplingParams
+    from hyocr.tasks.segment import REREAD_BEAMS
 
     receipt = Path(__file__).resolve().parents[2] / "examples" / "receipt.png"
     once = OCR(max_new_tokens=32, drop_score=0).spotting(receipt)
@@ -505,9 +506,44 @@ def test_unsure_segments_are_read_again_and_the_surest_reading_kept():
     assert [ln.box for ln in again.lines] == [ln.box for ln in once.lines]
     pairs = list(zip(once.lines, again.lines, strict=True))
     assert all(b.confidence >= a.confidence - 1e-3 for a, b in pairs)
-    assert sum(b.confidence > a.confidence + 1e-3 for a, b in pairs) >= 2  # some reading was bettered
-    crop = Image.new("L", (100, 20), 128)
-    assert [im.size for im in rescans(crop)] == [(83, 20), (120, 20), (100, 20)]
+    bettered = [k for k, (a, b) in enumerate(pairs) if b.confidence > a.confidence + 1e-3]
+    assert len(bettered) >= 2
+    # each reading kept is the surer of the greedy one and the beam search of that crop alone
+    from hyocr.engine.generate import Request
+    from hyocr.processing.image import load_image
+    from hyocr.tasks.prompts import instruction
+    from hyocr.tasks.segment import page_plan, surest
+
+    ocr = OCR(max_new_tokens=32, drop_score=0, reread=1.01)
+    crops = page_plan("spotting", load_image(receipt))[1][:8]
+    prompt = instruction("text")
+    greedy = ocr._generate(prompt, crops)
+    kept = ocr._reread(prompt, crops, greedy)
+    beams = SamplingParams(max_new_tokens=32, num_beams=REREAD_BEAMS)
+    searched = [ocr.engine.generate([Request(prompt, [c])], beams)[0] for c in crops]
+    assert [k.text for k in kept] == [surest([g, b]).text for g, b in zip(greedy, searched, strict=True)]
+    assert any(k.text != g.text for k, g in zip(kept, greedy, strict=True))
+    # sampled readings are not searched
+    sampled = OCR(
+        max_new_tokens=32,
+        drop_score=0,
+        reread=1.01,
+        params=SamplingParams(max_new_tokens=32, temperature=0.7, seed=1),
+    )
+    first = sampled._generate(prompt, crops[:2])
+    assert sampled._reread(prompt, crops[:2], first) == first
+
+
+def test_rereading_is_for_unsure_segments_that_are_kept():
+    from hyocr.tasks.segment import rereading
+
+    sure, unsure, hopeless = [math.log(0.99)] * 4, [math.log(0.8)] * 4, [math.log(0.3)] * 4
+    assert not rereading(sure, 0.5, 0.95)
+    assert rereading(unsure, 0.5, 0.95)
+    assert not rereading(hopeless, 0.5, 0.95)  # left out by the drop score anyway
+    assert rereading(hopeless, 0.0, 0.95)
+    assert not rereading(unsure, 0.5, 0.0)  # 0: never
+    assert not rereading([], 0.5, 0.95)  # no tokens: confidence 0, under the drop score
 
 
 def test_light_print_on_a_dark_band_is_found_and_read_upright():

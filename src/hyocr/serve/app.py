@@ -40,7 +40,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +62,15 @@ from hyocr.tasks.prompts import LANGUAGES, TASKS, TRANSLATION_TARGETS, instructi
 from hyocr.tasks.segment import (
     PIECE_ASPECT,
     REREAD,
+    REREAD_BEAMS,
     SegmentAnswer,
-    answer_confidence,
     assemble,
     formula_params,
     formulas_worth_reading,
     joined,
     page_plan,
     reads_formulas,
-    rescans,
+    rereading,
     segmenting,
     surest,
 )
@@ -105,7 +105,9 @@ class ServeConfig:
     segment: str = "auto"
     drop_score: float = 0.5  # segmented pages: leave out segments read with a lower confidence
     piece_aspect: float = PIECE_ASPECT  # segmented pages: read longer segments in pieces (0: whole)
-    reread: float = REREAD  # segmented pages: read segments read with a lower confidence again
+    # segmented pages: read segments read with a lower confidence (not under drop_score) again with
+    # beam search, the surer reading kept (`segment.rereading`)
+    reread: float = REREAD
 
 
 class ApiError(Exception):
@@ -689,11 +691,20 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                     GenRequest(formula_text, [crop], task="formula"), limited, config.timeout
                 )
 
+        # greedy readings only are read again with beams (sampled ones cannot be searched, beamed ones
+        # were), and only by a backend that searches
+        searched = (params.num_beams or 1) > 1
+        beams = None if params.temperature > 0 or searched or not backend.beams else REREAD_BEAMS
+
         async def reread(crop, first: Completion) -> list[Completion]:
-            # an unsure reading is read again as `rescans` gives the crop: every reading made
-            if answer_confidence(first.logprobs) >= config.reread:
+            # an unsure reading is read again with beam search: every reading made
+            if beams is None or not rereading(first.logprobs, config.drop_score, config.reread):
                 return [first]
-            return [first, *await asyncio.gather(*(read_segment(c) for c in rescans(crop)))]
+            async with width:
+                again = await backend.generate(
+                    GenRequest(line_text, [crop]), replace(params, num_beams=beams), config.timeout
+                )
+            return [first, again]
 
         async def by_segments(k: int, img) -> dict:
             t0 = time.perf_counter()

@@ -103,6 +103,8 @@ class Backend:
     max_batch: int = 1
     #: token ids of <ref>/</ref> when the backend returns token ids (spotting confidences)
     ref_ids: tuple[int, int] | None = None
+    #: whether it takes beam search (`num_beams` above 1)
+    beams: bool = True
 
     async def generate(
         self, request: Request, params: SamplingParams, timeout: float | None = None
@@ -547,6 +549,7 @@ def _upstream_message(status: int, content: bytes) -> str:
 # ---- vLLM ----------------------------------------------------------------------------------------
 class VLLMBackend(Backend):
     kind = "vllm"
+    beams = False
 
     def __init__(
         self,

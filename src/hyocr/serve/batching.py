@@ -24,9 +24,11 @@ Choices:
 - **Joining in groups.** While a batch runs, newcomers join once they could fill half the free
   slots or the oldest has waited `join_wait_ms` (20 ms, a few decode steps): each join costs a
   prefill and a cache merge, and on 2 CPU cores one join per arrival halved throughput at 16 clients.
-- **Beam search** (`num_beams` > 1) is not batched: such a request is decoded whole on its own
-  (its beams are a batch of their own, `Engine._beam_loop`) when it is taken, and the running
-  batch waits for it. Its answer is known only at the end, so a stream gets it in one piece.
+- **Beam search** (`num_beams` > 1) is not batched with the running batch: the beam requests
+  taken in one step are decoded whole, those of equal sampling parameters together (their beams
+  are one batch, `Engine._beam_loop`; a page's unsure segments read again arrive so), and the
+  running batch waits for them. An answer is known only at the end, so a stream gets it in one
+  piece.
 - Per-row sampling parameters: greedy rows are decided together by one argmax; sampled rows go
   through `Engine._sample` one by one with their own seeded generator, so a request's randomness
   does not depend on its neighbours.
@@ -293,8 +295,15 @@ class Scheduler:
             else:
                 live.append(job)
         self._drop(batch, now)
+        groups: list[list[Job]] = []  # beam jobs, by equal parameters
         for job in [j for j in live if j.params.num_beams > 1]:
-            self._beam(job)
+            group = next((g for g in groups if g[0].params == job.params), None)
+            if group is None:
+                groups.append([job])
+            else:
+                group.append(job)
+        for group in groups:
+            self._beam(group)
         live = [j for j in live if j.params.num_beams == 1]  # (resolved by `submit`)
         if live:
             self._join(batch, live)
@@ -304,28 +313,30 @@ class Scheduler:
         if batch:
             self._decode(batch)
 
-    def _beam(self, job: Job) -> None:
-        """A beam-search job decoded whole, alone; its failure is its own."""
+    def _beam(self, jobs: list[Job]) -> None:
+        """Beam-search jobs of equal parameters decoded whole, together; a failure fails them all."""
         eng = self.engine
-        reason = "length"
+        reasons = ["length"] * len(jobs)
         try:
-            for _, t, lp, why in eng._beam_loop([job.prepared], job.params):
-                job.ids.append(t)
-                job.logps.append(lp)
-                reason = why or reason
+            for r, t, lp, why in eng._beam_loop([j.prepared for j in jobs], jobs[0].params):
+                jobs[r].ids.append(t)
+                jobs[r].logps.append(lp)
+                reasons[r] = why or reasons[r]
         except Exception as exc:
             log.exception("beam search failed")
-            self.stats.failed += 1
-            job.sink("error", exc)
+            self.stats.failed += len(jobs)
+            for job in jobs:
+                job.sink("error", exc)
             return
         self.stats.prefills += 1
-        self.stats.prefill_rows += 1
-        self.stats.prompt_tokens += len(job.prepared.ids)
-        self.stats.generated_tokens += len(job.ids)
-        result = eng._finish(job.prepared, job.ids, job.logps, reason, job.params, job.t0)
-        self.stats.finished += 1
-        self._recent_seconds.append(result.seconds)
-        job.sink("done", result)
+        self.stats.prefill_rows += len(jobs)
+        for job, reason in zip(jobs, reasons, strict=True):
+            self.stats.prompt_tokens += len(job.prepared.ids)
+            self.stats.generated_tokens += len(job.ids)
+            result = eng._finish(job.prepared, job.ids, job.logps, reason, job.params, job.t0)
+            self.stats.finished += 1
+            self._recent_seconds.append(result.seconds)
+            job.sink("done", result)
 
     # ---- prefill and merge ---------------------------------------------------------------------
     def _join(self, batch: _Batch, jobs: list[Job]) -> None:

@@ -87,6 +87,7 @@ from hyocr.tasks.parse import geo_mean_probability
 __all__ = [
     "PIECE_ASPECT",
     "REREAD",
+    "REREAD_BEAMS",
     "SEGMENT_MODES",
     "SEGMENT_TASKS",
     "Segment",
@@ -107,7 +108,7 @@ __all__ = [
     "pieces",
     "read_plan",
     "reads_formulas",
-    "rescans",
+    "rereading",
     "segment_crops",
     "segmenting",
     "surest",
@@ -129,8 +130,10 @@ PIECE_ASPECT = 20.0
 
 SEGMENT_TASKS = ("text", "spotting", "fields", "key", "table", "document")
 
-# segments read with a confidence under this are read again (`rescans`); 0: never
+# segments read with a confidence under this (and not under the drop score) are read again with
+# beam search, `REREAD_BEAMS` beams, and the surer reading kept (`rereading`); 0: never
 REREAD = 0.0
+REREAD_BEAMS = 4
 
 
 def segmenting(mode: str, task: str, reads: str) -> bool:
@@ -168,8 +171,8 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
         "--reread",
         type=float,
         default=REREAD,
-        help="segmented pages: read segments read with a lower confidence again, narrower, wider and with "
-        f"their contrast stretched, and keep the surest reading (default: {REREAD:g}; 0: never)",
+        help="segmented pages: read segments read with a lower confidence (but not under the drop score) "
+        f"again with {REREAD_BEAMS}-beam search, and keep the surer reading (default: {REREAD:g}; 0: never)",
     )
 
 
@@ -1117,17 +1120,13 @@ def surest(readings: Sequence):
     return max(readings, key=lambda r: answer_confidence(r.logprobs))
 
 
-def rescans(crop: Image.Image) -> list[Image.Image]:
-    """Other views of a segment crop to read again when its reading is unsure: narrower and wider
-    by a fifth (a line reader reads at one height, so the width sets how many tokens each letter
-    gets) and with its contrast stretched."""
-    w, h = crop.size
-    rgb = crop.convert("RGB")
-    return [
-        rgb.resize((max(1, round(w * 0.83)), h), Image.BICUBIC),
-        rgb.resize((max(1, round(w * 1.2)), h), Image.BICUBIC),
-        ImageOps.autocontrast(rgb, cutoff=1),
-    ]
+def rereading(logprobs: Sequence[float], drop_score: float, reread: float) -> bool:
+    """Whether a segment read with `logprobs` is read again (`REREAD`): its confidence is under
+    `reread` but not under `drop_score`. A segment that is left out anyway is not: read with beams,
+    a sliver of a neighbouring line can come out surer than the drop score (session 29: beam search
+    on every crop of 100 held-out page lines, CER 0.0579 -> 0.0619; on the unsure ones only,
+    0.0541)."""
+    return drop_score <= answer_confidence(logprobs) < reread
 
 
 def unstamped(image: Image.Image) -> Image.Image:
