@@ -18,7 +18,7 @@ pieces cut at word spaces); fields and keys are then picked from the read rows b
 as Markdown (`hyocr.tasks.layout`). "lines" forces that,
 "off" never does it (the release reads the whole page in one pass, as the design intends).
 `drop_score` (0.5, as in PaddleOCR): segments of a page read with a lower confidence are left out
-(and counted in warnings). `reread` (off: 0): segments read with a lower confidence, but not under
+(and counted in warnings). `reread` (0.95; 0: off): segments read with a lower confidence, but not under
 `drop_score`, are read again with beam search (`segment.REREAD_BEAMS` beams) and the surer reading
 kept (`segment.rereading`; greedy reading only).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
