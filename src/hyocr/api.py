@@ -358,9 +358,12 @@ class OCR:
         prompt = instruction("text", lang)
         crops = [c for p in pages for c in p.crops]
         t0 = time.perf_counter()
-        gens = self._generate(prompt, crops, batch_size=max(self.batch_size, LINE_BATCH), by_shape=True)
-        if self.reread > 0:
-            gens = self._reread(prompt, crops, gens)
+        # a crop read again keeps its image features from the first reading (`Engine.keeping_features`)
+        keeping = getattr(self.engine, "keeping_features", None)
+        with keeping() if keeping is not None and self.reread > 0 else contextlib.nullcontext():
+            gens = self._generate(prompt, crops, batch_size=max(self.batch_size, LINE_BATCH), by_shape=True)
+            if self.reread > 0:
+                gens = self._reread(prompt, crops, gens)
         answers = []
         first = 0
         for p in pages:

@@ -213,8 +213,8 @@ def test_cli_answers_fields_of_the_example_receipt_with_the_shipped_model():
 
 def test_server_reads_unsure_segments_again_and_counts_every_reading():
     # `reread` in the server: an unsure segment is read again with beam search (its beam requests
-    # decoded together), the surer reading is kept as the API keeps it, and the usage counts every
-    # reading made
+    # decoded together, its image features kept from the first reading), the surer reading is kept
+    # as the API keeps it, and the usage counts every reading made
     from pathlib import Path
 
     import httpx
@@ -224,14 +224,24 @@ def test_server_reads_unsure_segments_again_and_counts_every_reading():
 
     receipt = Path(__file__).resolve().parents[2] / "examples" / "receipt.png"
     upload = {"file": ("receipt.png", receipt.read_bytes(), "image/png")}
-    results = []
+    results, encoded = [], []
     for reread in (0.0, 1.01):
-        app = make_app(load_engine(None), max_new_tokens=32, drop_score=0.0, reread=reread)
+        engine = load_engine(None)
+        inner, count = engine.model.encode_images, []
+
+        def encode(pv, grids, inner=inner, count=count):
+            count.append(len(grids))
+            return inner(pv, grids)
+
+        engine.model.encode_images = encode  # counted, not changed
+        app = make_app(engine, max_new_tokens=32, drop_score=0.0, reread=reread)
         with LiveServer(app) as server:
             resp = httpx.post(server.url + "/v1/ocr/spotting", files=upload, timeout=120)
         assert resp.status_code == 200, resp.text
         results.append(resp.json()["results"][0])
+        encoded.append(sum(count))
     once, again = results
+    assert encoded[1] == encoded[0]  # no crop went through the vision tower twice
     assert [ln["box"] for ln in again["lines"]] == [ln["box"] for ln in once["lines"]]
     pairs = list(zip(once["lines"], again["lines"], strict=True))
     assert all(b["confidence"] >= a["confidence"] - 1e-3 for a, b in pairs)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -122,6 +123,10 @@ class _Prepared:
     pixel_values: list  # np arrays (n_i, 3*p*p)
     grids: list[tuple[int, int]]
     image_sizes: list[dict]
+    # each image as the request gave it, and the height it was read at: what `keeping_features`
+    # knows an image again by
+    sources: list = field(default_factory=list)
+    heights: list = field(default_factory=list)
 
 
 def tail_repeat_unit(seq: Sequence, min_repeats: int, max_unit: int = 2048) -> int:
@@ -202,6 +207,12 @@ class Engine:
         self.formula: Engine | None = None
         # decoding defaults of the model (`from_dir`: its generation_config.json): see `resolve`
         self.num_beams, self.length_penalty = 1, 1.0
+        # `keeping_features`: image features kept, (id of the source, height) -> (source, features)
+        self._kept: dict[tuple[int, int | None], tuple[object, torch.Tensor]] = {}
+        self._kept_bytes = 0
+        self._keepers = 0
+        self._keep_limit = 0
+        self._keep_lock = threading.Lock()
 
     def resolve(self, params: SamplingParams) -> SamplingParams:
         """`params` with the beam settings it leaves None set to this model's defaults (greedy
@@ -211,6 +222,60 @@ class Engine:
         beams = params.num_beams or (self.num_beams if params.temperature == 0 else 1)
         alpha = self.length_penalty if params.length_penalty is None else params.length_penalty
         return replace(params, num_beams=beams, length_penalty=alpha)
+
+    @contextlib.contextmanager
+    def keeping_features(self, max_bytes: int = 512 * 1024 * 1024):
+        """Within it, the image features (vision tower and connector) of every image given as an
+        object (a PIL image or an array, not a path or bytes) are kept, up to `max_bytes`, and an
+        image given again as the same object is not encoded again: a page's unsure segments read
+        again with beams (`api.OCR._reread`) skip the vision tower. The object itself is kept with
+        its features (its id cannot be reused meanwhile). Contexts may overlap (threads, a server's
+        pages); the features are dropped when the last one ends."""
+        with self._keep_lock:
+            self._keepers += 1
+            self._keep_limit = max_bytes
+        try:
+            yield self
+        finally:
+            with self._keep_lock:
+                self._keepers -= 1
+                if not self._keepers:
+                    self._kept.clear()
+                    self._kept_bytes = 0
+
+    def _image_features(self, batch: list[_Prepared]) -> list[torch.Tensor] | None:
+        """The connector's output for every image of `batch`, in order: encoded in one call, except
+        those `keeping_features` kept from an earlier reading."""
+        images = [
+            (p.sources[k] if k < len(p.sources) else None, p, k) for p in batch for k in range(len(p.grids))
+        ]
+        if not images:
+            return None
+        keys: list = [None] * len(images)
+        found: list[torch.Tensor | None] = [None] * len(images)
+        if self._keepers:
+            for i, (src, p, k) in enumerate(images):
+                if src is not None and not isinstance(src, (str, Path, bytes)):
+                    keys[i] = (id(src), p.heights[k])
+                    kept = self._kept.get(keys[i])
+                    if kept is not None and kept[0] is src:
+                        found[i] = kept[1]
+        todo = [i for i, f in enumerate(found) if f is None]
+        if todo:
+            pv = torch.cat([torch.from_numpy(images[i][1].pixel_values[images[i][2]]) for i in todo])
+            grids = [images[i][1].grids[images[i][2]] for i in todo]
+            for i, feats in zip(todo, self.model.encode_images(pv.to(self.device), grids), strict=True):
+                found[i] = feats
+                if keys[i] is not None:
+                    self._keep(keys[i], images[i][0], feats)
+        return found
+
+    def _keep(self, key, src, feats: torch.Tensor) -> None:
+        size = feats.numel() * feats.element_size()
+        with self._keep_lock:
+            if self._keepers and self._kept_bytes + size <= self._keep_limit and key not in self._kept:
+                self._kept[key] = (src, feats)
+                self._kept_bytes += size
 
     def for_task(self, task: str) -> Engine:
         """The engine that reads requests of `task`: the formula reader for "formula", if there is
@@ -276,7 +341,8 @@ class Engine:
                 f"images need {sum(counts)} vision tokens, over the budget of {self.max_vision_tokens} (lower max_pixels)"
             )
         ids = self.prompts.prompt(request.instruction, counts, request.system).ids
-        return _Prepared(ids, pixel_values, grids, sizes)
+        heights = [self.cfg.read_height(request.task)] * len(grids)
+        return _Prepared(ids, pixel_values, grids, sizes, list(request.images), heights)
 
     def _ctx(self):
         if not self.autocast:
@@ -315,11 +381,7 @@ class Engine:
                     f"prompt of {length} tokens exceeds the model's context of {self.cfg.max_position}"
                 )
         grids = [p.grids for p in batch]
-        flat = [g for p in batch for g in p.grids]
-        embeds = None
-        if flat:
-            pv = torch.cat([torch.from_numpy(a) for p in batch for a in p.pixel_values]).to(dev)
-            embeds = model.encode_images(pv, flat)
+        embeds = self._image_features(batch)
         cache_dtype = torch.bfloat16 if self.autocast else next(model.parameters()).dtype
         cache = KVCache(self.cfg, b, capacity, cache_dtype, dev, zeroed=False)
         logits, positions = model.prefill(input_ids, attn, embeds, grids, cache)

@@ -707,6 +707,12 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             return [first, again]
 
         async def by_segments(k: int, img) -> dict:
+            # a segment read again keeps its image features from its first reading
+            keeping = getattr(engine, "keeping_features", None) if beams and config.reread > 0 else None
+            with keeping() if keeping is not None else contextlib.nullcontext():
+                return await read_page(k, img)
+
+        async def read_page(k: int, img) -> dict:
             t0 = time.perf_counter()
             segs, crops, owner, fboxes, fcrops = await asyncio.to_thread(
                 page_plan, task, img, config.piece_aspect, formulas

@@ -349,11 +349,7 @@ class Scheduler:
             input_ids[r, length - len(p.ids) :] = torch.tensor(p.ids)
             attn[r, length - len(p.ids) :] = 1
         input_ids, attn = input_ids.to(dev), attn.to(dev)
-        embeds = None
-        flat = [g for p in preps for g in p.grids]
-        if flat:
-            pv = torch.cat([torch.from_numpy(a) for p in preps for a in p.pixel_values]).to(dev)
-            embeds = model.encode_images(pv, flat)
+        embeds = eng._image_features(preps)  # (kept ones reused: `Engine.keeping_features`)
         cache = KVCache(self.engine.cfg, b, length + self.cache_chunk, self._cache_dtype, dev)
         logits, positions = model.prefill(input_ids, attn, embeds, [p.grids for p in preps], cache)
         self.stats.prefills += 1
