@@ -202,19 +202,19 @@ def test_spotting_and_text_write_a_surer_formula_as_one_latex_line_in_its_place(
         SegmentAnswer(f"t{k}", [math.log(0.6 if within(s.box, f) else 0.99)] * 3) for k, s in enumerate(segs)
     ]
     latex = r"r = \frac{p + 12}{h}"
-    surer = SegmentAnswer(latex, [math.log(0.9)] * 8)
+    surer = SegmentAnswer(latex, [math.log(0.93)] * 8)
     spot = assemble("spotting", im.size, segs, answers, formulas=[(f, surer)])
     texts = [ln.text for ln in spot.lines]
     # the paragraph's lines, then the formula with its box where its rows were, then the last line
     want = [f"t{k}" for k, s in enumerate(segs) if not within(s.box, f)]
     assert texts == want[:2] + [latex] + want[2:], texts
     line = spot.lines[2]
-    assert line.box == [float(v) for v in f] and line.confidence == round(0.9, 4)
+    assert line.box == [float(v) for v in f] and line.confidence == round(0.93, 4)
     text = assemble("text", im.size, segs, answers, formulas=[(f, surer)])
     assert text.content.split("\n") == want[:2] + [latex] + want[2:]
     # a formula reading no surer than the text leaves the rows as read, and so does one surer by
     # the margin but under FORMULA_SURE (receipts' centred rows), which the document task still takes
-    for unsure in (SegmentAnswer(latex, [math.log(0.62)] * 8), SegmentAnswer(latex, [math.log(0.85)] * 8)):
+    for unsure in (SegmentAnswer(latex, [math.log(0.62)] * 8), SegmentAnswer(latex, [math.log(0.9)] * 8)):
         plain = assemble("spotting", im.size, segs, answers, formulas=[(f, unsure)])
         assert [ln.text for ln in plain.lines] == [f"t{k}" for k in range(len(segs))]
     doc = assemble(
