@@ -360,7 +360,7 @@ class OCR:
         t0 = time.perf_counter()
         # a crop read again keeps its image features from the first reading (`Engine.keeping_features`)
         keeping = getattr(self.engine, "keeping_features", None)
-        with keeping() if keeping is not None and self.reread > 0 else contextlib.nullcontext():
+        with keeping(crops) if keeping is not None and self.reread > 0 else contextlib.nullcontext():
             gens = self._generate(prompt, crops, batch_size=max(self.batch_size, LINE_BATCH), by_shape=True)
             if self.reread > 0:
                 gens = self._reread(prompt, crops, gens)

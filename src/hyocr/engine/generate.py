@@ -207,10 +207,11 @@ class Engine:
         self.formula: Engine | None = None
         # decoding defaults of the model (`from_dir`: its generation_config.json): see `resolve`
         self.num_beams, self.length_penalty = 1, 1.0
-        # `keeping_features`: image features kept, (id of the source, height) -> (source, features)
+        # `keeping_features`: the ids of the images to keep (how many contexts want each), and the
+        # features kept, (id of the image, read height) -> (image, features)
+        self._wanted: dict[int, int] = {}
         self._kept: dict[tuple[int, int | None], tuple[object, torch.Tensor]] = {}
         self._kept_bytes = 0
-        self._keepers = 0
         self._keep_limit = 0
         self._keep_lock = threading.Lock()
 
@@ -224,24 +225,28 @@ class Engine:
         return replace(params, num_beams=beams, length_penalty=alpha)
 
     @contextlib.contextmanager
-    def keeping_features(self, max_bytes: int = 512 * 1024 * 1024):
-        """Within it, the image features (vision tower and connector) of every image given as an
-        object (a PIL image or an array, not a path or bytes) are kept, up to `max_bytes`, and an
-        image given again as the same object is not encoded again: a page's unsure segments read
-        again with beams (`api.OCR._reread`) skip the vision tower. The object itself is kept with
-        its features (its id cannot be reused meanwhile). Contexts may overlap (threads, a server's
-        pages); the features are dropped when the last one ends."""
+    def keeping_features(self, images: Sequence, max_bytes: int = 512 * 1024 * 1024):
+        """Within it, the image features (vision tower and connector) of `images` (objects: PIL
+        images or arrays) are kept once encoded, up to `max_bytes` in all, and an image of them
+        given again as the same object is not encoded again: a page's unsure segments read again
+        with beams (`api.OCR._reread`) skip the vision tower. Contexts may overlap (threads, a
+        server's pages); each one's images are let go when it ends."""
+        ids = [id(im) for im in images if not isinstance(im, (str, Path, bytes))]
         with self._keep_lock:
-            self._keepers += 1
+            for i in ids:
+                self._wanted[i] = self._wanted.get(i, 0) + 1
             self._keep_limit = max_bytes
         try:
             yield self
         finally:
             with self._keep_lock:
-                self._keepers -= 1
-                if not self._keepers:
-                    self._kept.clear()
-                    self._kept_bytes = 0
+                for i in ids:
+                    self._wanted[i] -= 1
+                    if not self._wanted[i]:
+                        del self._wanted[i]
+                        for key in [k for k in self._kept if k[0] == i]:
+                            feats = self._kept.pop(key)[1]
+                            self._kept_bytes -= feats.numel() * feats.element_size()
 
     def _image_features(self, batch: list[_Prepared]) -> list[torch.Tensor] | None:
         """The connector's output for every image of `batch`, in order: encoded in one call, except
@@ -253,9 +258,9 @@ class Engine:
             return None
         keys: list = [None] * len(images)
         found: list[torch.Tensor | None] = [None] * len(images)
-        if self._keepers:
+        if self._wanted:
             for i, (src, p, k) in enumerate(images):
-                if src is not None and not isinstance(src, (str, Path, bytes)):
+                if src is not None and id(src) in self._wanted:
                     keys[i] = (id(src), p.heights[k])
                     kept = self._kept.get(keys[i])
                     if kept is not None and kept[0] is src:
@@ -273,7 +278,11 @@ class Engine:
     def _keep(self, key, src, feats: torch.Tensor) -> None:
         size = feats.numel() * feats.element_size()
         with self._keep_lock:
-            if self._keepers and self._kept_bytes + size <= self._keep_limit and key not in self._kept:
+            if (
+                key[0] in self._wanted
+                and self._kept_bytes + size <= self._keep_limit
+                and key not in self._kept
+            ):
                 self._kept[key] = (src, feats)
                 self._kept_bytes += size
 

@@ -706,17 +706,20 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 )
             return [first, again]
 
-        async def by_segments(k: int, img) -> dict:
-            # a segment read again keeps its image features from its first reading
-            keeping = getattr(engine, "keeping_features", None) if beams and config.reread > 0 else None
-            with keeping() if keeping is not None else contextlib.nullcontext():
-                return await read_page(k, img)
+        # a segment read again keeps its image features from its first reading
+        keeping = getattr(engine, "keeping_features", None) if beams and config.reread > 0 else None
 
-        async def read_page(k: int, img) -> dict:
+        async def by_segments(k: int, img) -> dict:
+            with contextlib.ExitStack() as held:
+                return await read_page(k, img, held)
+
+        async def read_page(k: int, img, held: contextlib.ExitStack) -> dict:
             t0 = time.perf_counter()
             segs, crops, owner, fboxes, fcrops = await asyncio.to_thread(
                 page_plan, task, img, config.piece_aspect, formulas
             )
+            if keeping is not None:
+                held.enter_context(keeping(crops))
             # the document task reads its candidate formulas beside the lines; text and spotting
             # read only those whose rows the lines left unsure (`formulas_worth_reading`), after them
             beside = task == "document"
