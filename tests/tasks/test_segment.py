@@ -731,3 +731,74 @@ def test_a_line_tilted_out_of_its_tall_segment_is_cut_with_its_last_figure():
     assert [s.row for s in lines] == [0, 1]
     assert lines[0].box[2] >= right - 1 and lines[0].box[3] <= 80
     assert all(s.box[1] < below - 4 for s in lines)  # the line below is left to its own segment
+
+
+def _key_value_rows() -> Image.Image:
+    """Rows of keys and values as a receipt prints them, colons in a column and alone."""
+    im = Image.new("RGB", (700, 300), (250, 250, 248))
+    d = ImageDraw.Draw(im)
+    ink = (20, 20, 20)
+    d.text((20, 20), "Total", fill=ink, font_size=24)
+    d.text((100, 20), ":", fill=ink, font_size=24)  # a line height from its key: joined to it
+    d.text((240, 20), "12.50", fill=ink, font_size=24)
+    d.text((20, 70), "Address", fill=ink, font_size=24)
+    d.text((400, 70), ":", fill=ink, font_size=24)  # far from its key: a colon alone
+    d.text((500, 70), "Jalan 18", fill=ink, font_size=24)
+    # a colon with nothing else on its line, its dots far enough apart to part into two bands
+    d.rectangle((402, 124, 406, 128), fill=ink)
+    d.rectangle((402, 134, 406, 138), fill=ink)
+    d.text((20, 170), "Tax = 6", fill=ink, font_size=24)
+    d.text((240, 170), ";", fill=ink, font_size=24)
+    d.text((320, 170), "=", fill=ink, font_size=24)
+    d.text((400, 170), "i", fill=ink, font_size=24)
+    d.text((20, 215), "THANK YOU", fill=ink, font_size=24)
+    return im
+
+
+def test_a_colon_apart_from_its_key_is_joined_to_it_or_else_known_without_reading():
+    from hyocr.tasks.segment import COLON_REACH, read_plan
+
+    segs = find_segments(_key_value_rows())
+    by_row = {}
+    for s in segs:
+        by_row.setdefault(s.row, []).append(s)
+    total, value = by_row[0]
+    assert total.box[0] < 25 and total.box[2] > 100 and not total.glyph  # "Total :" is one segment
+    assert [s.glyph for s in by_row[1]] == ["", ":", ""] and 395 <= by_row[1][1].box[0] <= 402
+    # the lone colon's two dots are one segment, not two lines of a dot each
+    assert [(s.glyph, s.box[1] <= 124, s.box[3] >= 139) for s in by_row[2]] == [(":", True, True)]
+    # a semicolon, an equals sign and an "i" are not colons
+    assert all(not s.glyph for r in (3, 4) for s in by_row[r]) and len(by_row[3]) == 4
+    assert len(by_row) == 5 and COLON_REACH == 3.0
+    # a known colon is not read: it has no crop, and every other segment has its own
+    segs, crops, owner = read_plan("spotting", _key_value_rows())
+    glyphs = [k for k, s in enumerate(segs) if s.glyph]
+    assert (
+        len(glyphs) == 2
+        and not set(glyphs) & set(owner)
+        and set(owner) == set(range(len(segs))) - set(glyphs)
+    )
+
+
+def test_assemble_gives_a_known_colon_surely():
+    from hyocr.tasks.segment import Segment, SegmentAnswer, assemble
+
+    segs = [
+        Segment((10, 10, 90, 30), 0),
+        Segment((120, 12, 128, 28), 0, glyph=":"),
+        Segment((150, 10, 190, 30), 0),
+    ]
+    sure = [math.log(0.9)] * 3
+    answers = [SegmentAnswer("Address", sure), SegmentAnswer(""), SegmentAnswer("Jalan", sure)]
+    spot = assemble("spotting", (200, 40), segs, answers, drop_score=0.5)
+    assert [(ln.text, ln.confidence) for ln in spot.lines] == [("Address", 0.9), (":", 1.0), ("Jalan", 0.9)]
+    assert assemble("text", (200, 40), segs, answers).text == "Address : Jalan"
+
+
+def test_the_shipped_model_spots_a_lone_colon_as_a_colon():
+    from hyocr import OCR
+
+    spot = OCR(max_new_tokens=24).spotting(_key_value_rows())
+    colons = [ln for ln in spot.lines if ln.text == ":"]
+    assert len(colons) == 2 and all(ln.confidence == 1.0 for ln in colons)
+    assert [round(ln.box[0], -1) for ln in colons] == [400, 400]

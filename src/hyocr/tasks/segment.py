@@ -190,6 +190,7 @@ class Segment:
     row: int
     quad: tuple[float, ...] | None = None
     block: int = 0  # the cutter's block (a paragraph, a column's piece, a title), in reading order
+    glyph: str = ""  # what the cutter knows the segment reads (a colon standing alone): not read
 
     def page_corners(self) -> list[tuple[float, float]]:
         """Its corners on the page: top-left, top-right, bottom-right, bottom-left (the box's on a
@@ -629,14 +630,14 @@ def find_segments(image: Image.Image, *, gap: float = 1.3, relevel: bool = True)
     """
     found = levelled(image, lambda g, i: _upright_segments(g, i, gap))
     if not relevel:
-        return [Segment(box, row, quad, block) for box, row, quad, (block, _, _) in found]
+        return [Segment(box, row, quad, block, glyph) for box, row, quad, (block, _, _, glyph) in found]
     out: list[Segment] = []
     shift = 0  # rows added above by tall segments cut into lines
     for row, group in itertools.groupby(found, key=lambda f: f[1]):
         parts: list[tuple[int, int, Segment]] = []  # (line within the row, x, segment)
         added = 0
-        for box, _, quad, (block, tall, typical) in group:
-            s = Segment(box, row + shift, quad, block)
+        for box, _, quad, (block, tall, typical, glyph) in group:
+            s = Segment(box, row + shift, quad, block, glyph)
             inner = _lines_within(image, s, gap, typical) if tall else []
             if inner:
                 parts += [(t.row, t.box[0], replace(t, row=row + shift + t.row)) for t in inner]
@@ -800,9 +801,10 @@ def _skew(ink: np.ndarray) -> float:
 
 def _upright_segments(
     gray: np.ndarray, ink: np.ndarray, gap: float, typical: float | None = None
-) -> list[tuple[tuple[int, int, int, int], int, int, bool, float]]:
-    """`find_segments` on a level page: (box, row, block, tall, typical) per segment; `tall`: its print is
-    more than 1.3 typical lines tall; `typical`: the typical line height, measured when not given."""
+) -> list[tuple[tuple[int, int, int, int], int, int, bool, float, str]]:
+    """`find_segments` on a level page: (box, row, block, tall, typical, glyph) per segment; `tall`: its
+    print is more than 1.3 typical lines tall; `typical`: the typical line height, measured when not
+    given; `glyph`: ":" for a colon standing alone (`_colons_placed`), "" otherwise."""
     H, W = gray.shape
     typical = typical or _typical_height(ink)
     if typical is None:
@@ -832,25 +834,29 @@ def _upright_segments(
                 (max(0, x0 + bx0 - px), max(0, y0 + by0 - py), min(W, x1 + bx0 + px), min(H, y1 + by0 + py)),
                 x1 - x0 < 0.45 * (y1 - y0),
                 y1 - y0 > 1.3 * typical,
+                glyph,
             )
-            for x0, y0, x1, y1, px, py in _line_segments(sub, a, b, typical, gap)
+            for x0, y0, x1, y1, px, py, glyph in _line_segments(sub, a, b, typical, gap)
         ]
         # more than 55% ink is a solid blob (a patch of a coloured ground, a logo), not print:
         # printed segments, margins included, stay under 0.5
-        rows.append([(bx, n, t) for bx, n, t in boxes if ink[bx[1] : bx[3], bx[0] : bx[2]].mean() <= 0.55])
+        rows.append(
+            [(bx, n, t, g) for bx, n, t, g in boxes if ink[bx[1] : bx[3], bx[0] : bx[2]].mean() <= 0.55]
+        )
+    _split_colons_joined(ink, rows, blocks, typical)
     # slivers of ink (as narrow as a "1") outside the span of the page's text, a line height or
     # more beyond it, are pieces of the sheet's edge, not print: a quantity "1" on a receipt stands
     # among the text
-    wide = [bx for r in rows for bx, n, _ in r if not n and bx[2] - bx[0] >= 2 * (bx[3] - bx[1])]
+    wide = [bx for r in rows for bx, n, _, _ in r if not n and bx[2] - bx[0] >= 2 * (bx[3] - bx[1])]
     if len(wide) >= 3:
         left = np.percentile([bx[0] for bx in wide], 5) - typical
         right = np.percentile([bx[2] for bx in wide], 95) + typical
-        rows = [[(bx, n, t) for bx, n, t in r if not (n and (bx[2] < left or bx[0] > right))] for r in rows]
-    out: list[tuple[tuple[int, int, int, int], int, int, bool, float]] = []
+        rows = [[s for s in r if not (s[1] and (s[0][2] < left or s[0][0] > right))] for r in rows]
+    out: list[tuple[tuple[int, int, int, int], int, int, bool, float, str]] = []
     for r, k in zip(rows, blocks, strict=True):
         if r:
             row = out[-1][1] + 1 if out else 0
-            out += [(bx, row, k, t, typical) for bx, _, t in r]
+            out += [(bx, row, k, t, typical, g) for bx, _, t, g in r]
     return out
 
 
@@ -863,8 +869,9 @@ def _word_spaces(line: np.ndarray) -> list[float]:
 
 
 def _line_segments(ink: np.ndarray, a: int, b: int, typical: float, gap: float) -> list[tuple[int, ...]]:
-    """The segments of the line in rows [a, b) of `ink`: their ink boxes (x0, y0, x1, y1) and the
-    margins (across, up and down) to add around them."""
+    """The segments of the line in rows [a, b) of `ink`: their ink boxes (x0, y0, x1, y1), the
+    margins (across, up and down) to add around them, and ":" for a colon standing alone ("" for
+    the others; `_colons_placed`)."""
     h = b - a
     cols = ink[a:b].any(axis=0)
     kept = []
@@ -882,7 +889,83 @@ def _line_segments(ink: np.ndarray, a: int, b: int, typical: float, gap: float) 
         if x1 - x0 > 3 * typical and np.percentile(block.sum(axis=0), 98) <= 0.3 * typical:
             continue  # a curled or wavy rule: no column holds more than a stroke's thickness of ink
         kept.append((x0, y0, x1, y1, *margins(sh)))
-    return kept
+    return _colons_placed(ink, kept, typical)
+
+
+# a colon standing apart from the word before it (a receipt's keys with their colons in a column:
+# "Total      :") is joined to that word when no more than this many line heights lie between them
+COLON_REACH = 3.0
+
+
+def _colons_placed(ink: np.ndarray, kept: list[tuple[int, ...]], typical: float) -> list[tuple[int, ...]]:
+    """`_line_segments`' segments with each colon that stands alone (`_is_colon`) joined to the
+    segment before it within `COLON_REACH` line heights, or else marked as a colon (a seventh
+    element ":"; "" for every other segment). The line reader, trained on lines, reads a lone colon
+    as "1" or "4" (session 31: a real receipt's colon column), and reads "Address :" whole."""
+    out: list[tuple[int, ...]] = []
+    for x0, y0, x1, y1, px, py in kept:
+        if not _is_colon(ink[y0:y1, x0:x1], typical):
+            out.append((x0, y0, x1, y1, px, py, ""))
+            continue
+        if out and not out[-1][6] and x0 - out[-1][2] <= COLON_REACH * typical:
+            a0, b0, _, b1, pa, pb, _ = out[-1]
+            top, bottom = min(b0, y0), max(b1, y1)
+            out[-1] = (
+                a0,
+                top,
+                x1,
+                bottom,
+                *((pa, pb) if (top, bottom) == (b0, b1) else margins(bottom - top)),
+                "",
+            )
+            continue
+        out.append((x0, y0, x1, y1, px, py, ":"))
+    return out
+
+
+def _split_colons_joined(ink: np.ndarray, rows: list[list[tuple]], blocks: list[int], typical: float) -> None:
+    """A colon with no other print on its line falls apart into two lines of one dot each (the
+    blank rows between its dots part the band): each such pair of lines (one segment each, a box
+    with its margins, a sliver flag, a tall flag and a glyph) whose ink together is a colon
+    (`_is_colon`) becomes one lone colon on the first line, and the second line is emptied."""
+    H, W = ink.shape
+    for i in range(len(rows) - 1):
+        if len(rows[i]) != 1 or len(rows[i + 1]) != 1 or blocks[i] != blocks[i + 1]:
+            continue
+        (a, _, _, ga), (b, _, _, gb) = rows[i][0], rows[i + 1][0]
+        if ga or gb or b[1] - a[3] > 0.6 * typical:
+            continue
+        x0, y0, x1, y1 = min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+        sub = ink[y0:y1, x0:x1]
+        ys, xs = np.flatnonzero(sub.any(axis=1)), np.flatnonzero(sub.any(axis=0))
+        if not len(ys):
+            continue
+        y0, y1, x0, x1 = y0 + int(ys[0]), y0 + int(ys[-1]) + 1, x0 + int(xs[0]), x0 + int(xs[-1]) + 1
+        if _is_colon(ink[y0:y1, x0:x1], typical):
+            px, py = margins(y1 - y0)
+            box = (max(0, x0 - px), max(0, y0 - py), min(W, x1 + px), min(H, y1 + py))
+            rows[i], rows[i + 1] = [(box, True, False, ":")], []
+
+
+def _is_colon(ink: np.ndarray, typical: float) -> bool:
+    """Whether the ink of a segment's box is a colon: two dots one above the other, each no taller
+    than 40% of the pair (an "i" or a "!" has a stroke that is) and about as wide as tall (an "="
+    has bars), of about the same height (a ";" has a tail under its dot), together narrower than
+    half a line and from a third to 1.2 lines tall."""
+    h, w = ink.shape
+    if w > 0.5 * typical or not 0.3 * typical <= h <= 1.2 * typical:
+        return False
+    dots = _runs(ink.any(axis=1))
+    if len(dots) != 2 or dots[1][0] - dots[0][1] < 0.2 * h:
+        return False
+    sizes = []
+    for a, b in dots:
+        cols = np.flatnonzero(ink[a:b].any(axis=0))
+        dw, dh = int(cols[-1] - cols[0] + 1), b - a
+        if dh > 0.4 * h or dw > 1.8 * dh + 1 or dh > 1.8 * dw + 1:
+            return False
+        sizes.append(dh)
+    return max(sizes) <= 1.25 * min(sizes) + 1
 
 
 def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Image]:
@@ -1080,11 +1163,14 @@ class SegmentAnswer:
 def segment_crops(
     segs: Sequence[Segment], image: Image.Image, max_aspect: float = PIECE_ASPECT
 ) -> tuple[list[Image.Image], list[int]]:
-    """The crops to read for `segs` of `image` (each segment's `pieces`) and, for each crop, the
-    number of its segment (what `joined` needs to put the answers back together)."""
+    """The crops to read for `segs` of `image` (each segment's `pieces`; none for a segment whose
+    `glyph` the cutter knows) and, for each crop, the number of its segment (what `joined` needs
+    to put the answers back together)."""
     crops: list[Image.Image] = []
     owner: list[int] = []
     for n, s in enumerate(segs):
+        if s.glyph:
+            continue
         parts = pieces(upright_print(s.crop(image)), max_aspect)
         crops += parts
         owner += [n] * len(parts)
@@ -1373,8 +1459,10 @@ def assemble(
     was read as text surer than `TEXT_SURE`. Empty answers are dropped, and so
     are answers with a confidence below `drop_score` when the page has more than one segment (PaddleOCR's
     `drop_score` convention: what the reader is unsure of on a page is mostly a stamp, a scribble
-    or a rule, not print); a single line is always given back."""
+    or a rule, not print); a single line is always given back. A segment whose `glyph` the cutter
+    knows (it was not read) answers it, surely."""
     w, h = size
+    answers = [SegmentAnswer(s.glyph, [0.0]) if s.glyph else a for s, a in zip(segs, answers, strict=True)]
     common = dict(
         task=task,
         width=w,
