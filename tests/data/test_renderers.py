@@ -294,3 +294,48 @@ def test_table_cells_are_cut_tight_and_are_mostly_numbers():
     assert any("%" in t for t in texts) and any("." in t for t in texts) and numeric < len(texts)
     first, again = (render_table_cell(random.Random("cell:7")) for _ in range(2))
     assert first.lines[0].text == again.lines[0].text and first.image.tobytes() == again.image.tobytes()
+
+
+def test_varied_receipts_print_dollars_codes_and_colon_columns_and_plain_ones_stay_as_they_were():
+    from hyocr.data.render.receipt import (
+        _CODE_HEADS,
+        _Row,
+        _Seg,
+        _vary,
+        render_receipt,
+        render_receipt_varied,
+    )
+
+    labels = [
+        [ln.text for ln in render_receipt_varied(random.Random(f"varied:{seed}")).lines] for seed in range(12)
+    ]
+    flat = [t for ls in labels for t in ls]
+    assert sum(any(t.startswith("$") and t[1:2].isdigit() for t in ls) for ls in labels) >= 2
+    assert any(
+        w[: len(h)] == h and w[len(h) :][:1].isdigit() for t in flat for w in t.split() for h in _CODE_HEADS
+    )
+    assert not any("  " in t for t in flat)  # a padded key's run of spaces is one in its label
+    # the plain receipt draws what it drew before the variants came (the held-out sets' stream)
+    assert [ln.text for ln in render_receipt(random.Random(1)).lines][:6] == [
+        "BEE PERMATA SDN BHD",
+        "1, JLN 9, PJU4, 85256 SEKSYEN 97, JOHOR",
+        "GST ID: 792288195975",
+        "INVOICE",
+        "Date :",
+        "27/09/22 21:12:19",
+    ]
+    # the meta block's colons in a column: padded keys end at one column, the totals' keys are left
+    rows = [
+        _Row([_Seg("Date :", 0, "left", "key"), _Seg("01/02/2024", 90, "left", "value")]),
+        _Row([_Seg("Receipt No:", 0, "left", "key"), _Seg("R1", 90, "left", "value")]),
+        _Row([_Seg("TOTAL :", 60, "left", "key"), _Seg("9.90", 200, "right", "value")]),
+    ]
+    for seed in range(20):
+        rng = random.Random(seed)
+        trial = [_Row([_Seg(s.text, s.x, s.align, s.role) for s in r.segs]) for r in rows]
+        _vary(rng, trial)
+        keys = [r.segs[0].text for r in trial]
+        if keys[0] != "Date :":
+            break
+    assert keys[0].startswith("Date ") and keys[0].endswith(":") and len(keys[0]) == len(keys[1]) >= 12
+    assert keys[2] == "TOTAL :" and trial[2].segs[1].text in ("9.90", "$9.90")

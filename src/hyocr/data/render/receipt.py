@@ -20,6 +20,7 @@ tax, change, item_count; values are the exact strings printed.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,13 @@ from hyocr.data.render.background import lowfreq_noise
 from hyocr.data.render.base import Render, TextLine, box_quad, cut_out
 from hyocr.data.text import amount, date_string, text_source, time_string
 
-__all__ = ["render_receipt", "render_receipt_free_line", "render_receipt_line"]
+__all__ = [
+    "render_receipt",
+    "render_receipt_free_line",
+    "render_receipt_line",
+    "render_receipt_line_varied",
+    "render_receipt_varied",
+]
 
 _SHOP_WORDS = (
     "SAM SAM", "YONGFATT", "FUYI", "HOME MASTER", "SYARIKAT", "GOLDEN", "KEDAI", "UNIHAKKA", "RESTORAN", "MR. DIY",
@@ -141,8 +148,19 @@ def _company(rng, src) -> str:
 _UNITS = ("G", "KG", "ML", "L", "PCS", "S", "MM", "CM", "IN", "W", "M", "PKT", "BTL")
 
 
-def _item(rng, src) -> str:
-    """An item name: half from the list of real-looking items, half made of words, sizes and codes."""
+# product codes of letters and digits with zeros among them, where a reader's language prior
+# writes "O": a hardware shop's "WD40 27ML", "EY20 STARTER HANDLE", "HC03-7"
+_CODE_HEADS = ("WD", "EY", "YE", "HD", "HC", "A", "B", "SK", "TL", "KF", "M", "GP")
+_CODE_TAILS = ("0", "10", "20", "30", "40", "03", "05", "06", "100", "50", "60", "500", "0-7")
+
+
+def _item(rng, src, varied: bool = False) -> str:
+    """An item name: half from the list of real-looking items, half made of words, sizes and codes;
+    `varied` (`render_receipt_varied`): 40% of them with a product code of letters and zeros."""
+    if varied and rng.random() < 0.4:
+        code = f"{rng.choice(_CODE_HEADS)}{rng.choice(_CODE_TAILS)}"
+        rest = rng.choice(_ITEMS) if rng.random() < 0.5 else " ".join(src.word(rng).upper() for _ in range(2))
+        return f"{code} {rest}" if rng.random() < 0.7 else f"{rest} {code}"
     if rng.random() < 0.5:
         return rng.choice(_ITEMS)
     words = [src.word(rng).upper() for _ in range(rng.randint(1, 3))]
@@ -186,8 +204,9 @@ def _money(v: float) -> str:
     return f"{v:,.2f}" if v >= 1000 else f"{v:.2f}"
 
 
-def _layout(rng, lang: str, width: int, cw: float):
-    """Rows of the receipt (as data) and the fields/QA they determine."""
+def _layout(rng, lang: str, width: int, cw: float, varied: bool = False):
+    """Rows of the receipt (as data) and the fields/QA they determine; `varied`: see
+    `render_receipt_varied`."""
     src = text_source(lang)
     latin = src.lang.script == "latn"
     L, R, C = 0.0, float(width), width / 2
@@ -286,7 +305,7 @@ def _layout(rng, lang: str, width: int, cw: float):
         rows.append(_Row([], kind="rule"))
     items: list[tuple[str, int, float, float]] = []
     for _ in range(rng.randint(1, 7)):
-        name = _cased(_item(rng, src), case) if latin else src.phrase(rng, 14)
+        name = _cased(_item(rng, src, varied), case) if latin else src.phrase(rng, 14)
         qty = rng.choice([1, 1, 1, 2, 3, 4, 5, 10])
         price = float(amount(rng, 0.5, 120).replace(",", ""))
         items.append((name, qty, price, round(qty * price, 2)))
@@ -424,7 +443,38 @@ def _layout(rng, lang: str, width: int, cw: float):
         ("What is the sum of the item amounts?", "商品金额合计是多少？", _money(subtotal)),
         ("How much change was given?", "找零多少？", _money(change)),
     ]
+    if varied:
+        _vary(rng, rows)
     return rows, fields, qa, total_row_index
+
+
+_AMOUNT = re.compile(r"-?\d[\d,]*\.\d\d")
+
+
+def _vary(rng, rows: list[_Row]) -> None:
+    """What real receipts print that the plain layout does not (`render_receipt_varied`): amounts
+    with a dollar sign one receipt in three ("$8.20", "-$0.02"), and on half of them the meta
+    block's colons set in a column ("Date       :", a run of spaces the label writes as one)."""
+    if rng.random() < 1 / 3:
+        for row in rows:
+            for seg in row.segs:
+                if _AMOUNT.fullmatch(seg.text):
+                    seg.text = f"-${seg.text[1:]}" if seg.text.startswith("-") else f"${seg.text}"
+    # the meta block's keys (their values are set left, at a column clear of the longest key
+    # with its colon: a padded key still ends before it)
+    keys = [
+        row.segs[0]
+        for row in rows
+        if len(row.segs) == 2
+        and row.segs[0].role == "key"
+        and row.segs[0].text.endswith(":")
+        and row.segs[1].align == "left"
+    ]
+    if keys and rng.random() < 0.5:
+        bare = [seg.text[:-1].rstrip() for seg in keys]
+        column = max(len(b) for b in bare) + rng.randint(1, 2)
+        for seg, b in zip(keys, bare, strict=True):
+            seg.text = b + " " * (column - len(b)) + ":"
 
 
 def _barcode(rng, d: ImageDraw.ImageDraw, x0: float, y0: float, w: float, h: float) -> None:
@@ -442,7 +492,20 @@ def _till_face(rng) -> str:
     return "printer" if rng.random() < 1 / 3 else "mono"
 
 
-def render_receipt(rng, lang: str = "en") -> Render:
+def render_receipt_varied(rng, lang: str = "en") -> Render:
+    """`render_receipt` with what the plain layout (whose draws the held-out sets are made of) does
+    not print: product codes of letters and zeros ("WD40"), dollar amounts, colons in a column
+    (session 31: the shipped reader wrote "$8.20" as "58.20", "WD40" as "WD4O", and read a colon
+    apart from its key as "1"). Labels write a run of spaces as one."""
+    return render_receipt(rng, lang, varied=True)
+
+
+def render_receipt_line_varied(rng, lang: str = "en") -> Render:
+    """`render_receipt_line` cut out of a `render_receipt_varied` receipt."""
+    return render_receipt_line(rng, lang, varied=True)
+
+
+def render_receipt(rng, lang: str = "en", varied: bool = False) -> Render:
     """A receipt as printed on its paper (un-warped; recipes apply `degrade` with a scanner bed).
 
     Example:
@@ -456,21 +519,20 @@ def render_receipt(rng, lang: str = "en") -> Render:
     # mono for till printers (a third of them in a printer's own pixel or dot face); serif
     # (Times/Courier-like laser and inkjet slips) and sans otherwise
     style = _till_face(rng) if mono else rng.choice(["sans", "narrow", "sans", "serif", "serif", "italic"])
-    face: Font = pick_font(rng, script, style, "TOTAL 0123456789.:,-()/&")
+    needed = "TOTAL 0123456789.:,-()/&" + ("$" if varied else "")
+    face: Font = pick_font(rng, script, style, needed)
     # shop name and titles are often printed in a face of their own (bold, serif, italic), and some
     # printers strike every glyph heavily
     head: Font = face
     if rng.random() < 0.5:
-        head = pick_font(
-            rng, script, rng.choice(["bold", "serif", "italic", "sans"]), "TOTAL 0123456789.:,-()/&"
-        )
+        head = pick_font(rng, script, rng.choice(["bold", "serif", "italic", "sans"]), needed)
     heavy = rng.random() < 0.2
     size = rng.randint(15, 24)
     font = face.pil(size)
     cw = font.getlength("0")
     chars = rng.randint(32, 46)
     width = int(cw * chars)
-    rows, fields, qa, total_row = _layout(rng, lang, width, cw)
+    rows, fields, qa, total_row = _layout(rng, lang, width, cw, varied)
     margin = int(cw * rng.uniform(1.0, 3.0))
     asc, desc = font.getmetrics()
     lh = (asc + desc) * rng.uniform(1.05, 1.35)
@@ -523,7 +585,8 @@ def render_receipt(rng, lang: str = "en") -> Render:
                 (x, anchor_y), s.text, font=f_draw, fill=255, anchor="la", stroke_width=sw, stroke_fill=255
             )
             bb = d.textbbox((x, anchor_y), s.text, font=f_draw, anchor="la", stroke_width=sw)
-            lines.append(TextLine(s.text, box_quad(*bb), s.role, lang, ri))
+            label = " ".join(s.text.split()) if varied else s.text
+            lines.append(TextLine(label, box_quad(*bb), s.role, lang, ri))
             row_boxes.append(bb)
         if ri == total_row and row_boxes:
             total_box = row_boxes[-1]
@@ -548,7 +611,7 @@ def render_receipt(rng, lang: str = "en") -> Render:
     )
 
 
-def render_receipt_line(rng, lang: str = "en") -> Render:
+def render_receipt_line(rng, lang: str = "en", varied: bool = False) -> Render:
     """One printed segment of a receipt cut out with a little paper around it: line recognition in
     receipt print (thermal fades, dot-matrix, mono faces, capitals and amounts), the way a reader
     meets a receipt's lines after a detector.
@@ -559,7 +622,7 @@ def render_receipt_line(rng, lang: str = "en") -> Render:
         >>> len(r.lines)
         1
     """
-    r = render_receipt(rng, lang)
+    r = render_receipt(rng, lang, varied)
     ln = rng.choice([t for t in r.lines if t.text.strip()])
     crop, quad = cut_out(rng, r.image, ln.quad)
     return Render(
