@@ -802,3 +802,14 @@ def test_the_shipped_model_spots_a_lone_colon_as_a_colon():
     colons = [ln for ln in spot.lines if ln.text == ":"]
     assert len(colons) == 2 and all(ln.confidence == 1.0 for ln in colons)
     assert [round(ln.box[0], -1) for ln in colons] == [400, 400]
+
+
+def test_a_known_colon_is_sure_text_when_formulas_are_weighed_as_when_they_are_chosen():
+    # a receipt's column of lone colons can look like a display formula's row; the formula reader
+    # is not run on a box that `assemble` would keep as text anyway
+    from hyocr.tasks.segment import Segment, SegmentAnswer, formulas_worth_reading
+
+    segs = [Segment((245, 682, 258, 704), 0, glyph=":"), Segment((245, 714, 258, 737), 1, glyph=":")]
+    unread = [SegmentAnswer(""), SegmentAnswer("")]
+    assert formulas_worth_reading("spotting", [(240, 680, 260, 740)], segs, unread) == []
+    assert formulas_worth_reading("document", [(240, 680, 260, 740)], segs, unread) == [0]

@@ -1326,18 +1326,25 @@ def formulas_worth_reading(
     task: str, fboxes: Sequence[Sequence[float]], segs: Sequence[Segment], answers: Sequence[SegmentAnswer]
 ) -> list[int]:
     """Which of a page's candidate formula boxes can still be written as LaTeX once its segments
-    have been read as text: for text and spotting, those with no segment read surer than
-    `TEXT_SURE` (`assemble` would keep the rest as text), so that the formula reader is not run
-    on them; every one for the document task."""
+    have been read as text: for text and spotting, those with no segment read (or known, as a
+    lone colon is) surer than `TEXT_SURE` (`assemble` would keep the rest as text), so that the
+    formula reader is not run on them; every one for the document task."""
     from hyocr.tasks.layout import within
 
     if task == "document":
         return list(range(len(fboxes)))
+    answers = _with_glyphs(segs, answers)
     return [
         k
         for k, box in enumerate(fboxes)
         if _surest_text(answers, [i for i, sg in enumerate(segs) if within(sg.box, box)]) <= TEXT_SURE
     ]
+
+
+def _with_glyphs(segs: Sequence[Segment], answers: Sequence[SegmentAnswer]) -> list[SegmentAnswer]:
+    """`answers` with each segment whose `glyph` the cutter knows (it was not read) answering it,
+    surely: what `assemble` lays out and what `formulas_worth_reading` weighs."""
+    return [SegmentAnswer(s.glyph, [0.0]) if s.glyph else a for s, a in zip(segs, answers, strict=True)]
 
 
 def _surest_text(answers: Sequence[SegmentAnswer], inside: Sequence[int]) -> float:
@@ -1462,7 +1469,7 @@ def assemble(
     or a rule, not print); a single line is always given back. A segment whose `glyph` the cutter
     knows (it was not read) answers it, surely."""
     w, h = size
-    answers = [SegmentAnswer(s.glyph, [0.0]) if s.glyph else a for s, a in zip(segs, answers, strict=True)]
+    answers = _with_glyphs(segs, answers)
     common = dict(
         task=task,
         width=w,
