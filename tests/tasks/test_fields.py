@@ -308,3 +308,25 @@ def test_item_count_stated_or_counted_from_the_priced_rows():
     # a count the receipt prints wins over counting
     assert pick_fields(rows[:5] + ["No. of Items: 7", "TOTAL 2.50"], ["item_count"]) == {"item_count": "7"}
     assert pick_fields(["SHOP", "TOTAL 3.00"], ["item_count"]) == {"item_count": None}
+
+
+def test_a_name_cut_short_does_not_run_on_into_its_address():
+    # an unclosed parenthesis runs on over a row of words, not over a unit's code and street
+    for unit in ("6H-32, JLN 2O, SEKSYEN 73", "J-08-78, JALAN 7/61", "12-3, JALAN MAWAR"):
+        rows = ["MARIONETTES PLAIT (M", unit, "87015 ARA SURIA, LABUAN", "Tel: 03-92653164"]
+        assert pick_fields(rows, ["company", "address"]) == {
+            "company": "MARIONETTES PLAIT (M",
+            "address": f"{unit} 87015 ARA SURIA, LABUAN",
+        }
+    rows = ["SYARIKAT JAYA (M)", "SDN BHD", "12, JALAN MAWAR", "TEL 03-1234567"]
+    assert pick_fields(rows, ["company"]) == {"company": "SYARIKAT JAYA (M) SDN BHD"}
+    rows = ["KEDAI BESAR (KL", "BRANCH)", "12, JALAN MAWAR", "TEL 03-1234567"]
+    assert pick_fields(rows, ["company"]) == {"company": "KEDAI BESAR (KL BRANCH)"}
+
+
+def test_a_house_number_alone_over_its_street_is_address_not_a_registration_number():
+    rows = ["CHRISTINA HARDWARE & E", "ROC NO: 1903755-X", "938", "JALAN 7", "SEKSYEN 33M", "TEL 04-8947716"]
+    assert pick_fields(rows, ["address"]) == {"address": "938 JALAN 7 SEKSYEN 33M"}
+    # a registration number alone on its row is still skipped
+    rows = ["CHRISTINA HARDWARE & E", "1903755-X", "12, JALAN 7", "TEL 04-8947716"]
+    assert pick_fields(rows, ["address"]) == {"address": "12, JALAN 7"}

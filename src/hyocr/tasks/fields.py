@@ -10,13 +10,15 @@ or `rows_of` a spotting result's lines) by layout rules:
   CO., MART, STORE, RESTAURANT, ...; a row holding only the suffix takes the row above it), else the
   first row of words that is not a title nor begins as an address does ("2, LORONG 8", "JALAN
   1/6", a postcode and town: the name's row was lost, and no name is better than a street); a name
-  whose row ends open ("&", "AND", an unclosed parenthesis) runs on to the next row; a
+  whose row ends open ("&", "AND", an unclosed parenthesis) runs on to the next row, unless that
+  row begins as an address does (a name cut short, "PLAIT (M", over "6H-32, JLN 2O"); a
   registration number at the end of its row is cut off, and so are rules or stars around it; a
   row in small letters only (a name written or stamped over the header) is never the name;
 - `address`: the rows after the company (registration numbers skipped, and a date, tax id or row of
   words without digits when a street row follows within three rows) up to the first row of
   phone, tax id, title, date, amount or key: value (a row that starts with a unit or lot number or
-  names a street word is address even when its numbers look like a date or an amount);
+  names a street word is address even when its numbers look like a date or an amount, and so is a
+  house number alone on its row above a street row, "938" over "JALAN 7");
 - `date` and `time`: the first date (d/m/y, y-m-d, "5 MAR 2018", "MAR 5, 2018") or time, rows
   with the key first;
 - `total`: the amount of the row whose key says total (grand, nett, rounded, amount due ...; not
@@ -95,6 +97,11 @@ _STREET_START = re.compile(
     rf"^\W*(?:\d[\d/-]*[A-Z]?\s*,|\d{{5}}\s|{_UNIT_NO}|(?:JALAN|JLN|LORONG|PERSIARAN)\b)",
     re.IGNORECASE,
 )
+# a unit's code before its street ("6H-32, JLN 2O", "J-08-78, JALAN 7/61", "U-58-06, ..."), and a
+# house number alone on its row above the street ("938" over "JALAN 7"), which `_REG` would take
+# for a registration number
+_UNIT_CODE = re.compile(r"^\W*(?=[A-Z\d/-]*\d)[A-Z\d]{1,4}(?:[/-][A-Z\d]{1,4})+\s*,", re.IGNORECASE)
+_HOUSE_NO = re.compile(r"\W*\d{1,4}[A-Z]?\W*", re.IGNORECASE)
 _PHONE = re.compile(r"\+?\(?\d[\d ()-]{6,}\d")
 _SUFFIX = re.compile(
     r"\b(?:SDN\.?\s?BHD|SDN|BHD|S/B|ENTERPRISES?|TRADING|CO\b\.?|COMPANY|LTD|LIMITED|INC|LLC|CORP|CORPORATION"
@@ -209,7 +216,8 @@ def _without_reg(row: str) -> str:
 def _company(rows: list[str]) -> tuple[int, int] | None:
     """The rows (first, last) of the company's name: in the header block, the first row with a
     business suffix (a suffix alone on its row takes the row above), else the first row of words;
-    a name whose row ends open ("&", "AND", "-", ",", an unclosed parenthesis) runs on."""
+    a name whose row ends open ("&", "AND", "-", ",", an unclosed parenthesis) runs on, but not
+    into a row that begins as an address."""
     top = [_without_reg(r) for r in rows[: max(1, min(10, _header_end(rows)))]]
     # a row in small letters only is a note over the print (a name written or stamped on the slip),
     # not the shop's name, which receipts print in capitals or title case
@@ -242,6 +250,8 @@ def _company(rows: list[str]) -> tuple[int, int] | None:
         bare_suffix = _SUFFIX.search(nxt) and not _SUFFIX.sub("", nxt).strip(" .,()-")
         if not (open_end or bare_suffix) or _REG.match(nxt) or _STOP.search(nxt):
             break
+        if not bare_suffix and (_STREET_START.match(nxt) or _UNIT_CODE.match(nxt)):
+            break  # a name cut short ("MARIONETTES PLAIT (M") does not run on into its address
         last += 1
     return first, last
 
@@ -251,7 +261,8 @@ def _address(rows: list[str], company: tuple[int, int] | None) -> str | None:
     out: list[str] = []
     for k in range(start, min(len(rows), start + 8)):
         r = rows[k]
-        if not out and (_REG.match(r) or _before_address(r, rows[k + 1 : k + 4])):
+        house = _HOUSE_NO.fullmatch(r) and k + 1 < len(rows) and _ADDRESS_ROW.search(rows[k + 1])
+        if not out and not house and (_REG.match(r) or _before_address(r, rows[k + 1 : k + 4])):
             continue
         if (
             _STOP.search(r)
