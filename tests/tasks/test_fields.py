@@ -330,3 +330,27 @@ def test_a_house_number_alone_over_its_street_is_address_not_a_registration_numb
     # a registration number alone on its row is still skipped
     rows = ["CHRISTINA HARDWARE & E", "1903755-X", "12, JALAN 7", "TEL 04-8947716"]
     assert pick_fields(rows, ["address"]) == {"address": "12, JALAN 7"}
+
+
+def test_an_address_ends_at_a_registration_row_and_keeps_a_street_row_with_a_colon():
+    rows = [
+        "HOME MASTER HARDWARE & ELECTRICAL",
+        "NO.113G & 115G, JALAN SETIA GEMBILANG",
+        "40170 BANDAR SETIA ALAM, SELANGOR.",
+        "Company Reg No : SA03711651-P",
+        "GST REG NO : 001525731328",
+    ]
+    assert pick_fields(rows, ["address"]) == {
+        "address": "NO.113G & 115G, JALAN SETIA GEMBILANG 40170 BANDAR SETIA ALAM, SELANGOR."
+    }
+    rows = ["KEDAI JAYA", "NO: 28, JALAN ASTANA 1C,", "41050 KLANG", "ROC No : (1072825-A)", "TEL 03-1234567"]
+    assert pick_fields(rows, ["address"]) == {"address": "NO: 28, JALAN ASTANA 1C, 41050 KLANG"}
+    # a street row the reader wrote a colon into ("122.124." read as "12:12") is still the address
+    rows = [
+        "YONGFATT ENTERPRISE",
+        "(JM0517726)",
+        "NO 12:12 JALAN DEDAP 13",
+        "81100 JOHOR BAHRU",
+        "TEL 07-3523888",
+    ]
+    assert pick_fields(rows, ["address"]) == {"address": "NO 12:12 JALAN DEDAP 13 81100 JOHOR BAHRU"}

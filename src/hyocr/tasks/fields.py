@@ -268,7 +268,12 @@ def _address(rows: list[str], company: tuple[int, int] | None) -> str | None:
             _STOP.search(r)
             or _TITLE.match(r)
             or ((_DATE.search(r) or _AMOUNT.search(r)) and not _ADDRESS_ROW.search(r))
-            or (":" in r and not re.search(r"\bNO\s*:", r, re.IGNORECASE))
+            or (out and _REG.match(r) and not _ADDRESS_ROW.search(r))
+            or (
+                ":" in r
+                and not _ADDRESS_ROW.search(r)
+                and (_REG.match(r) or not re.search(r"\bNO\s*:", r, re.IGNORECASE))
+            )
             or (_PHONE.fullmatch(r.strip(" ,.;")) and not re.search(r"[A-Za-z]", r))
         ):
             break
