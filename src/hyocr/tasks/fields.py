@@ -17,9 +17,9 @@ or `rows_of` a spotting result's lines) by layout rules:
 - `address`: the rows after the company (registration numbers skipped, and a date, tax id or row of
   words without digits when a street row follows within three rows) up to the first row of
   phone, tax id, registration number, title, date, amount or key: value (a row that starts with a
-  unit or lot number or
-  names a street word is address even when its numbers look like a date or an amount, and so is a
-  house number alone on its row above a street row, "938" over "JALAN 7");
+  unit or lot number or names a street word is address even when its numbers look like a date or
+  an amount or it holds a colon, and so is a house number alone on its row above a street row,
+  "938" over "JALAN 7");
 - `date` and `time`: the first date (d/m/y, y-m-d, "5 MAR 2018", "MAR 5, 2018") or time, rows
   with the key first;
 - `total`: the amount of the row whose key says total (grand, nett, rounded, amount due ...; not
