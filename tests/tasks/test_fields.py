@@ -354,3 +354,13 @@ def test_an_address_ends_at_a_registration_row_and_keeps_a_street_row_with_a_col
         "TEL 07-3523888",
     ]
     assert pick_fields(rows, ["address"]) == {"address": "NO 12:12 JALAN DEDAP 13 81100 JOHOR BAHRU"}
+
+
+def test_a_date_is_one_the_calendar_has():
+    # a unit number's "43-45-47" reads like d-m-y; the receipt's date is further down, unkeyed
+    rows = ["FUYI MINI MARKET", "NO 43-45-47G, TAMAN SEJATI", "25/01/2018 10:00", "TOTAL 5.00"]
+    assert pick_fields(rows, ["date"]) == {"date": "25/01/2018"}
+    for date in ("12/31/2019", "2018-01-25", "5 MAR 2018"):
+        assert pick_fields(["SHOP", f"X {date}"], ["date"]) == {"date": date}
+    for not_date in ("31-13-2018", "2018-13-01", "00/00/00"):
+        assert pick_fields(["SHOP", f"X {not_date}"], ["date"]) == {"date": None}

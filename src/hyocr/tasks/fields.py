@@ -20,8 +20,8 @@ or `rows_of` a spotting result's lines) by layout rules:
   unit or lot number or names a street word is address even when its numbers look like a date or
   an amount or it holds a colon, and so is a house number alone on its row above a street row,
   "938" over "JALAN 7");
-- `date` and `time`: the first date (d/m/y, y-m-d, "5 MAR 2018", "MAR 5, 2018") or time, rows
-  with the key first;
+- `date` and `time`: the first date (d/m/y, y-m-d, "5 MAR 2018", "MAR 5, 2018"; one the calendar
+  has, not a unit number's "43-45-47") or time, rows with the key first;
 - `total`: the amount of the row whose key says total (grand, nett, rounded, amount due ...; not
   sub-total, quantity, items, tax or discount), the strongest key winning and then the larger
   amount; else the largest amount of the page. As printed without a currency code (RM 9.00 -> 9.00;
@@ -293,16 +293,30 @@ def _before_address(row: str, after: list[str]) -> bool:
     return bool(_STOP.search(row) or _DATE.search(row) or not re.search(r"\d", row))
 
 
-def _first(rows: list[str], pattern: re.Pattern, key: str) -> str | None:
+def _first(rows: list[str], pattern: re.Pattern, key: str, valid=lambda s: True) -> str | None:
+    """The first match of `pattern` that is `valid`, in the rows that name `key` first, then in any."""
     keyed = re.compile(rf"\b{key}\b", re.IGNORECASE)
     for prefer in (True, False):
         for r in rows:
             if prefer and not keyed.search(r):
                 continue
-            m = pattern.search(r)
-            if m:
-                return m.group(0).strip()
+            for m in pattern.finditer(r):
+                if valid(m.group(0)):
+                    return m.group(0).strip()
     return None
+
+
+def _calendar(date: str) -> bool:
+    """Whether a `_DATE` match can be a day of the calendar: "43-45-47" (a unit number, "NO
+    43-45-47G") cannot. Day and month may come in either order (d/m/y, m/d/y); y-m-d has its
+    month second."""
+    nums = [int(n) for n in re.findall(r"\d+", date)]
+    if len(nums) < 3:  # a month written out: its day alone is a number
+        return 1 <= nums[0] <= 31
+    if len(re.match(r"\d+", date).group(0)) == 4:
+        return 1 <= nums[1] <= 12 and 1 <= nums[2] <= 31
+    a, b = nums[0], nums[1]
+    return 1 <= min(a, b) <= 12 and max(a, b) <= 31
 
 
 # a rounding adjustment's row ("Rounding Adj", "ROUND OFF"; not a "ROUNDED TOTAL")
@@ -431,7 +445,7 @@ def pick_fields(rows: Sequence[str], keys: Sequence[str]) -> dict[str, str | Non
         elif name == "address":
             out[key] = _address(rows, company)
         elif name == "date":
-            out[key] = _first(rows, _DATE, "DATE")
+            out[key] = _first(rows, _DATE, "DATE", _calendar)
         elif name == "time":
             out[key] = _first(rows, _TIME, "TIME")
         elif name == "total":
