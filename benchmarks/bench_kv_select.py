@@ -1,11 +1,13 @@
-"""Rows leaving a decoding batch: the KV cache copied whole (as before session 18) or only its filled
-positions (`KVCache.select` now), side by side in one run on the same pages.
+"""Rows leaving a decoding batch: the KV cache copied whole (as before session 18), its filled
+positions copied into new buffers (sessions 18-31), or gathered back into the front of the same
+buffers (`KVCache.select` since session 32), side by side in one run on the same pages.
 
 A page read segment by segment decodes its crops in batches of 16; each batch's cache reserves the
 model's whole context (8,192 positions for the shipped model), and every time a crop finishes, the
 rows still decoding were copied into a new cache of that size. On this project's AVX2 machine in
-float32 that copy took most of a page's time. Prints seconds per page and whether the readings are
-identical.
+float32 that copy took most of a page's time. Since session 30 the unsure crops are read again
+with 4 beams, which select (reorder) the cache at every step: new buffers each step cost fresh
+zeroed pages from the kernel. Prints seconds per page and whether the readings are identical.
 
     .venv/bin/python benchmarks/bench_kv_select.py runs/eval/heldout_pages --n 4
 """
@@ -30,6 +32,19 @@ def select_whole(self: KVCache, rows: torch.Tensor) -> None:
     self.v = [t[rows] for t in self.v]
 
 
+def select_new_buffers(self: KVCache, rows: torch.Tensor) -> None:
+    """`KVCache.select` of sessions 18-31: the filled positions copied into new buffers."""
+    n = self.length
+
+    def take(t: torch.Tensor) -> torch.Tensor:
+        out = t.new_empty((len(rows), *t.shape[1:]))
+        out[:, :, :n] = t[:, :, :n].index_select(0, rows)
+        return out
+
+    self.k = [take(t) for t in self.k]
+    self.v = [take(t) for t in self.v]
+
+
 def read(pages: list[Path]) -> tuple[list[str], float]:
     ocr = OCR()
     ocr.text([Image.open(pages[0])])  # warm-up
@@ -46,18 +61,23 @@ def main() -> None:
     folder = Path(args.data)
     items = [json.loads(line) for line in (folder / "gt.jsonl").read_text().splitlines() if line.strip()]
     pages = [folder / it["image"] for it in items[: args.n]]
-    filled, t_filled = read(pages)
     kept = KVCache.select
-    KVCache.select = select_whole
+    times, texts = {}, {}
     try:
-        whole, t_whole = read(pages)
+        for name, fn in (
+            ("in place (now)", kept),
+            ("new buffers (s18-31)", select_new_buffers),
+            ("whole (old)", select_whole),
+        ):
+            KVCache.select = fn
+            texts[name], times[name] = read(pages)
     finally:
         KVCache.select = kept
     print(f"{len(pages)} pages, {torch.get_num_threads()} threads, dtype auto")
-    print(f"{'select copies':24}{'s per page':>12}")
-    print(f"{'whole capacity (old)':24}{t_whole:12.2f}")
-    print(f"{'filled positions (new)':24}{t_filled:12.2f}")
-    print(f"readings identical: {sum(a == b for a, b in zip(filled, whole, strict=True))} of {len(pages)}")
+    print(f"{'select copies':24}{'s per page':>12}{'identical to now':>18}")
+    for name, t in times.items():
+        same = sum(a == b for a, b in zip(texts[name], texts["in place (now)"], strict=True))
+        print(f"{name:24}{t:12.2f}{same:>14} of {len(pages)}")
 
 
 if __name__ == "__main__":

@@ -74,21 +74,29 @@ class KVCache:
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
     def select(self, rows: torch.Tensor) -> None:
-        """Keep only the given batch rows (finished sequences leave the batch). Only the filled
-        positions are copied: the rest of the capacity is written before it is read, and copying
-        all of it (a page's segments reserve 8k positions each) cost more than the decoding."""
+        """Keep only the given batch rows (finished sequences leave the batch, beams are reordered).
+        Only the filled positions are copied: the rest of the capacity is written before it is
+        read, and copying all of it (a page's segments reserve 8k positions each) cost more than
+        the decoding. When no more rows are kept than there are, they are gathered and written
+        back to the front of the same buffers, whose first rows are then the cache: a new buffer
+        each step (beam search selects every step) cost the kernel fresh zeroed pages each time."""
         n = self.length
 
         def take(t: torch.Tensor) -> torch.Tensor:
+            kept = t[:, :, :n].index_select(0, rows)
+            if len(rows) <= t.shape[0]:
+                t[: len(rows), :, :n] = kept
+                return t[: len(rows)]
             out = t.new_empty((len(rows), *t.shape[1:]))
-            out[:, :, :n] = t[:, :, :n].index_select(0, rows)
+            out[:, :, :n] = kept
             return out
 
         self.k = [take(t) for t in self.k]
         self.v = [take(t) for t in self.v]
 
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self.k + self.v)
+        """The bytes the cache holds: its buffers whole (rows that left them stay allocated)."""
+        return sum(t.untyped_storage().nbytes() for t in self.k + self.v)
 
 
 class DecoderAttention(nn.Module):
