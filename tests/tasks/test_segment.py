@@ -813,3 +813,24 @@ def test_a_known_colon_is_sure_text_when_formulas_are_weighed_as_when_they_are_c
     unread = [SegmentAnswer(""), SegmentAnswer("")]
     assert formulas_worth_reading("spotting", [(240, 680, 260, 740)], segs, unread) == []
     assert formulas_worth_reading("document", [(240, 680, 260, 740)], segs, unread) == [0]
+
+
+def test_a_line_on_a_panel_of_colour_is_cut_down_to_its_print():
+    # a sign: small print on an orange panel over a green ground. The cutter finds the panel by its
+    # darkness, and read at one line height the whole panel's print was a few pixels tall
+    im = Image.new("RGB", (420, 150), (150, 170, 60))
+    d = ImageDraw.Draw(im)
+    d.rectangle((30, 20, 390, 130), fill=(235, 110, 20))
+    d.text((60, 62), "Thread Group Id", fill=(250, 250, 250), font_size=24)
+    text = np.argwhere((np.asarray(im) == 250).all(axis=2))
+    ((x0, y0, x1, y1),) = [s.box for s in page_segments(im)]
+    assert x0 <= text[:, 1].min() and text[:, 1].max() < x1 and y0 <= text[:, 0].min() and text[:, 0].max() < y1
+    tall = text[:, 0].max() - text[:, 0].min() + 1
+    assert y1 - y0 < 1.8 * tall and x0 >= 35 and x1 <= 385  # the panel's edges are left out
+    # a line on the paper with a wide margin is cut down the same way, its round tops kept whole
+    plain = Image.new("L", (200, 90), 245)
+    ImageDraw.Draw(plain).text((40, 30), "use good", fill=20, font_size=22)
+    ink = np.argwhere(np.asarray(plain) < 128)
+    ((x0, y0, x1, y1),) = [s.box for s in page_segments(plain)]
+    assert x0 <= ink[:, 1].min() and ink[:, 1].max() < x1 and y0 <= ink[:, 0].min() and ink[:, 0].max() < y1
+    assert y1 - y0 < 1.8 * (ink[:, 0].max() - ink[:, 0].min() + 1)
