@@ -67,6 +67,10 @@ Non-obvious choices:
   height or more beyond the span of the page's text (a photographed sheet's edge; realdev
   detection precision 0.755 -> 0.767 at the same recall, held-out pages 0.643 -> 0.730) are
   removed before or after cutting; a model asked to read them writes invented text.
+- An image that is one line (`page_segments`) is cut down to its line, and then to its print when
+  the print is a band well inside the segment (`_within_panel`): a line on a panel of colour is
+  found by its darkness as the whole panel, so its print is found by the edges of its strokes
+  instead (`_print_band`). Held-out full-variety lines CER 0.149 -> 0.116 with version 19.
 """
 
 from __future__ import annotations
