@@ -265,15 +265,15 @@ def _address(rows: list[str], company: tuple[int, int] | None) -> str | None:
         house = _HOUSE_NO.fullmatch(r) and k + 1 < len(rows) and _ADDRESS_ROW.search(rows[k + 1])
         if not out and not house and (_REG.match(r) or _before_address(r, rows[k + 1 : k + 4])):
             continue
+        # a street row holds numbers like dates or amounts, and "NO: 28" a colon; a registration
+        # row ends the address, so does another key: value row
+        keyed = ":" in r and not re.search(r"\bNO\s*:", r, re.IGNORECASE)
         if (
             _STOP.search(r)
             or _TITLE.match(r)
-            or ((_DATE.search(r) or _AMOUNT.search(r)) and not _ADDRESS_ROW.search(r))
-            or (out and _REG.match(r) and not _ADDRESS_ROW.search(r))
             or (
-                ":" in r
-                and not _ADDRESS_ROW.search(r)
-                and (_REG.match(r) or not re.search(r"\bNO\s*:", r, re.IGNORECASE))
+                not _ADDRESS_ROW.search(r)
+                and (_DATE.search(r) or _AMOUNT.search(r) or keyed or (_REG.match(r) and (out or ":" in r)))
             )
             or (_PHONE.fullmatch(r.strip(" ,.;")) and not re.search(r"[A-Za-z]", r))
         ):
@@ -310,10 +310,11 @@ def _calendar(date: str) -> bool:
     """Whether a `_DATE` match can be a day of the calendar: "43-45-47" (a unit number, "NO
     43-45-47G") cannot. Day and month may come in either order (d/m/y, m/d/y); y-m-d has its
     month second."""
-    nums = [int(n) for n in re.findall(r"\d+", date)]
+    parts = re.findall(r"\d+", date)
+    nums = [int(n) for n in parts]
     if len(nums) < 3:  # a month written out: its day alone is a number
         return 1 <= nums[0] <= 31
-    if len(re.match(r"\d+", date).group(0)) == 4:
+    if len(parts[0]) == 4:
         return 1 <= nums[1] <= 12 and 1 <= nums[2] <= 31
     a, b = nums[0], nums[1]
     return 1 <= min(a, b) <= 12 and max(a, b) <= 31

@@ -1072,7 +1072,8 @@ def _within_panel(image: Image.Image, seg: Segment) -> Segment:
     band are kept whole)."""
     if seg.quad is not None:
         return seg
-    band = _print_band(image.crop(seg.box))
+    gray = np.asarray(image.crop(seg.box).convert("L"), np.float32)
+    band = _print_band(gray)
     if band is None:
         return seg
     bx0, by0, bx1, by1 = band
@@ -1081,7 +1082,7 @@ def _within_panel(image: Image.Image, seg: Segment) -> Segment:
         return seg
     # print on the paper itself is its darkness, whose rows the band may miss a little of (round
     # tops have few steps): they are taken in; a panel's dark ground reaching far beyond is not
-    dark = np.nonzero(_dark(np.asarray(image.crop(seg.box).convert("L"), np.float32)).any(1))[0]
+    dark = np.nonzero(_dark(gray).any(1))[0]
     if dark.size and dark[0] >= by0 - 0.25 * height and dark[-1] < by1 + 0.25 * height:
         by0, by1 = min(by0, int(dark[0])), max(by1, int(dark[-1]) + 1)
         height = by1 - by0
@@ -1096,8 +1097,8 @@ def _within_panel(image: Image.Image, seg: Segment) -> Segment:
     return replace(seg, box=box)
 
 
-def _print_band(crop: Image.Image) -> tuple[int, int, int, int] | None:
-    """The box of a line's print in `crop` by the edges of its strokes, whatever its ground: pixels
+def _print_band(g: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box of a line's print in a grey crop `g` by the edges of its strokes, whatever its ground: pixels
     whose grey level steps across (from the one to their left) by more than 0.35 of the crop's
     strongest steps (its 99.5th percentile, at least 12 levels). The print's rows are those around
     the row of most steps that keep a quarter of its steps, widened to those keeping 6% (ascenders
@@ -1105,7 +1106,6 @@ def _print_band(crop: Image.Image) -> tuple[int, int, int, int] | None:
     columns in those rows, parted where more than 0.8 of the band is blank, kept from the run of
     most steps outwards while the next run is within 1.5 of the band, and a panel's edge (a run at
     most 0.15 of the band wide, stepping in 80% of its rows) left out. None when nothing steps."""
-    g = np.asarray(crop.convert("L"), np.float32)
     h, w = g.shape
     if h < 8 or w < 8:
         return None
