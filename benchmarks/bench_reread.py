@@ -1,7 +1,7 @@
 """What `--reread` costs and gives: the shipped line reader on whole receipts and pages, with
 unsure segments read once (`OCR(reread=0)`) and read again with beam search (`OCR(reread=T)`:
 segments read with a confidence under T, not under the drop score, searched with
-`segment.REREAD_BEAMS` beams, or `--beams`, the surer reading kept), side by side in one run.
+`reread_beams` beams, 4 or `--beams`, the surer reading kept), side by side in one run.
 
 Per setting: full-text NED against the ground truth (case-sensitive, and case-insensitive since
 realdev's ground truth is in capitals), seconds per image, and how many crops were read (the
@@ -35,7 +35,6 @@ from pathlib import Path
 
 from PIL import Image
 
-import hyocr.api
 from hyocr.api import OCR
 from hyocr.data.render.receipt import render_receipt
 from hyocr.eval.metrics import TextNorm, ned
@@ -69,8 +68,7 @@ class Counting(OCR):
 
 
 def run(items, reread: float, beams: int) -> tuple[float, float, float, int]:
-    hyocr.api.REREAD_BEAMS = beams
-    ocr = Counting(reread=reread)
+    ocr = Counting(reread=reread, reread_beams=beams)
     ocr.text(items[0][0])  # warm-up, not counted
     ocr.crops = 0
     t0 = time.perf_counter()

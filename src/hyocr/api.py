@@ -19,8 +19,8 @@ as Markdown (`hyocr.tasks.layout`). "lines" forces that,
 "off" never does it (the release reads the whole page in one pass, as the design intends).
 `drop_score` (0.5, as in PaddleOCR): segments of a page read with a lower confidence are left out
 (and counted in warnings). `reread` (0.95; 0: off): segments read with a lower confidence, but not under
-`drop_score`, are read again with beam search (`segment.REREAD_BEAMS` beams) and the surer reading
-kept (`segment.rereading`; greedy reading only).
+`drop_score`, are read again with beam search (`reread_beams` beams, 4; at least 2) and the surer
+reading kept (`segment.rereading`; greedy reading only).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
 that many at a time side by side, each on its share of the threads. A line reader's decoding is many
 small steps that two threads share badly; two batches on one thread each keep both cores busy
@@ -151,6 +151,7 @@ class OCR:
         drop_score: float = 0.5,
         piece_aspect: float = PIECE_ASPECT,
         reread: float = REREAD,
+        reread_beams: int = REREAD_BEAMS,
         workers: int | None = None,
     ):
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
@@ -169,6 +170,9 @@ class OCR:
         self.drop_score = drop_score
         self.piece_aspect = piece_aspect
         self.reread = reread
+        if reread_beams < 2:
+            raise ValueError(f"reread_beams must be at least 2, not {reread_beams}")
+        self.reread_beams = reread_beams
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.workers = workers or _default_workers(self.engine)
@@ -221,7 +225,7 @@ class OCR:
 
     def _reread(self, prompt: str, crops: list, gens: list) -> list:
         """Crops read unsurely (`rereading`: under `reread`, not under `drop_score`) are read again
-        with `REREAD_BEAMS`-beam search, all in batches; the surer reading of each is kept. Only
+        with `reread_beams`-beam search, all in batches; the surer reading of each is kept. Only
         greedy readings are: sampled ones cannot be searched, beamed ones already were."""
         from hyocr.engine.generate import SamplingParams
 
@@ -234,7 +238,7 @@ class OCR:
         again = self._generate(
             prompt,
             [crops[i] for i in unsure],
-            replace(base, num_beams=REREAD_BEAMS),
+            replace(base, num_beams=self.reread_beams),
             batch_size=max(self.batch_size, LINE_BATCH),
             by_shape=True,
         )

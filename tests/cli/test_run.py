@@ -155,6 +155,9 @@ def test_bad_task_options(model_dir, tmp_path):
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
     proc = hyocr("run", img, "--workers", "0")
     assert proc.returncode == 2 and "--workers: expected a whole number of at least 1" in proc.stderr
+    for beams in ("1", "two"):
+        proc = hyocr("run", img, "--reread-beams", beams)
+        assert proc.returncode == 2 and "--reread-beams: expected a whole number of at least 2" in proc.stderr
 
 
 def test_own_pixel_limit_below_pillows_guard(tmp_path):

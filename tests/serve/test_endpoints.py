@@ -467,3 +467,32 @@ def test_formula_requests_are_read_by_the_formula_reader(random_model, test_cfg,
         )
         assert m["hyocr_model_memory_bytes"] >= both
         assert m["hyocr_sequences_finished_total"] == 3
+
+
+def test_unsure_segments_are_searched_with_the_configured_beams(random_model, tokenizer):
+    # `reread_beams` (`hyocr serve --reread-beams`) sets the width of the second reading's search
+    from dataclasses import replace
+
+    from hyocr.engine.generate import Engine
+    from hyocr.processing.template import PromptBuilder
+    from hyocr.serve.app import ServeConfig, create_app
+    from hyocr.serve.backends import NativeBackend
+
+    engine = Engine(random_model, tokenizer, PromptBuilder(tokenizer), autocast=False)
+    engine.cfg = replace(engine.cfg, reads="lines", line_height=32)
+    body = png_bytes(64, 160)
+    for beams in (2, 3):
+        backend = NativeBackend(engine, "hyocr-test")
+        widths = []
+        plain = backend.generate
+
+        async def spied(request, params, timeout=None, plain=plain, widths=widths):
+            widths.append(params.num_beams or 1)
+            return await plain(request, params, timeout)
+
+        backend.generate = spied
+        config = ServeConfig(model_name="hyocr-test", max_new_tokens=3, drop_score=0.0, reread=1.01)
+        with LiveServer(create_app(backend, replace(config, reread_beams=beams))) as srv:
+            r = httpx.post(srv.url + "/v1/ocr/text", files={"file": ("p.png", body)}, timeout=120)
+        assert r.status_code == 200, r.text
+        assert set(widths) == {1, beams} and widths.count(1) == widths.count(beams), widths

@@ -532,6 +532,15 @@ def test_unsure_segments_are_read_again_with_beams_and_the_surer_reading_kept():
     )
     first = sampled._generate(prompt, crops[:2])
     assert sampled._reread(prompt, crops[:2], first) == first
+    # `reread_beams` sets the width of the second reading's search
+    two = OCR(max_new_tokens=32, drop_score=0, reread=1.01, reread_beams=2)
+    kept2 = two._reread(prompt, crops, greedy)
+    narrow = SamplingParams(max_new_tokens=32, num_beams=2)
+    searched2 = [ocr.engine.generate([Request(prompt, [c])], narrow)[0] for c in crops]
+    assert [k.text for k in kept2] == [surest([g, b]).text for g, b in zip(greedy, searched2, strict=True)]
+    assert [b.logprobs for b in searched2] != [b.logprobs for b in searched]
+    with pytest.raises(ValueError, match="reread_beams must be at least 2"):
+        OCR(reread_beams=1)
 
 
 def test_rereading_is_for_unsure_segments_that_are_kept():

@@ -177,6 +177,7 @@ def main(args: argparse.Namespace) -> int:
         drop_score=args.drop_score,
         piece_aspect=args.piece_aspect,
         reread=args.reread,
+        reread_beams=args.reread_beams,
         workers=args.workers,
     )
     runner = _Runner(args, ocr, params)

@@ -37,7 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 from PIL import Image
 
 from hyocr.errors import HyocrError
-from hyocr.tasks.segment import PIECE_ASPECT, REREAD, add_segment_arguments
+from hyocr.tasks.segment import PIECE_ASPECT, REREAD, REREAD_BEAMS, add_segment_arguments
 
 __all__ = [
     "Engine",
@@ -79,6 +79,7 @@ def make_engine(
     drop_score: float = 0.5,
     piece_aspect: float = PIECE_ASPECT,
     reread: float = REREAD,
+    reread_beams: int = REREAD_BEAMS,
     num_beams: int | None = None,
 ) -> Engine:
     """Build an engine by name; closed choice, one-line errors."""
@@ -99,7 +100,13 @@ def make_engine(
     params = None if num_beams is None else SamplingParams(num_beams=num_beams)
     # no model: the shipped one
     return hyocr_engine(
-        model, segment=segment, drop_score=drop_score, piece_aspect=piece_aspect, reread=reread, params=params
+        model,
+        segment=segment,
+        drop_score=drop_score,
+        piece_aspect=piece_aspect,
+        reread=reread,
+        reread_beams=reread_beams,
+        params=params,
     )
 
 
@@ -321,6 +328,7 @@ def main(args: argparse.Namespace) -> int:
         drop_score=args.drop_score,
         piece_aspect=args.piece_aspect,
         reread=args.reread,
+        reread_beams=args.reread_beams,
         num_beams=args.num_beams,
     )
     meta = {"engine": getattr(engine, "describe", lambda: args.engine)()}
@@ -329,7 +337,8 @@ def main(args: argparse.Namespace) -> int:
     if args.engine == "hyocr":  # how pages were read, so that a report can be reproduced
         meta["reading"] = (
             f"segment {args.segment}, piece aspect {args.piece_aspect:g}, drop score {args.drop_score:g}, "
-            f"reread {args.reread:g}" + (f", {args.num_beams} beams" if args.num_beams else "")
+            f"reread {args.reread:g} ({args.reread_beams} beams)"
+            + (f", {args.num_beams} beams" if args.num_beams else "")
         )
     report, errors = run_eval(
         args.data,

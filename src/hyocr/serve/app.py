@@ -108,6 +108,7 @@ class ServeConfig:
     # segmented pages: read segments read with a lower confidence (not under drop_score) again with
     # beam search, the surer reading kept (`segment.rereading`)
     reread: float = REREAD
+    reread_beams: int = REREAD_BEAMS  # beams of that second reading
 
 
 class ApiError(Exception):
@@ -694,7 +695,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         # greedy readings only are read again with beams (sampled ones cannot be searched, beamed ones
         # were), and only by a backend that searches
         searched = (params.num_beams or 1) > 1
-        beams = None if params.temperature > 0 or searched or not backend.beams else REREAD_BEAMS
+        beams = None if params.temperature > 0 or searched or not backend.beams else config.reread_beams
 
         async def reread(crop, first: Completion) -> list[Completion]:
             # an unsure reading is read again with beam search: every reading made

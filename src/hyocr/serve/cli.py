@@ -124,6 +124,7 @@ def build_config(args: argparse.Namespace, model_name: str):
         drop_score=args.drop_score,
         piece_aspect=args.piece_aspect,
         reread=args.reread,
+        reread_beams=args.reread_beams,
     )
 
 
