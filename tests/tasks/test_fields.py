@@ -364,3 +364,14 @@ def test_a_date_is_one_the_calendar_has():
         assert pick_fields(["SHOP", f"X {date}"], ["date"]) == {"date": date}
     for not_date in ("31-13-2018", "2018-13-01", "00/00/00"):
         assert pick_fields(["SHOP", f"X {not_date}"], ["date"]) == {"date": None}
+
+
+def test_a_date_read_apart_or_beside_another_number_like_a_date():
+    # realdev's sroie_034 reads "Date: 09/03/20 18": the year read apart after its century is
+    # joined again, but an hour after a two-digit year is not a year
+    assert pick_fields(["SHOP", "Salesperson. Date: 09/03/20 18"], ["date"]) == {"date": "09/03/2018"}
+    assert pick_fields(["SHOP", "Date: 09/03/20 18:49"], ["date"]) == {"date": "09/03/20"}
+    # sroie_038: an order number read like a date stands before the date, which a time follows
+    rows = ["SHOP", "Order No. 10/02/19 11/03/2018 06:20 PM"]
+    assert pick_fields(rows, ["date"]) == {"date": "11/03/2018"}
+    assert pick_fields(["SHOP", "10/02/19 11/03/2018"], ["date"]) == {"date": "10/02/19"}

@@ -320,6 +320,27 @@ def _calendar(date: str) -> bool:
     return 1 <= min(a, b) <= 12 and max(a, b) <= 31
 
 
+# a year read apart after its century ("09/03/20 18"), not an hour ("09/03/20 18:49")
+_SPLIT_YEAR = re.compile(r"(?<![\d/.-])(\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)) (\d{2})(?![\d:/.-])")
+
+
+def _date(rows: list[str]) -> str | None:
+    """The receipt's date: the first day of the calendar (`_calendar`) in the rows that name a date,
+    then in any. A year read apart after its century is joined again; of a row's dates, one printed
+    just before a time ("Order No. 10/02/19 11/03/2018 06:20 PM") is taken first."""
+    keyed = re.compile(r"\bDATE\b", re.IGNORECASE)
+    for prefer in (True, False):
+        for r in rows:
+            if prefer and not keyed.search(r):
+                continue
+            r = _SPLIT_YEAR.sub(r"\1\2", r)
+            found = [m for m in _DATE.finditer(r) if _calendar(m.group(0))]
+            timed = [m for m in found if _TIME.match(r[m.end() :].lstrip(" ,"))]
+            if found:
+                return (timed or found)[0].group(0).strip()
+    return None
+
+
 # a rounding adjustment's row ("Rounding Adj", "ROUND OFF"; not a "ROUNDED TOTAL")
 _ROUNDING = r"ROUNDING|ROUND\s*(?:ADJ\w*|OFF)"
 
@@ -446,7 +467,7 @@ def pick_fields(rows: Sequence[str], keys: Sequence[str]) -> dict[str, str | Non
         elif name == "address":
             out[key] = _address(rows, company)
         elif name == "date":
-            out[key] = _first(rows, _DATE, "DATE", _calendar)
+            out[key] = _date(rows)
         elif name == "time":
             out[key] = _first(rows, _TIME, "TIME")
         elif name == "total":
