@@ -833,7 +833,9 @@ def test_a_line_on_a_panel_of_colour_is_cut_down_to_its_print():
     d.text((60, 62), "Thread Group Id", fill=(250, 250, 250), font_size=24)
     text = np.argwhere((np.asarray(im) == 250).all(axis=2))
     ((x0, y0, x1, y1),) = [s.box for s in page_segments(im)]
-    assert x0 <= text[:, 1].min() and text[:, 1].max() < x1 and y0 <= text[:, 0].min() and text[:, 0].max() < y1
+    assert (
+        x0 <= text[:, 1].min() and text[:, 1].max() < x1 and y0 <= text[:, 0].min() and text[:, 0].max() < y1
+    )
     tall = text[:, 0].max() - text[:, 0].min() + 1
     assert y1 - y0 < 1.8 * tall and x0 >= 35 and x1 <= 385  # the panel's edges are left out
     # a line on the paper with a wide margin is cut down the same way, its round tops kept whole
