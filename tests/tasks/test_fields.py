@@ -375,3 +375,17 @@ def test_a_date_read_apart_or_beside_another_number_like_a_date():
     rows = ["SHOP", "Order No. 10/02/19 11/03/2018 06:20 PM"]
     assert pick_fields(rows, ["date"]) == {"date": "11/03/2018"}
     assert pick_fields(["SHOP", "10/02/19 11/03/2018"], ["date"]) == {"date": "10/02/19"}
+
+
+def test_a_key_whose_value_was_not_read_does_not_take_the_next_key_row():
+    # held-out receipts whose cashier or receipt number was left out: the row below is another key's
+    rows = ["SHOP", "CASHIER:", "DOC NO: CS45211514", "BILL NO", "Date 2015-07-08", "TOTAL 5.00"]
+    assert pick_fields(rows, ["cashier", "invoice_no"]) == {"cashier": None, "invoice_no": "CS45211514"}
+    assert pick_fields(["SHOP", "RECEIPT NO :", "DATE :"], ["invoice_no"]) == {"invoice_no": None}
+    # a value on the row below its key is still taken
+    assert pick_fields(
+        ["SHOP", "Cashier :", "ADMIN", "RECEIPT NO :", "TD80358082"], ["cashier", "invoice_no"]
+    ) == {
+        "cashier": "ADMIN",
+        "invoice_no": "TD80358082",
+    }

@@ -426,9 +426,15 @@ def _item_count(rows: list[str]) -> str | None:
     return str(n) if n else None
 
 
+# a row that begins with a key of its own ("DATE :", "DOC NO: CS45211514", "Date 2015-07-08"): not
+# the value of a key above it whose value was not read
+_KEY_ROW = re.compile(rf"^\W*(?:[A-Z][A-Z .#/]{{0,24}}:|(?:{_STOP.pattern})\W)", re.IGNORECASE)
+
+
 def _keyed(rows: list[str], words: str, value: re.Pattern | None) -> str | None:
     """The value of the first row that begins with `words` (a regex): its last match of `value`,
-    or the rest of the row after the key (and a colon), or the next row when nothing follows."""
+    or the rest of the row after the key (and a colon), or the next row when nothing follows and
+    it is not a key row of its own."""
     sep = r"\W*" if value is None else r"(?:(?!-\d)\W)*"  # an amount keeps its minus sign
     head = re.compile(rf"^\W*(?:{words})\b{sep}", re.IGNORECASE)
     for k, r in enumerate(rows):
@@ -443,7 +449,7 @@ def _keyed(rows: list[str], words: str, value: re.Pattern | None) -> str | None:
             continue
         if rest:
             return rest
-        if k + 1 < len(rows):
+        if k + 1 < len(rows) and not _KEY_ROW.match(rows[k + 1]):
             return rows[k + 1].strip()
     return None
 
