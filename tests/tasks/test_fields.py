@@ -409,3 +409,22 @@ def test_a_name_not_read_is_not_taken_from_below_the_street():
     # a name holding an address word is still a name
     rows = ["KEDAI HAI KEE (TAMAN", "ROC NO: 1328426-V", "967, JALAN 1/6P", "46897 TAMAN SEPUTEH"]
     assert pick_fields(rows, ["company"]) == {"company": "KEDAI HAI KEE (TAMAN"}
+
+
+def test_a_former_name_read_with_a_digit_is_not_the_address():
+    # realdev's sroie_009: "Golden Arches Restaurants Sdn Bhd", a former name under the company,
+    # was read "Sdn 5ud"; its digit had made it the address's first row
+    rows = [
+        "Gerbang Alaf Restaurants Sdn Bhd",
+        "(65351-M)",
+        "formerly known as",
+        "Golden Arches Restaurants Sdn 5ud",
+        "Licensee of McJonald's",
+        "Level 6, Bangunan TH, Damansara Uptown3",
+        "No.3, Jalan SS21/39,47400 Petaling Jaya",
+        "Selangor",
+        "(GST ID No: 000504664064)",
+    ]
+    assert pick_fields(rows, ["address"]) == {
+        "address": "Level 6, Bangunan TH, Damansara Uptown3 No.3, Jalan SS21/39,47400 Petaling Jaya Selangor"
+    }

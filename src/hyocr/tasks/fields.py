@@ -288,11 +288,12 @@ def _address(rows: list[str], company: tuple[int, int] | None) -> str | None:
 
 def _before_address(row: str, after: list[str]) -> bool:
     """A header row between the company and its address, skipped when a street row follows within
-    three rows: a date, a tax id or other keyed row, or words without digits (a former name, "a
-    licensee of ...", a second name line). Titles still end the header."""
+    three rows: a date, a tax id or other keyed row, a name (a business suffix: a former name read
+    with a digit in it), or words without digits (a former name, "a licensee of ...", a second
+    name line). Titles still end the header."""
     if _ADDRESS_ROW.search(row) or _TITLE.match(row) or not any(_ADDRESS_ROW.search(a) for a in after):
         return False
-    return bool(_STOP.search(row) or _DATE.search(row) or not re.search(r"\d", row))
+    return bool(_STOP.search(row) or _DATE.search(row) or _SUFFIX.search(row) or not re.search(r"\d", row))
 
 
 def _first(rows: list[str], pattern: re.Pattern, key: str, valid=lambda s: True) -> str | None:
