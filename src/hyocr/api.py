@@ -186,8 +186,9 @@ class OCR:
         batch_size: int | None = None,
         task: str = "",
         by_shape: bool = False,
+        workers: int | None = None,
     ):
-        """One generation per image, `batch_size` at a time; `by_shape` (PIL images): batched in the
+        """One generation per image, `batch_size` at a time, by `workers` (default: the reader's); `by_shape` (PIL images): batched in the
         order of their width to height, so that a batch holds crops of about the same number of
         image tokens and answers of about the same length (less padding, fewer decoding steps spent
         on rows that have finished), the generations returned in the images' order. With several
@@ -197,13 +198,14 @@ class OCR:
         from hyocr.engine.generate import Request, SamplingParams
 
         params = params or self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
+        workers = workers or self.workers
         step = batch_size or self.batch_size
         order = list(range(len(images)))
         if by_shape:
             order.sort(key=lambda i: images[i].width / max(1, images[i].height))
         count = -(-len(order) // step)
-        if self.workers > 1 and count > 1:
-            count = -(-count // self.workers) * self.workers
+        if workers > 1 and count > 1:
+            count = -(-count // workers) * workers
             step = -(-len(order) // count)
         chunks = [order[i : i + step] for i in range(0, len(order), step)]
         if by_shape:
@@ -212,8 +214,8 @@ class OCR:
         def read(chunk: list[int]) -> list:
             return self.engine.generate([Request(prompt, [images[k]], task=task) for k in chunk], params)
 
-        if self.workers > 1 and len(chunks) > 1:
-            with _threads_shared(self.workers), ThreadPoolExecutor(self.workers) as pool:
+        if workers > 1 and len(chunks) > 1:
+            with _threads_shared(workers), ThreadPoolExecutor(workers) as pool:
                 read_chunks = list(pool.map(read, chunks))
         else:
             read_chunks = [read(c) for c in chunks]
@@ -223,31 +225,40 @@ class OCR:
                 out[k] = g
         return out
 
-    def _reread(self, prompt: str, crops: list, gens: list) -> list:
-        """Crops read unsurely (`rereading`: under `reread`, not under `drop_score`) are read again
-        with `reread_beams`-beam search, all in batches; the surer reading of each is kept. Only
-        greedy readings are: sampled ones cannot be searched, beamed ones already were."""
+    def _unsure(self, gens: list) -> list[int]:
+        """Which readings `_reread` reads again (`rereading`: under `reread`, not under
+        `drop_score`). Only greedy readings are: sampled ones cannot be searched, beamed ones
+        already were."""
         from hyocr.engine.generate import SamplingParams
 
         base = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
-        if base.temperature > 0 or (base.num_beams or 1) > 1:
-            return gens
-        unsure = [i for i, g in enumerate(gens) if rereading(g.logprobs, self.drop_score, self.reread)]
+        if self.reread <= 0 or base.temperature > 0 or (base.num_beams or 1) > 1:
+            return []
+        return [i for i, g in enumerate(gens) if rereading(g.logprobs, self.drop_score, self.reread)]
+
+    def _reread(self, prompt: str, crops: list, gens: list, workers: int | None = None) -> list:
+        """Crops read unsurely (`_unsure`) are read again with `reread_beams`-beam search, all in
+        batches; the surer reading of each is kept."""
+        from hyocr.engine.generate import SamplingParams
+
+        unsure = self._unsure(gens)
         if not unsure:
             return gens
+        base = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
         again = self._generate(
             prompt,
             [crops[i] for i in unsure],
             replace(base, num_beams=self.reread_beams),
             batch_size=max(self.batch_size, LINE_BATCH),
             by_shape=True,
+            workers=workers,
         )
         out = list(gens)
         for i, g in zip(unsure, again, strict=True):
             out[i] = surest([gens[i], g])
         return out
 
-    def _formulas(self, crops: list, lang: str) -> list:
+    def _formulas(self, crops: list, lang: str, workers: int | None = None) -> list:
         """Candidate formula crops of pages read with the formula instruction, each within its
         budget (`formula_params`), all in batches: decoded up to the largest budget, a reading that
         reaches its own crop's budget is cut there and marked cut short ("length"), as it would
@@ -267,6 +278,7 @@ class OCR:
             replace(base, max_new_tokens=max(budgets)),
             task="formula",
             by_shape=True,
+            workers=workers,
         )
         out = []
         for g, budget in zip(gens, budgets, strict=True):
@@ -353,23 +365,28 @@ class OCR:
                 group = []
         return results
 
-    def _read_pages(
-        self, task: str, pages: list[_Page], lang: str, fields: Sequence[str] | None, key: str | None
-    ) -> list[R.TaskResult]:
-        """The crops of cut `pages` read together, each page put back together (`_by_segments`)."""
-        from hyocr.tasks.segment import SegmentAnswer, assemble, formulas_worth_reading, joined
+    def _side_by_side(
+        self, first: Callable[[int | None], Any], second: Callable[[int | None], Any], both: bool
+    ):
+        """(first(workers), second(workers)): side by side when `both` have work and there are
+        several workers, each on its share of the workers and threads, else one after the other on
+        all of them. The second reading of unsure segments and the reading of formula candidates
+        are both small batches decoded step by step, which two threads share badly
+        (`benchmarks/bench_workers.py`), so each goes faster on a core of its own."""
+        if not both or self.workers < 2:
+            return first(None), second(None)
+        half = self.workers // 2
+        with _threads_shared(self.workers), ThreadPoolExecutor(2) as pool:
+            a = pool.submit(first, half)
+            b = pool.submit(second, self.workers - half)
+            return a.result(), b.result()
 
-        prompt = instruction("text", lang)
-        crops = [c for p in pages for c in p.crops]
-        t0 = time.perf_counter()
-        # a crop read again keeps its image features from the first reading (`Engine.keeping_features`)
-        keeping = getattr(self.engine, "keeping_features", None)
-        with keeping(crops) if keeping is not None and self.reread > 0 else contextlib.nullcontext():
-            gens = self._generate(prompt, crops, batch_size=max(self.batch_size, LINE_BATCH), by_shape=True)
-            if self.reread > 0:
-                gens = self._reread(prompt, crops, gens)
-        answers = []
-        first = 0
+    @staticmethod
+    def _page_answers(pages: list[_Page], gens: list) -> list[list]:
+        """Each page's segment answers from the readings of all the pages' crops, in order."""
+        from hyocr.tasks.segment import SegmentAnswer, joined
+
+        answers, first = [], 0
         for p in pages:
             answers.append(
                 joined(
@@ -380,10 +397,35 @@ class OCR:
                 )
             )
             first += len(p.crops)
-        worth = [
-            formulas_worth_reading(task, p.fboxes, p.segs, a) for p, a in zip(pages, answers, strict=True)
-        ]
-        fgens = self._formulas([p.fcrops[k] for p, ks in zip(pages, worth, strict=True) for k in ks], lang)
+        return answers
+
+    def _read_pages(
+        self, task: str, pages: list[_Page], lang: str, fields: Sequence[str] | None, key: str | None
+    ) -> list[R.TaskResult]:
+        """The crops of cut `pages` read together, each page put back together (`_by_segments`)."""
+        from hyocr.tasks.segment import SegmentAnswer, assemble, formulas_worth_reading
+
+        prompt = instruction("text", lang)
+        crops = [c for p in pages for c in p.crops]
+        t0 = time.perf_counter()
+        # a crop read again keeps its image features from the first reading (`Engine.keeping_features`)
+        keeping = getattr(self.engine, "keeping_features", None)
+        with keeping(crops) if keeping is not None and self.reread > 0 else contextlib.nullcontext():
+            gens = self._generate(prompt, crops, batch_size=max(self.batch_size, LINE_BATCH), by_shape=True)
+            # the formula candidates worth reading are chosen on the first reading: the second only
+            # ever keeps a surer one (`surest`), so it could only rule candidates out, and `assemble`
+            # rules them out again on the final answers. The two are read side by side.
+            worth = [
+                formulas_worth_reading(task, p.fboxes, p.segs, a)
+                for p, a in zip(pages, self._page_answers(pages, gens), strict=True)
+            ]
+            fcrops = [p.fcrops[k] for p, ks in zip(pages, worth, strict=True) for k in ks]
+            gens, fgens = self._side_by_side(
+                lambda w: self._reread(prompt, crops, gens, w),
+                lambda w: self._formulas(fcrops, lang, w),
+                both=bool(fcrops and self._unsure(gens)),
+            )
+        answers = self._page_answers(pages, gens)
         per_crop = (time.perf_counter() - t0) / max(1, len(crops) + len(fgens))
         results: list[R.TaskResult] = []
         ffirst = 0

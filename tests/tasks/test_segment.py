@@ -845,3 +845,27 @@ def test_a_line_on_a_panel_of_colour_is_cut_down_to_its_print():
     ((x0, y0, x1, y1),) = [s.box for s in page_segments(plain)]
     assert x0 <= ink[:, 1].min() and ink[:, 1].max() < x1 and y0 <= ink[:, 0].min() and ink[:, 0].max() < y1
     assert y1 - y0 < 1.8 * (ink[:, 0].max() - ink[:, 0].min() + 1)
+
+
+def test_formulas_are_read_beside_the_second_reading_and_give_the_same_page():
+    # with two workers, the unsure segments' second reading and the formula candidates' reading
+    # (chosen on the first reading) run side by side, one worker each; the page is the one read
+    # one after the other, the formula written as LaTeX in place of its rows
+    from hyocr import OCR
+    from tests.tasks.test_layout import formula_page
+
+    page, _ = formula_page()
+    pages, paths = {}, []
+    for workers in (2, 1):
+        ocr = OCR(workers=workers)
+        plain = ocr._side_by_side
+
+        def spied(first, second, both, plain=plain, workers=workers):
+            paths.append((workers, both))
+            return plain(first, second, both)
+
+        ocr._side_by_side = spied
+        pages[workers] = [(ln.text, ln.box, ln.confidence) for ln in ocr.spotting(page).lines]
+    assert paths == [(2, True), (1, True)]
+    assert pages[2] == pages[1]
+    assert any("\\frac" in text for text, _, _ in pages[2])

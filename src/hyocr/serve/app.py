@@ -722,22 +722,26 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             if keeping is not None:
                 held.enter_context(keeping(crops))
             # the document task reads its candidate formulas beside the lines; text and spotting
-            # read only those whose rows the lines left unsure (`formulas_worth_reading`), after them
+            # read only those whose rows the lines left unsure (`formulas_worth_reading`), after
+            # them and beside the unsure segments' second reading: that only ever keeps a surer
+            # reading, so it could only rule candidates out, as `assemble` does on the final answers
             beside = task == "document"
             outs, fouts = await asyncio.gather(
                 asyncio.gather(*(read_segment(c) for c in crops)),
                 asyncio.gather(*(read_formula(c) for c in (fcrops if beside else []))),
             )
-            spent = list(outs)  # every reading made, for the usage
-            if config.reread > 0:
-                tried = await asyncio.gather(*(reread(c, o) for c, o in zip(crops, outs, strict=True)))
-                outs = [surest(t) for t in tried]
-                spent = [c for t in tried for c in t]
-            answers = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
-            worth = formulas_worth_reading(task, fboxes, segs, answers)
+            worth = list(range(len(fboxes)))
             if not beside:
-                fouts = await asyncio.gather(*(read_formula(fcrops[k]) for k in worth))
-            spent += list(fouts)
+                first = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
+                worth = formulas_worth_reading(task, fboxes, segs, first)
+            tried, later = await asyncio.gather(
+                asyncio.gather(*(reread(c, o) for c, o in zip(crops, outs, strict=True))),
+                asyncio.gather(*(read_formula(fcrops[k]) for k in ([] if beside else worth))),
+            )
+            outs = [surest(t) for t in tried]
+            fouts = fouts if beside else later
+            spent = [c for t in tried for c in t] + list(fouts)  # every reading made, for the usage
+            answers = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
             typed = assemble(
                 task,
                 img.size,
