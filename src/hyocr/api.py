@@ -24,7 +24,9 @@ reading kept (`segment.rereading`; greedy reading only).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
 that many at a time side by side, each on its share of the threads. A line reader's decoding is many
 small steps that two threads share badly; two batches on one thread each keep both cores busy
-(`benchmarks/bench_workers.py`). The answers are those of a one-thread run.
+(`benchmarks/bench_workers.py`). The answers are those of a one-thread run. On a page with
+formula candidates, the unsure segments' second reading and the formula reader run side by side,
+on half the workers each (`OCR._side_by_side`).
 """
 
 from __future__ import annotations

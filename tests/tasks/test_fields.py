@@ -428,3 +428,13 @@ def test_a_former_name_read_with_a_digit_is_not_the_address():
     assert pick_fields(rows, ["address"]) == {
         "address": "Level 6, Bangunan TH, Damansara Uptown3 No.3, Jalan SS21/39,47400 Petaling Jaya Selangor"
     }
+
+
+def test_the_rounded_total_under_the_rounding_row():
+    # realdev's sroie_001: "Total Qty 2" read "Total Oby 2" is taken for the total's key over the
+    # amount before rounding; the rounded total printed under the rounding row is the total
+    rows = ["SHOP", "#Total Oby 2", "60.31", "ROUNDING ADJ -0.01", "RM 60.30 V", "CASH 70.30"]
+    assert pick_fields(rows, ["total"]) == {"total": "60.30"}
+    # an amount under the rounding row that is not the rounded total changes nothing
+    rows = ["SHOP", "TOTAL 60.31", "ROUNDING ADJ -0.01", "CASH 70.00"]
+    assert pick_fields(rows, ["total"]) == {"total": "60.31"}

@@ -374,10 +374,27 @@ def _total(rows: list[str]) -> str | None:
     found = _total_row(rows)
     sums, paid = _derived_totals(rows)
     if paid is None or paid not in sums:
-        return found
+        return _rounded(rows, found)
     if found is not None and abs(_number(found) - paid) < 0.005:
         return found
     return f"{paid:,.2f}" if found is not None and "," in found else f"{paid:.2f}"  # as it prints
+
+
+def _rounded(rows: list[str], found: str | None) -> str | None:
+    """`found`, or the rounded total printed below a rounding row when the found total was the
+    amount before rounding ("Total Qty 2" read "Total Oby 2" over 60.31, "ROUNDING ADJ -0.01",
+    "RM 60.30")."""
+    rounding = _keyed(rows, _ROUNDING, _AMOUNT)
+    if found is None or rounding is None or abs(_number(rounding)) < 0.005:
+        return found
+    head = re.compile(rf"^\W*(?:{_ROUNDING})\b", re.IGNORECASE)
+    after = next(k for k, r in enumerate(rows) if head.match(r) and _AMOUNT.search(r))
+    want = round(_number(found) + _number(rounding), 2)
+    for r in rows[after + 1 : after + 3]:
+        value = _amount(r)
+        if value is not None and abs(_number(value) - want) < 0.005:
+            return value
+    return found
 
 
 def _total_row(rows: list[str]) -> str | None:
