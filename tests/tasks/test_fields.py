@@ -438,3 +438,20 @@ def test_the_rounded_total_under_the_rounding_row():
     # an amount under the rounding row that is not the rounded total changes nothing
     rows = ["SHOP", "TOTAL 60.31", "ROUNDING ADJ -0.01", "CASH 70.00"]
     assert pick_fields(rows, ["total"]) == {"total": "60.31"}
+
+
+def test_a_name_row_that_begins_with_its_suffix_continues_the_row_above():
+    # realdev's sroie_011 prints "AIK HUAT HARDWARE" over "ENTERPRISE (SETIA" over "ALAM) SDN BHD"
+    rows = [
+        "4",
+        "AIK HUAT HARDWARE",
+        "ENTERPRISE (SETIA",
+        "ALAM) SDN BHD",
+        "022737-X",
+        "NO. 17-G, JALAN SETIA",
+    ]
+    assert pick_fields(rows, ["company"]) == {"company": "AIK HUAT HARDWARE ENTERPRISE (SETIA ALAM) SDN BHD"}
+    # a row of digits or a title above it is not part of the name
+    for above in ("12 34", "TAX INVOICE"):
+        rows = [above, "ENTERPRISE TIONG SDN BHD", "NO. 5, JALAN 3"]
+        assert pick_fields(rows, ["company"]) == {"company": "ENTERPRISE TIONG SDN BHD"}

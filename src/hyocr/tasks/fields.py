@@ -214,6 +214,15 @@ def _without_reg(row: str) -> str:
     return _REG_IN_ROW.sub("", row) or row
 
 
+def _words(row: str) -> bool:
+    """A row of words that can be part of a name: letters (at least 4, and 0.6 of its print), no
+    digits, not a title or a key."""
+    letters = sum(c.isalpha() for c in row)
+    if letters < 4 or letters < 0.6 * len(row.replace(" ", "")) or re.search(r"\d", row):
+        return False
+    return not (_TITLE.match(row) or _STOP.search(row))
+
+
 def _company(rows: list[str]) -> tuple[int, int] | None:
     """The rows (first, last) of the company's name: in the header block, the first row with a
     business suffix (a suffix alone on its row takes the row above), else the first row of words
@@ -228,7 +237,10 @@ def _company(rows: list[str]) -> tuple[int, int] | None:
     for k, r in enumerate(top):
         if _SUFFIX.search(r) and sum(c.isalpha() for c in r) >= 3 and not _REG.match(r):
             bare = not _SUFFIX.sub("", r).strip(" .,()-")
-            span = (k - 1, k) if bare and k > 0 else (k, k)
+            # a row that begins with its suffix ("ENTERPRISE (SETIA ALAM) SDN BHD") continues the
+            # name on the row of words above it ("AIK HUAT HARDWARE")
+            led = _SUFFIX.match(r) and k > 0 and _words(top[k - 1])
+            span = (k - 1, k) if (bare or led) and k > 0 else (k, k)
             break
     if span is None:
         for k, r in enumerate(top):
@@ -251,7 +263,8 @@ def _company(rows: list[str]) -> tuple[int, int] | None:
         row, nxt = rows[last], rows[last + 1]
         open_end = row.count("(") > row.count(")") or re.search(r"(?:&|\bAND|-|,)$", row, re.IGNORECASE)
         bare_suffix = _SUFFIX.search(nxt) and not _SUFFIX.sub("", nxt).strip(" .,()-")
-        if not (open_end or bare_suffix) or _REG.match(nxt) or _STOP.search(nxt):
+        led = _SUFFIX.match(nxt) and not _REG.match(row)  # "AIK HUAT HARDWARE" / "ENTERPRISE (SETIA"
+        if not (open_end or bare_suffix or led) or _REG.match(nxt) or _STOP.search(nxt):
             break
         if not bare_suffix and (_STREET_START.match(nxt) or _UNIT_CODE.match(nxt)):
             break  # a name cut short ("MARIONETTES PLAIT (M") does not run on into its address
