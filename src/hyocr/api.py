@@ -190,10 +190,11 @@ class OCR:
         by_shape: bool = False,
         workers: int | None = None,
     ):
-        """One generation per image, `batch_size` at a time, by `workers` (default: the reader's); `by_shape` (PIL images): batched in the
-        order of their width to height, so that a batch holds crops of about the same number of
-        image tokens and answers of about the same length (less padding, fewer decoding steps spent
-        on rows that have finished), the generations returned in the images' order. With several
+        """One generation per image, `batch_size` at a time, by `workers` (default: the reader's);
+        `by_shape` (PIL images): batched in the order of their width to height, so that a batch
+        holds crops of about the same number of image tokens and answers of about the same length
+        (less padding, fewer decoding steps spent on rows that have finished), the generations
+        returned in the images' order. With several
         workers the images are split into batches of equal size, a multiple of the workers in
         number, and (by shape) the widest batches are read first, so that no worker is left with
         the longest batch at the end while the others wait."""

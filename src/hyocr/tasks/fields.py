@@ -309,16 +309,16 @@ def _before_address(row: str, after: list[str]) -> bool:
     return bool(_STOP.search(row) or _DATE.search(row) or _SUFFIX.search(row) or not re.search(r"\d", row))
 
 
-def _first(rows: list[str], pattern: re.Pattern, key: str, valid=lambda s: True) -> str | None:
-    """The first match of `pattern` that is `valid`, in the rows that name `key` first, then in any."""
+def _first(rows: list[str], key: str, pick) -> str | None:
+    """The first value `pick(row)` finds (None: none), in the rows that name `key` first, then in any."""
     keyed = re.compile(rf"\b{key}\b", re.IGNORECASE)
     for prefer in (True, False):
         for r in rows:
             if prefer and not keyed.search(r):
                 continue
-            for m in pattern.finditer(r):
-                if valid(m.group(0)):
-                    return m.group(0).strip()
+            value = pick(r)
+            if value:
+                return value
     return None
 
 
@@ -340,21 +340,14 @@ def _calendar(date: str) -> bool:
 _SPLIT_YEAR = re.compile(r"(?<![\d/.-])(\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)) (\d{2})(?![\d:/.-])")
 
 
-def _date(rows: list[str]) -> str | None:
-    """The receipt's date: the first day of the calendar (`_calendar`) in the rows that name a date,
-    then in any. A year read apart after its century is joined again; of a row's dates, one printed
-    just before a time ("Order No. 10/02/19 11/03/2018 06:20 PM") is taken first."""
-    keyed = re.compile(r"\bDATE\b", re.IGNORECASE)
-    for prefer in (True, False):
-        for r in rows:
-            if prefer and not keyed.search(r):
-                continue
-            r = _SPLIT_YEAR.sub(r"\1\2", r)
-            found = [m for m in _DATE.finditer(r) if _calendar(m.group(0))]
-            timed = [m for m in found if _TIME.match(r[m.end() :].lstrip(" ,"))]
-            if found:
-                return (timed or found)[0].group(0).strip()
-    return None
+def _date_in(row: str) -> str | None:
+    """A row's date: a day of the calendar (`_calendar`). A year read apart after its century is
+    joined again; of the row's dates, one printed just before a time ("Order No. 10/02/19
+    11/03/2018 06:20 PM") is taken first."""
+    row = _SPLIT_YEAR.sub(r"\1\2", row)
+    found = [m for m in _DATE.finditer(row) if _calendar(m.group(0))]
+    timed = [m for m in found if _TIME.match(row[m.end() :].lstrip(" ,"))]
+    return (timed or found)[0].group(0).strip() if found else None
 
 
 # a rounding adjustment's row ("Rounding Adj", "ROUND OFF"; not a "ROUNDED TOTAL")
@@ -506,9 +499,9 @@ def pick_fields(rows: Sequence[str], keys: Sequence[str]) -> dict[str, str | Non
         elif name == "address":
             out[key] = _address(rows, company)
         elif name == "date":
-            out[key] = _date(rows)
+            out[key] = _first(rows, "DATE", _date_in)
         elif name == "time":
-            out[key] = _first(rows, _TIME, "TIME")
+            out[key] = _first(rows, "TIME", lambda r: (m := _TIME.search(r)) and m.group(0).strip())
         elif name == "total":
             out[key] = _total(rows)
         elif name == "phone":
