@@ -732,8 +732,8 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             )
             worth = list(range(len(fboxes)))
             if not beside:
-                first = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
-                worth = formulas_worth_reading(task, fboxes, segs, first)
+                once = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
+                worth = formulas_worth_reading(task, fboxes, segs, once)
             tried, later = await asyncio.gather(
                 asyncio.gather(*(reread(c, o) for c, o in zip(crops, outs, strict=True))),
                 asyncio.gather(*(read_formula(fcrops[k]) for k in ([] if beside else worth))),
