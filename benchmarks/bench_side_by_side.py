@@ -7,9 +7,9 @@ texts differ from the first setting's.
     python benchmarks/bench_side_by_side.py runs/eval/heldout_pages --limit 20 --repeat 2
 
 Session 33, this project's 2-core AVX2 machine, nothing else running, version 19, 20 held-out
-pages (spotting): one after the other 4.43 / 4.45 s a page, side by side 3.49 / 3.87, side by
-side with 2 beams 3.40 / 3.32 (measured by running the session's starting commit beside the
-final one; this script was written after, to keep the comparison in one run).
+pages (spotting), --repeat 2: after each other 5.04 / 5.12 s a page, side by side 3.74 / 3.80
+(3 pages' texts differ: segments reread at one thread instead of two), side by side with 2
+beams 3.76 / 3.61 (9 differ).
 """
 
 from __future__ import annotations
