@@ -20,21 +20,11 @@ from pathlib import Path
 from hyocr.engine.backends import DEVICES, DTYPES
 from hyocr.errors import HyocrError
 from hyocr.tasks.prompts import LANGUAGES, TASKS, instruction, task_of
-from hyocr.tasks.segment import add_segment_arguments
+from hyocr.tasks.segment import add_segment_arguments, whole_at_least
 
 __all__ = ["add_arguments", "main"]
 
 FORMATS = ("txt", "json", "jsonl", "md", "html", "srt", "vtt")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
-    return n
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -62,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, default=4, help="pages per forward batch (default: 4)")
     g.add_argument(
         "--workers",
-        type=_positive_int,
+        type=whole_at_least(1),
         help="batches read side by side, each on its share of the threads (default: 2 on a CPU with 2+ threads)",
     )
     add_segment_arguments(g)

@@ -730,10 +730,8 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 asyncio.gather(*(read_segment(c) for c in crops)),
                 asyncio.gather(*(read_formula(c) for c in (fcrops if beside else []))),
             )
-            worth = list(range(len(fboxes)))
-            if not beside:
-                once = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
-                worth = formulas_worth_reading(task, fboxes, segs, once)
+            once = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
+            worth = formulas_worth_reading(task, fboxes, segs, once)  # every one for the document task
             tried, later = await asyncio.gather(
                 asyncio.gather(*(reread(c, o) for c, o in zip(crops, outs, strict=True))),
                 asyncio.gather(*(read_formula(fcrops[k]) for k in ([] if beside else worth))),

@@ -214,11 +214,11 @@ def _without_reg(row: str) -> str:
     return _REG_IN_ROW.sub("", row) or row
 
 
-def _words(row: str) -> bool:
-    """A row of words that can be part of a name: letters (at least 4, and 0.6 of its print), no
-    digits, not a title or a key."""
+def _words(row: str, digits: bool = False) -> bool:
+    """A row of words that can be part of a name: letters (at least 4, and 0.6 of its print), not
+    a title or a key, and no digits unless `digits`."""
     letters = sum(c.isalpha() for c in row)
-    if letters < 4 or letters < 0.6 * len(row.replace(" ", "")) or re.search(r"\d", row):
+    if letters < 4 or letters < 0.6 * len(row.replace(" ", "")) or (not digits and re.search(r"\d", row)):
         return False
     return not (_TITLE.match(row) or _STOP.search(row))
 
@@ -246,14 +246,7 @@ def _company(rows: list[str]) -> tuple[int, int] | None:
         for k, r in enumerate(top):
             if _STREET_START.match(r):
                 break  # the name is printed above its address: a town or state below it is not it
-            letters = sum(c.isalpha() for c in r)
-            if (
-                letters >= 4
-                and letters >= 0.6 * len(r.replace(" ", ""))
-                and not _TITLE.match(r)
-                and not _STOP.search(r)
-                and not _REG.match(r)
-            ):
+            if _words(r, digits=True) and not _REG.match(r):
                 span = (k, k)
                 break
     if span is None:

@@ -151,13 +151,20 @@ def segmenting(mode: str, task: str, reads: str) -> bool:
     return mode == "lines" or reads == "lines"
 
 
-def _beam_count(text: str) -> int:
-    """`--reread-beams`: a whole number of at least 2 (one beam is the greedy first reading)."""
+def whole_at_least(minimum: int):
+    """An argparse type: a whole number of at least `minimum`, else one clear error."""
     import argparse
 
-    if not text.strip().isdigit() or int(text) < 2:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 2, not {text!r}")
-    return int(text)
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = minimum - 1
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number of at least {minimum}, not {text!r}")
+        return n
+
+    return parse
 
 
 def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/document") -> None:
@@ -192,7 +199,7 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
     )
     group.add_argument(
         "--reread-beams",
-        type=_beam_count,
+        type=whole_at_least(2),  # one beam is the greedy first reading
         default=REREAD_BEAMS,
         help=f"segmented pages: beams of the second reading (default: {REREAD_BEAMS}; 2 is about a tenth faster "
         "on pages and reads them about as well)",
