@@ -47,7 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", help="model directory (default: the model shipped with hyocr)")
     g.add_argument("--device", default="auto", choices=DEVICES, help="where to run (default: auto)")
-    g.add_argument("--dtype", default="auto", choices=DTYPES, help="auto = bf16 autocast over fp32 weights")
+    g.add_argument(
+        "--dtype",
+        default="auto",
+        choices=DTYPES,
+        help="auto = fp32 weights, bf16 autocast where bf16 is fast (decoding steps only for wide decoders)",
+    )
     g.add_argument("--max-pixels", type=int, help="resize budget per image in pixels (default: the model's)")
     g.add_argument("--batch-size", type=int, default=4, help="pages per forward batch (default: 4)")
     g.add_argument(

@@ -48,6 +48,12 @@ from hyocr.processing.image import load_image, preprocess
 from hyocr.processing.template import PromptBuilder
 from hyocr.processing.tokenizer import HyTokenizer
 
+# Decoding steps run under bf16 autocast only for a decoder at least this wide: a step of a small
+# decoder is a few hundred small operations, which autocast's casts slow down (the shipped line
+# reader's steps took 3.9 ms in float32 against 7.8 ms under autocast on an AVX512-BF16 machine),
+# while the image and the prompt, large products, still gain by it (`benchmarks/bench_decode_dtype.py`).
+DECODE_AUTOCAST_HIDDEN = 1024
+
 __all__ = ["SamplingParams", "Request", "Generation", "Engine", "cut_tail_repetition", "tail_repeat_unit"]
 
 
@@ -198,6 +204,8 @@ class Engine:
         if autocast is None:
             autocast = dtype == torch.float32 and bf16_is_fast(self.device)
         self.autocast = autocast
+        # decoding steps too (`DECODE_AUTOCAST_HIDDEN`); else they run in the weights' dtype
+        self.autocast_decode = autocast and self.cfg.lm_hidden >= DECODE_AUTOCAST_HIDDEN
         self.max_pixels = max_pixels or self.cfg.max_pixels
         self.min_pixels = min(min_pixels or self.cfg.min_pixels, self.max_pixels)
         self.max_vision_tokens = max_vision_tokens
@@ -353,10 +361,17 @@ class Engine:
         heights = [self.cfg.read_height(request.task)] * len(grids)
         return _Prepared(ids, pixel_values, grids, sizes, list(request.images), heights)
 
-    def _ctx(self):
-        if not self.autocast:
+    def _ctx(self, decoding: bool = False):
+        """bf16 autocast for encoding images and prompts (`autocast`), and for decoding steps
+        (`decoding`) only with `autocast_decode`."""
+        if not (self.autocast_decode if decoding else self.autocast):
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    @property
+    def cache_dtype(self) -> torch.dtype:
+        """The KV cache's dtype: that of the decoding steps, which read it."""
+        return torch.bfloat16 if self.autocast_decode else next(self.model.parameters()).dtype
 
     # ---- the decoding loop -------------------------------------------------------------------
     def _run(
@@ -367,7 +382,7 @@ class Engine:
         counters or view tracking: a page of line crops, ~300 small operations a decoding step,
         read ~4% faster than under no_grad on one thread), except with bf16 autocast, which stays
         under no_grad (in inference mode a decoding matmul met a float32 operand beside a bf16 one)."""
-        mode = torch.no_grad() if self.autocast else torch.inference_mode()
+        mode = torch.no_grad() if self.autocast_decode else torch.inference_mode()
         loop = self._beam_loop if params.num_beams > 1 else self._loop
         return mode(loop)(batch, params)
 
@@ -391,8 +406,7 @@ class Engine:
                 )
         grids = [p.grids for p in batch]
         embeds = self._image_features(batch)
-        cache_dtype = torch.bfloat16 if self.autocast else next(model.parameters()).dtype
-        cache = KVCache(self.cfg, b, capacity, cache_dtype, dev, zeroed=False)
+        cache = KVCache(self.cfg, b, capacity, self.cache_dtype, dev, zeroed=False)
         logits, positions = model.prefill(input_ids, attn, embeds, grids, cache)
         key_mask = (
             None
@@ -420,6 +434,7 @@ class Engine:
         gen.manual_seed(params.seed if params.seed is not None else torch.seed() % (2**63))
         with self._ctx():
             st = self._prefill(batch, params)
+        with self._ctx(decoding=True):
             rows = list(range(len(batch)))  # original row of each active batch position
             generated: list[list[int]] = [[] for _ in batch]
             while True:
@@ -459,6 +474,7 @@ class Engine:
         k, alpha = params.num_beams, params.length_penalty
         with self._ctx():
             st = self._prefill(batch, params)
+        with self._ctx(decoding=True):
             # every prompt's cache row copied k times: rows [j*k, (j+1)*k) are prompt rows[j]'s beams;
             # only the first beam of each starts live, so the first step takes k distinct tokens
             self._expand(st, k)

@@ -167,7 +167,7 @@ class Scheduler:
         self._stop = False
         self._recent_seconds: deque[float] = deque(maxlen=32)
         cfg = engine.cfg
-        self._cache_dtype = torch.bfloat16 if engine.autocast else next(engine.model.parameters()).dtype
+        self._cache_dtype = engine.cache_dtype
         self._max_position = cfg.max_position
         self._thread = threading.Thread(target=self._loop, name="hyocr-batcher", daemon=True)
         self._thread.start()
@@ -261,7 +261,7 @@ class Scheduler:
                     self._fail_all(batch, newcomers)
                     return
                 t0 = time.perf_counter()
-                with torch.no_grad(), self.engine._ctx():
+                with torch.no_grad(), self.engine._ctx(decoding=True):
                     self._step(batch, newcomers)
                 self.stats.busy_seconds += time.perf_counter() - t0
             except Exception as exc:  # the worker never dies: fail the rows involved and go on
@@ -349,9 +349,10 @@ class Scheduler:
             input_ids[r, length - len(p.ids) :] = torch.tensor(p.ids)
             attn[r, length - len(p.ids) :] = 1
         input_ids, attn = input_ids.to(dev), attn.to(dev)
-        embeds = eng._image_features(preps)  # (kept ones reused: `Engine.keeping_features`)
         cache = KVCache(self.engine.cfg, b, length + self.cache_chunk, self._cache_dtype, dev)
-        logits, positions = model.prefill(input_ids, attn, embeds, [p.grids for p in preps], cache)
+        with eng._ctx():  # images and prompts under autocast where it pays (`Engine._ctx`)
+            embeds = eng._image_features(preps)  # (kept ones reused: `Engine.keeping_features`)
+            logits, positions = model.prefill(input_ids, attn, embeds, [p.grids for p in preps], cache)
         self.stats.prefills += 1
         self.stats.prefill_rows += b
         self.stats.prompt_tokens += sum(len(p.ids) for p in preps)

@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="auto", choices=DEVICES, help="native engine device (default: auto)")
     p.add_argument(
-        "--dtype", default="auto", choices=DTYPES, help="native engine dtype (auto = bf16 autocast over fp32)"
+        "--dtype", default="auto", choices=DTYPES, help="native engine dtype (auto: as `hyocr run --dtype`)"
     )
     p.add_argument("--max-pixels", type=int, help="resize budget per image (default: the model's)")
     p.add_argument(
