@@ -19,8 +19,9 @@ as Markdown (`hyocr.tasks.layout`). "lines" forces that,
 "off" never does it (the release reads the whole page in one pass, as the design intends).
 `drop_score` (0.5, as in PaddleOCR): segments of a page read with a lower confidence are left out
 (and counted in warnings). `reread` (0.95; 0: off): segments read with a lower confidence, but not under
-`drop_score`, are read again with beam search (`reread_beams` beams, 4; at least 2) and the surer
-reading kept (`segment.rereading`; greedy reading only).
+`drop_score`, are read again with beam search (`reread_beams` beams, 4; at least 2) and once more greedily
+widened `reread_widen` times (1.15; 1: not), and the surest reading kept (`segment.rereading`;
+greedy reading only).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
 that many at a time side by side, each on its share of the threads. A line reader's decoding is many
 small steps that two threads share badly; two batches on one thread each keep both cores busy
@@ -48,11 +49,13 @@ from hyocr.tasks.segment import (
     PIECE_ASPECT,
     REREAD,
     REREAD_BEAMS,
+    REREAD_WIDEN,
     SEGMENT_MODES,
     formula_params,
     rereading,
     segmenting,
     surest,
+    widened,
 )
 
 __all__ = ["OCR"]
@@ -154,6 +157,7 @@ class OCR:
         piece_aspect: float = PIECE_ASPECT,
         reread: float = REREAD,
         reread_beams: int = REREAD_BEAMS,
+        reread_widen: float = REREAD_WIDEN,
         workers: int | None = None,
     ):
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
@@ -175,6 +179,9 @@ class OCR:
         if reread_beams < 2:
             raise ValueError(f"reread_beams must be at least 2, not {reread_beams}")
         self.reread_beams = reread_beams
+        if not reread_widen >= 1.0:
+            raise ValueError(f"reread_widen must be at least 1, not {reread_widen}")
+        self.reread_widen = reread_widen
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.workers = workers or _default_workers(self.engine)
@@ -240,8 +247,9 @@ class OCR:
         return [i for i, g in enumerate(gens) if rereading(g.logprobs, self.drop_score, self.reread)]
 
     def _reread(self, prompt: str, crops: list, gens: list, workers: int | None = None) -> list:
-        """Crops read unsurely (`_unsure`) are read again with `reread_beams`-beam search, all in
-        batches; the surer reading of each is kept."""
+        """Crops read unsurely (`_unsure`) are read again with `reread_beams`-beam search, and
+        greedily widened `reread_widen` times (unless 1), all in batches; the surest reading of each
+        is kept."""
         from hyocr.engine.generate import SamplingParams
 
         unsure = self._unsure(gens)
@@ -256,9 +264,21 @@ class OCR:
             by_shape=True,
             workers=workers,
         )
+        wide = (
+            self._generate(
+                prompt,
+                [widened(crops[i], self.reread_widen) for i in unsure],
+                base,
+                batch_size=max(self.batch_size, LINE_BATCH),
+                by_shape=True,
+                workers=workers,
+            )
+            if self.reread_widen != 1.0
+            else [None] * len(unsure)
+        )
         out = list(gens)
-        for i, g in zip(unsure, again, strict=True):
-            out[i] = surest([gens[i], g])
+        for i, g, w in zip(unsure, again, wide, strict=True):
+            out[i] = surest([gens[i], g] + ([w] if w is not None else []))
         return out
 
     def _formulas(self, crops: list, lang: str, workers: int | None = None) -> list:

@@ -477,17 +477,19 @@ def test_unsure_segments_are_searched_with_the_configured_beams(random_model, to
     from hyocr.processing.template import PromptBuilder
     from hyocr.serve.app import ServeConfig, create_app
     from hyocr.serve.backends import NativeBackend
+    from hyocr.tasks.segment import REREAD_WIDEN
 
     engine = Engine(random_model, tokenizer, PromptBuilder(tokenizer), autocast=False)
     engine.cfg = replace(engine.cfg, reads="lines", line_height=32)
     body = png_bytes(64, 160)
     for beams in (2, 3):
         backend = NativeBackend(engine, "hyocr-test")
-        widths = []
+        widths, sizes = [], []
         plain = backend.generate
 
-        async def spied(request, params, timeout=None, plain=plain, widths=widths):
+        async def spied(request, params, timeout=None, plain=plain, widths=widths, sizes=sizes):
             widths.append(params.num_beams or 1)
+            sizes.append((params.num_beams or 1, request.images[0].size))
             return await plain(request, params, timeout)
 
         backend.generate = spied
@@ -495,4 +497,9 @@ def test_unsure_segments_are_searched_with_the_configured_beams(random_model, to
         with LiveServer(create_app(backend, replace(config, reread_beams=beams))) as srv:
             r = httpx.post(srv.url + "/v1/ocr/text", files={"file": ("p.png", body)}, timeout=120)
         assert r.status_code == 200, r.text
-        assert set(widths) == {1, beams} and widths.count(1) == widths.count(beams), widths
+        # each unsure segment: its first reading, the search, and a greedy one widened (`REREAD_WIDEN`)
+        assert set(widths) == {1, beams} and widths.count(1) == 2 * widths.count(beams), widths
+        searched = {size for b, size in sizes if b == beams}
+        greedy = [size for b, size in sizes if b == 1]
+        wider = [(w, h) for w, h in greedy if (round(w / REREAD_WIDEN), h) in searched]
+        assert len(wider) == widths.count(beams), sizes

@@ -514,7 +514,7 @@ def test_unsure_segments_are_read_again_with_beams_and_the_surer_reading_kept():
     from hyocr.tasks.prompts import instruction
     from hyocr.tasks.segment import page_plan, surest
 
-    ocr = OCR(max_new_tokens=32, drop_score=0, reread=1.01)
+    ocr = OCR(max_new_tokens=32, drop_score=0, reread=1.01, reread_widen=1.0)
     crops = page_plan("spotting", load_image(receipt))[1][:8]
     prompt = instruction("text")
     greedy = ocr._generate(prompt, crops)
@@ -523,6 +523,20 @@ def test_unsure_segments_are_read_again_with_beams_and_the_surer_reading_kept():
     searched = [ocr.engine.generate([Request(prompt, [c])], beams)[0] for c in crops]
     assert [k.text for k in kept] == [surest([g, b]).text for g, b in zip(greedy, searched, strict=True)]
     assert any(k.text != g.text for k, g in zip(kept, greedy, strict=True))
+    # by default each is also read greedily widened (`REREAD_WIDEN`), the surest of the three kept
+    from hyocr.tasks.segment import REREAD_WIDEN, widened
+
+    wide_ocr = OCR(max_new_tokens=32, drop_score=0, reread=1.01)
+    assert wide_ocr.reread_widen == REREAD_WIDEN > 1
+    kept3 = wide_ocr._reread(prompt, crops, greedy)
+    plain = SamplingParams(max_new_tokens=32)
+    wide = [ocr.engine.generate([Request(prompt, [widened(c, REREAD_WIDEN)])], plain)[0] for c in crops]
+    assert [k.text for k in kept3] == [
+        surest([g, b, w]).text for g, b, w in zip(greedy, searched, wide, strict=True)
+    ]
+    assert any(k.text != s.text for k, s in zip(kept3, kept, strict=True))
+    with pytest.raises(ValueError, match="reread_widen must be at least 1"):
+        OCR(reread_widen=0.9)
     # sampled readings are not searched
     sampled = OCR(
         max_new_tokens=32,
@@ -533,7 +547,7 @@ def test_unsure_segments_are_read_again_with_beams_and_the_surer_reading_kept():
     first = sampled._generate(prompt, crops[:2])
     assert sampled._reread(prompt, crops[:2], first) == first
     # `reread_beams` sets the width of the second reading's search
-    two = OCR(max_new_tokens=32, drop_score=0, reread=1.01, reread_beams=2)
+    two = OCR(max_new_tokens=32, drop_score=0, reread=1.01, reread_beams=2, reread_widen=1.0)
     kept2 = two._reread(prompt, crops, greedy)
     narrow = SamplingParams(max_new_tokens=32, num_beams=2)
     searched2 = [ocr.engine.generate([Request(prompt, [c])], narrow)[0] for c in crops]

@@ -173,6 +173,7 @@ def main(args: argparse.Namespace) -> int:
         piece_aspect=args.piece_aspect,
         reread=args.reread,
         reread_beams=args.reread_beams,
+        reread_widen=args.reread_widen,
         workers=args.workers,
     )
     runner = _Runner(args, ocr, params)

@@ -37,7 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 from PIL import Image
 
 from hyocr.errors import HyocrError
-from hyocr.tasks.segment import PIECE_ASPECT, REREAD, REREAD_BEAMS, add_segment_arguments
+from hyocr.tasks.segment import PIECE_ASPECT, REREAD, REREAD_BEAMS, REREAD_WIDEN, add_segment_arguments
 
 __all__ = [
     "Engine",
@@ -80,6 +80,7 @@ def make_engine(
     piece_aspect: float = PIECE_ASPECT,
     reread: float = REREAD,
     reread_beams: int = REREAD_BEAMS,
+    reread_widen: float = REREAD_WIDEN,
     num_beams: int | None = None,
 ) -> Engine:
     """Build an engine by name; closed choice, one-line errors."""
@@ -106,6 +107,7 @@ def make_engine(
         piece_aspect=piece_aspect,
         reread=reread,
         reread_beams=reread_beams,
+        reread_widen=reread_widen,
         params=params,
     )
 
@@ -329,6 +331,7 @@ def main(args: argparse.Namespace) -> int:
         piece_aspect=args.piece_aspect,
         reread=args.reread,
         reread_beams=args.reread_beams,
+        reread_widen=args.reread_widen,
         num_beams=args.num_beams,
     )
     meta = {"engine": getattr(engine, "describe", lambda: args.engine)()}
@@ -337,7 +340,7 @@ def main(args: argparse.Namespace) -> int:
     if args.engine == "hyocr":  # how pages were read, so that a report can be reproduced
         meta["reading"] = (
             f"segment {args.segment}, piece aspect {args.piece_aspect:g}, drop score {args.drop_score:g}, "
-            f"reread {args.reread:g} ({args.reread_beams} beams)"
+            f"reread {args.reread:g} ({args.reread_beams} beams, widened {args.reread_widen:g})"
             + (f", {args.num_beams} beams" if args.num_beams else "")
         )
     report, errors = run_eval(

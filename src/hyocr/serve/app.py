@@ -63,6 +63,7 @@ from hyocr.tasks.segment import (
     PIECE_ASPECT,
     REREAD,
     REREAD_BEAMS,
+    REREAD_WIDEN,
     SegmentAnswer,
     assemble,
     formula_params,
@@ -73,6 +74,7 @@ from hyocr.tasks.segment import (
     rereading,
     segmenting,
     surest,
+    widened,
 )
 
 __all__ = ["ServeConfig", "create_app"]
@@ -109,6 +111,7 @@ class ServeConfig:
     # beam search, the surer reading kept (`segment.rereading`)
     reread: float = REREAD
     reread_beams: int = REREAD_BEAMS  # beams of that second reading
+    reread_widen: float = REREAD_WIDEN  # and a greedy one of the crop widened so many times (1: none)
 
 
 class ApiError(Exception):
@@ -701,11 +704,16 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             # an unsure reading is read again with beam search: every reading made
             if beams is None or not rereading(first.logprobs, config.drop_score, config.reread):
                 return [first]
-            async with width:
-                again = await backend.generate(
-                    GenRequest(line_text, [crop]), replace(params, num_beams=beams), config.timeout
-                )
-            return [first, again]
+            # with beams, and (unless reread_widen is 1) greedily widened, side by side
+            views = [(crop, replace(params, num_beams=beams))]
+            if config.reread_widen != 1.0:
+                views.append((widened(crop, config.reread_widen), params))
+
+            async def read(view, p) -> Completion:
+                async with width:
+                    return await backend.generate(GenRequest(line_text, [view]), p, config.timeout)
+
+            return [first, *await asyncio.gather(*(read(v, p) for v, p in views))]
 
         # a segment read again keeps its image features from its first reading
         keeping = getattr(engine, "keeping_features", None) if beams and config.reread > 0 else None

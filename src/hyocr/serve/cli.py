@@ -125,6 +125,7 @@ def build_config(args: argparse.Namespace, model_name: str):
         piece_aspect=args.piece_aspect,
         reread=args.reread,
         reread_beams=args.reread_beams,
+        reread_widen=args.reread_widen,
     )
 
 
