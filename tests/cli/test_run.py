@@ -158,6 +158,10 @@ def test_bad_task_options(model_dir, tmp_path):
     for beams in ("1", "two"):
         proc = hyocr("run", img, "--reread-beams", beams)
         assert proc.returncode == 2 and "--reread-beams: expected a whole number of at least 2" in proc.stderr
+    for factor in ("0.9", "wide", "nan", "inf"):
+        proc = hyocr("run", img, "--reread-widen", factor)
+        assert proc.returncode == 2 and "--reread-widen: expected a factor of at least 1" in proc.stderr
+        assert "Traceback" not in proc.stderr
 
 
 def test_own_pixel_limit_below_pillows_guard(tmp_path):

@@ -408,7 +408,8 @@ def test_document_reads_centred_rows_as_formulas_too_when_the_model_reads_formul
         with_formula, without = usage[96, reread], usage[0, reread]
         assert with_formula["prompt_tokens"] - without["prompt_tokens"] == len(tall.ids)
         assert 1 <= with_formula["completion_tokens"] - without["completion_tokens"] <= 3
-    assert usage[0, 1.01]["prompt_tokens"] == 2 * usage[0, 0.0]["prompt_tokens"]  # once greedy, once beamed
+    # once greedy, once beamed, once greedy widened (`REREAD_WIDEN`: more image tokens)
+    assert usage[0, 1.01]["prompt_tokens"] > 3 * usage[0, 0.0]["prompt_tokens"]
     # spotting reads the candidate after the lines, since its rows were read unsurely (random weights)
     spotted = {}
     for height in (0, 96):
