@@ -179,8 +179,8 @@ class OCR:
         if reread_beams < 2:
             raise ValueError(f"reread_beams must be at least 2, not {reread_beams}")
         self.reread_beams = reread_beams
-        if not reread_widen >= 1.0:
-            raise ValueError(f"reread_widen must be at least 1, not {reread_widen}")
+        if not 1.0 <= reread_widen < float("inf"):
+            raise ValueError(f"reread_widen must be a finite factor of at least 1, not {reread_widen}")
         self.reread_widen = reread_widen
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")

@@ -535,8 +535,9 @@ def test_unsure_segments_are_read_again_with_beams_and_the_surer_reading_kept():
         surest([g, b, w]).text for g, b, w in zip(greedy, searched, wide, strict=True)
     ]
     assert any(k.text != s.text for k, s in zip(kept3, kept, strict=True))
-    with pytest.raises(ValueError, match="reread_widen must be at least 1"):
-        OCR(reread_widen=0.9)
+    for factor in (0.9, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="reread_widen must be a finite factor of at least 1"):
+            OCR(reread_widen=factor)
     # sampled readings are not searched
     sampled = OCR(
         max_new_tokens=32,

@@ -380,8 +380,9 @@ class Engine:
         """Yields (row, token, logprob, finish_reason or None) as tokens are produced (a beam
         search's answer all at once when its prompt is done): in inference mode (no version
         counters or view tracking: a page of line crops, ~300 small operations a decoding step,
-        read ~4% faster than under no_grad on one thread), except with bf16 autocast, which stays
-        under no_grad (in inference mode a decoding matmul met a float32 operand beside a bf16 one)."""
+        read ~4% faster than under no_grad on one thread), except when the decoding steps run under
+        bf16 autocast (`autocast_decode`), which stays under no_grad (in inference mode a decoding
+        matmul met a float32 operand beside a bf16 one)."""
         mode = torch.no_grad() if self.autocast_decode else torch.inference_mode()
         loop = self._beam_loop if params.num_beams > 1 else self._loop
         return mode(loop)(batch, params)
