@@ -256,29 +256,23 @@ class OCR:
         if not unsure:
             return gens
         base = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
-        again = self._generate(
-            prompt,
-            [crops[i] for i in unsure],
-            replace(base, num_beams=self.reread_beams),
-            batch_size=max(self.batch_size, LINE_BATCH),
-            by_shape=True,
-            workers=workers,
-        )
-        wide = (
+        views = [([crops[i] for i in unsure], replace(base, num_beams=self.reread_beams))]
+        if self.reread_widen != 1.0:
+            views.append(([widened(crops[i], self.reread_widen) for i in unsure], base))
+        again = [
             self._generate(
                 prompt,
-                [widened(crops[i], self.reread_widen) for i in unsure],
-                base,
+                images,
+                params,
                 batch_size=max(self.batch_size, LINE_BATCH),
                 by_shape=True,
                 workers=workers,
             )
-            if self.reread_widen != 1.0
-            else [None] * len(unsure)
-        )
+            for images, params in views
+        ]
         out = list(gens)
-        for i, g, w in zip(unsure, again, wide, strict=True):
-            out[i] = surest([gens[i], g] + ([w] if w is not None else []))
+        for k, i in enumerate(unsure):
+            out[i] = surest([gens[i], *(readings[k] for readings in again)])
         return out
 
     def _formulas(self, crops: list, lang: str, workers: int | None = None) -> list:

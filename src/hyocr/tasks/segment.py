@@ -189,8 +189,10 @@ def widening(text: str) -> float:
 
 
 def widened(crop: Image.Image, factor: float) -> Image.Image:
-    """`crop` stretched `factor` times as wide (the same height)."""
-    return crop.resize((max(1, round(crop.width * factor)), crop.height), Image.Resampling.BICUBIC)
+    """`crop` stretched `factor` times as wide (the same height), as a config's stretch widens it."""
+    from hyocr.processing.image import stretched
+
+    return crop.resize((stretched(crop.width, factor), crop.height), Image.Resampling.BICUBIC)
 
 
 def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/document") -> None:
