@@ -238,9 +238,9 @@ def test_spotting_and_text_write_a_surer_formula_as_one_latex_line_in_its_place(
     # ... but not a row read as one character (a fraction's lone denominator, read surely)
     letter = [SegmentAnswer("h", a.logprobs) if k == first else a for k, a in enumerate(sure_row)]
     assert formulas_worth_reading("spotting", [f], segs, letter) == [0]
-    assert [ln.text for ln in assemble("spotting", im.size, segs, letter, formulas=[(f, sure_formula)]).lines] == (
-        want[:2] + [latex] + want[2:]
-    )
+    assert [
+        ln.text for ln in assemble("spotting", im.size, segs, letter, formulas=[(f, sure_formula)]).lines
+    ] == (want[:2] + [latex] + want[2:])
 
     class Cfg:
         formula_height = 96
