@@ -1501,17 +1501,23 @@ def _with_glyphs(segs: Sequence[Segment], answers: Sequence[SegmentAnswer]) -> l
 
 
 def _surest_text(answers: Sequence[SegmentAnswer], inside: Sequence[int]) -> float:
-    """The highest confidence of the text readings `answers[i]` for i in `inside` that are longer
-    than one character (0 if none): a formula's lone letter (a fraction's denominator "h") can be
-    read surely as text without the rows being text (version 20 read one at 0.979)."""
+    """The highest confidence of the text readings `answers[i]` for i in `inside` that are not a
+    lone letter or digit (0 if none): a formula's lone letter (a fraction's denominator "h") can be
+    read surely as text without the rows being text (version 20 read one at 0.979), while a known
+    colon (`_with_glyphs`) is text."""
     return max(
         (
-            answer_confidence(answers[i].logprobs)
-            for i in inside
-            if answers[i].logprobs and len(answers[i].text.strip()) > 1
+            answer_confidence(a.logprobs)
+            for a in (answers[i] for i in inside)
+            if a.logprobs and not _lone_alnum(a.text)
         ),
         default=0.0,
     )
+
+
+def _lone_alnum(text: str) -> bool:
+    text = text.strip()
+    return len(text) == 1 and text.isalnum()
 
 
 def _chosen_formulas(
