@@ -235,7 +235,7 @@ def test_spotting_and_text_write_a_surer_formula_as_one_latex_line_in_its_place(
     assert formulas_worth_reading("spotting", [f], segs, sure_row) == []
     assert formulas_worth_reading("text", [f], segs, answers) == [0]
     assert formulas_worth_reading("document", [f], segs, sure_row) == [0]
-    # ... but not a row read as one character (a fraction's lone denominator, read surely)
+    # ... but not a row read as a lone letter or digit (a fraction's denominator, read surely)
     letter = [SegmentAnswer("h", a.logprobs) if k == first else a for k, a in enumerate(sure_row)]
     assert formulas_worth_reading("spotting", [f], segs, letter) == [0]
     assert [

@@ -1471,7 +1471,9 @@ FORMULA_SURE = 0.91
 # ... and none of the segments in its box may have been read as text surer than this: the line
 # reader reads a formula's pieces unsurely (at most 0.89 on the dev pages' 13 formulas, once 0.95
 # on the held-out pages' 24), while beam search made the formula reader surer on receipts' rows it
-# had read as text at 0.96-0.99 (three rows of real receipts, formula readings at 0.89-0.90)
+# had read as text at 0.96-0.99 (three rows of real receipts, formula readings at 0.89-0.90). A
+# reading that is a lone letter or digit does not count (`_surest_text`): version 20 read a
+# fraction's denominator "h" at 0.979
 TEXT_SURE = 0.95
 
 
@@ -1516,6 +1518,7 @@ def _surest_text(answers: Sequence[SegmentAnswer], inside: Sequence[int]) -> flo
 
 
 def _lone_alnum(text: str) -> bool:
+    """Whether `text` is one letter or digit (spaces around it aside)."""
     text = text.strip()
     return len(text) == 1 and text.isalnum()
 
