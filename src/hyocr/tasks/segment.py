@@ -91,8 +91,8 @@ from hyocr.tasks.parse import geo_mean_probability
 __all__ = [
     "PIECE_ASPECT",
     "REREAD",
-    "REREAD_WIDEN",
     "REREAD_BEAMS",
+    "REREAD_WIDEN",
     "SEGMENT_MODES",
     "SEGMENT_TASKS",
     "Segment",
@@ -196,8 +196,8 @@ def widened(crop: Image.Image, factor: float) -> Image.Image:
 
 
 def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/document") -> None:
-    """The `--segment`, `--piece-aspect`, `--drop-score`, `--reread` and `--reread-beams` options of `hyocr run`, `eval`
-    and `serve`."""
+    """The `--segment`, `--piece-aspect`, `--drop-score`, `--reread`, `--reread-beams` and `--reread-widen`
+    options of `hyocr run`, `eval` and `serve`."""
     group.add_argument(
         "--segment",
         default="auto",
