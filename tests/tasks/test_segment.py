@@ -282,6 +282,19 @@ def test_a_sheets_broken_edge_and_solid_blobs_are_not_segments():
     assert all(20 < s.box[0] and s.box[2] < 880 and not 495 <= s.box[1] <= 505 for s in segs)
 
 
+def test_bold_print_over_half_ink_is_a_segment_but_a_bar_is_not():
+    # a shop's name in heavy print is more than 55% ink in its box, margins included, as a solid
+    # patch is; its letters keep their gaps, a bar's rows are ink across
+    page = Image.new("L", (400, 240), 255)
+    d = ImageDraw.Draw(page)
+    d.text((40, 30), "HUA BOOK STORE", fill=0, font_size=16, stroke_width=1, stroke_fill=0)
+    for i in range(3):
+        d.text((40, 80 + 25 * i), f"ITEM {i} WIDGET 1.50", fill=0, font_size=14)
+    d.rectangle((40, 190, 300, 202), fill=0)
+    boxes = [s.box for s in find_segments(page.convert("RGB"))]
+    assert len(boxes) == 4 and boxes[0][1] < 40 and all(b[1] < 180 for b in boxes), boxes
+
+
 def test_a_line_on_a_patchy_ground_is_read_as_one_line_but_a_paragraph_is_not():
     # coloured patches above and below a line look like more lines to the cutter; read one by one
     # they became invented words ("1\nCornwall\nCASHIER"). An image at most three times as tall as
@@ -530,8 +543,8 @@ def test_unsure_segments_are_read_again_with_beams_and_the_surer_reading_kept():
     from hyocr.tasks.segment import page_plan, surest
 
     ocr = OCR(max_new_tokens=32, drop_score=0, reread=1.01, reread_widen=1.0)
-    # the receipt's first 12 crops hold a line (its invoice number) whose widened reading is kept
-    crops = page_plan("spotting", load_image(receipt))[1][:12]
+    # the receipt's first 13 crops hold a line (its invoice number) whose widened reading is kept
+    crops = page_plan("spotting", load_image(receipt))[1][:13]
     prompt = instruction("text")
     greedy = ocr._generate(prompt, crops)
     kept = ocr._reread(prompt, crops, greedy)
