@@ -445,6 +445,19 @@ def test_a_long_line_is_read_in_pieces_cut_at_its_word_spaces():
     parts = pieces(pointed.convert("RGB"), 20)
     cuts = np.cumsum([p.width for p in parts])[:-1]
     assert len(cuts) >= 2 and not any(p - 14 <= c <= p for p in points for c in cuts), (cuts, points)
+    # a line printed on a white panel whose edge, and the dark ground beyond it, fall in the crop:
+    # a last piece holding only that (its ink runs into the crop's top row) is not read ("1")
+    panel = Image.new("L", (556, 30), 255)
+    d = ImageDraw.Draw(panel)
+    x = 6
+    for k in range(40):
+        d.rectangle((x, 8, x + 7, 21), fill=0)
+        x += 8 + (14 if k % 4 == 3 else 2)
+    d.rectangle((x + 14, 0, 555, 29), fill=60)
+    parts = pieces(panel.convert("RGB"), 20)
+    assert len(parts) >= 2 and all(np.asarray(p.convert("L"))[0].min() > 200 for p in parts), [
+        p.width for p in parts
+    ]
 
 
 def test_tight_lines_tilted_apart_from_the_page_are_cut_on_their_own_turn():

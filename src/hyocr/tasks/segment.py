@@ -1050,8 +1050,9 @@ def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Im
     band of rows around the inkiest one holding at least a fifth of its ink (about the x-height:
     a neighbour's sliver above or below is left out); spaces are columns of that band without ink,
     at least 0.35 of its height wide, where the specks the ink's grain filter drops count as ink (the
-    decimal point of small print is one: cut through, "90.27" was read "90 27"); each cut is at the widest space in the second half of the
-    width a piece may have (else the last space within it)."""
+    decimal point of small print is one: cut through, "90.27" was read "90 27"); each cut is at the
+    widest space in the second half of the width a piece may have (else the last space within it).
+    A first or last piece that is only the edge of the panel the line is printed on is left out."""
     h, w = crop.height, crop.width
     if max_aspect <= 0 or w <= max_aspect * h / 3 or h < 8:  # the print is at most the crop's height
         return [crop]
@@ -1094,7 +1095,14 @@ def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Im
         pos = inside[-1][0]
         cuts.append(pos)
     cuts.append(w)
-    return [crop.crop((a, 0, b, h)) for a, b in zip(cuts, cuts[1:], strict=False)]
+    spans = list(zip(cuts, cuts[1:], strict=False))
+    # a first or last piece no wider than the crop is tall whose ink runs into the crop's top or
+    # bottom row (print keeps a margin there) is the edge of the box or panel the line is printed
+    # on, not print (read, it was a "1" after the line)
+    edge = [
+        (a, b) for a, b in (spans[0], spans[-1]) if b - a <= h and (ink[0, a:b].any() or ink[-1, a:b].any())
+    ]
+    return [crop.crop((a, 0, b, h)) for a, b in spans if (a, b) not in edge or len(spans) == 1]
 
 
 def page_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
