@@ -430,8 +430,13 @@ def test_a_long_line_is_read_in_pieces_cut_at_its_word_spaces():
     parts = pieces(blocks.convert("RGB"), 20)
     cuts = np.cumsum([p.width for p in parts])[:-1]
     assert len(cuts) and all(any(w - 14 <= c <= w for w in words) for c in cuts), (cuts, words)
+
+
+def test_a_piece_is_not_cut_through_a_decimal_point():
     # the decimal point of small print is one dark pixel on the baseline, a speck to the ink's grain
     # filter: a gap holding one is not a space (cut there, "90.27" was read "90 27")
+    from hyocr.tasks.segment import pieces
+
     pointed = Image.new("L", (700, 40), 255)
     d = ImageDraw.Draw(pointed)
     x, points = 10, []
@@ -445,8 +450,13 @@ def test_a_long_line_is_read_in_pieces_cut_at_its_word_spaces():
     parts = pieces(pointed.convert("RGB"), 20)
     cuts = np.cumsum([p.width for p in parts])[:-1]
     assert len(cuts) >= 2 and not any(p - 14 <= c <= p for p in points for c in cuts), (cuts, points)
+
+
+def test_a_last_piece_that_is_only_a_panels_edge_is_not_read():
     # a line printed on a white panel whose edge, and the dark ground beyond it, fall in the crop:
     # a last piece holding only that (its ink runs into the crop's top row) is not read ("1")
+    from hyocr.tasks.segment import pieces
+
     panel = Image.new("L", (556, 30), 255)
     d = ImageDraw.Draw(panel)
     x = 6

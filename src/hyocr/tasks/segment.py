@@ -1102,7 +1102,7 @@ def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Im
     edge = [
         (a, b) for a, b in (spans[0], spans[-1]) if b - a <= h and (ink[0, a:b].any() or ink[-1, a:b].any())
     ]
-    return [crop.crop((a, 0, b, h)) for a, b in spans if (a, b) not in edge or len(spans) == 1]
+    return [crop.crop((a, 0, b, h)) for a, b in [s for s in spans if s not in edge] or spans]
 
 
 def page_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
