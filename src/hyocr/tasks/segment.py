@@ -1048,11 +1048,12 @@ def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Im
     print is tall (a line reader reads a short piece better than a long line: see PIECE_ASPECT); the
     crop itself when it is short enough or has no word space to cut at. The print's height is the
     band of rows around the inkiest one holding at least a fifth of its ink (about the x-height:
-    a neighbour's sliver above or below is left out); spaces are columns of that band without ink,
-    at least 0.35 of its height wide, where the specks the ink's grain filter drops count as ink (the
-    decimal point of small print is one: cut through, "90.27" was read "90 27"); each cut is at the
-    widest space in the second half of the width a piece may have (else the last space within it).
-    A first or last piece that is only the edge of the panel the line is printed on is left out."""
+    a neighbour's sliver above or below is left out); spaces are columns of that band with neither
+    ink nor any pixel darker than its paper (`_dark`: the specks the ink's grain filter drops count,
+    and the decimal point of small print is one: cut through, "90.27" was read "90 27"), at least
+    0.35 of its height wide; each cut is at the widest space in the second half of the width a piece
+    may have (else the last space within it). A first or last piece that is only the edge of the
+    panel the line is printed on is left out."""
     h, w = crop.height, crop.width
     if max_aspect <= 0 or w <= max_aspect * h / 3 or h < 8:  # the print is at most the crop's height
         return [crop]
@@ -1071,7 +1072,7 @@ def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Im
     th = t1 - t0 + 1
     if w <= max_aspect * th:
         return [crop]
-    blank = ~(ink | dark)[t0 : t1 + 1].any(axis=0)
+    blank = ~(ink | dark)[t0 : t1 + 1].any(axis=0)  # `dark` is `ink` before the grain filter (and rules)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], blank.view(np.int8), [0]))))
     spaces = [
         (int((a + b) // 2), int(b - a))
