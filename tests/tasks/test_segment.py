@@ -282,6 +282,27 @@ def test_a_sheets_broken_edge_and_solid_blobs_are_not_segments():
     assert all(20 < s.box[0] and s.box[2] < 880 and not 495 <= s.box[1] <= 505 for s in segs)
 
 
+def test_a_ruled_tables_borders_are_not_segments_between_its_rules():
+    # a table ruled with one-pixel lines, rows 31 px apart with 13 px print: the rules cut the
+    # borders into pieces shorter than 2.5 lines, which were read "1" beside every cell
+    page = Image.new("L", (700, 1000), 255)
+    d = ImageDraw.Draw(page)
+    for i in range(4):
+        d.text((40, 20 + 28 * i), f"Paragraph line {i} of the page above the table", fill=0, font_size=18)
+    xs, ys = (60, 240, 420, 600), [150 + 31 * r for r in range(5)]
+    for y in ys:
+        d.line((xs[0], y, xs[-1], y), fill=0, width=1)
+    for x in xs:
+        d.line((x, ys[0], x, ys[-1]), fill=0, width=1)
+    words = ["Tooltip Text", "146.89", "11.61", "Bundibugyo", "Back", "jeez Reno"]
+    for r in range(4):
+        for c in range(3):
+            d.text((xs[c] + 16, ys[r] + 6), words[(3 * r + c) % len(words)], fill=0, font_size=18)
+    boxes = [s.box for s in find_segments(page.convert("RGB"))]
+    assert len(boxes) == 4 + 12, boxes
+    assert all(b[2] - b[0] > 20 and not any(b[0] <= x < b[2] for x in xs) for b in boxes[4:]), boxes
+
+
 def test_bold_print_over_half_ink_is_a_segment_but_a_bar_is_not():
     # a shop's name in heavy print is more than 55% ink in its box, margins included, as a solid
     # patch is; its letters keep their gaps, a bar's rows are ink across

@@ -294,19 +294,42 @@ def _ink(gray: np.ndarray, keep_rules: bool = False, dark: np.ndarray | None = N
     """Ink pixels of a grey page (see the module); `keep_rules` keeps long ruled lines in; `dark`:
     the page's `_dark` when the caller has it already."""
     h, w = gray.shape
-    ink = _dark(gray) if dark is None else dark.copy()
-    # scanner grain: drop ink pixels with fewer than 2 ink pixels among their 8 neighbours (glyph
-    # strokes always have 2; specks and pairs of specks do not)
-    p = np.pad(ink, 1).astype(np.uint8)
-    nb = sum(p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) - ink
-    ink &= nb >= 2
+    ink = _grainless(gray, dark)
     if keep_rules:
         return _banded(gray, ink, keep_rules=True)
     # long horizontal rules, and long vertical ones (table borders, the dark edge of a scanned
     # page: one inked column down the whole page joins every row into one band), found before a
     # band's print replaces it: a rule running into a band is one run with it
-    ruled = ink & ~_long_runs(ink, max(40, w // 6)) & ~_long_runs(ink.T, max(100, h // 4)).T
+    ruled = ink & ~_rules(ink) & ~_long_runs(ink.T, max(100, h // 4)).T
     return _banded(gray, ruled)
+
+
+def _grainless(gray: np.ndarray, dark: np.ndarray | None = None) -> np.ndarray:
+    """`_dark` (or `dark`) without scanner grain: ink pixels with fewer than 2 ink pixels among
+    their 8 neighbours are dropped (glyph strokes always have 2; specks and pairs of specks do not)."""
+    h, w = gray.shape
+    ink = _dark(gray) if dark is None else dark.copy()
+    p = np.pad(ink, 1).astype(np.uint8)
+    nb = sum(p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) - ink
+    return ink & (nb >= 2)
+
+
+def _rules(ink: np.ndarray) -> np.ndarray:
+    """The long horizontal rules of a page's grainless ink, which `_ink` takes out."""
+    return _long_runs(ink, max(40, ink.shape[1] // 6))
+
+
+def _crossings(ink: np.ndarray, rules: np.ndarray, reach: int = 4) -> np.ndarray:
+    """The pixels of `rules` at most 4 px thick where a stroke of `ink` runs on both above and
+    below them within `reach` rows: where a table's border crosses its rules (not a panel's corner,
+    not a coloured ground)."""
+    thin = rules & ~_long_runs(rules.T, 5).T
+    h = ink.shape[0]
+    above, below = np.zeros_like(ink), np.zeros_like(ink)
+    for d in range(1, min(reach, h - 1) + 1):
+        above[d:] |= ink[:-d]
+        below[:-d] |= ink[d:]
+    return thin & above & below
 
 
 def _dark(gray: np.ndarray) -> np.ndarray:
@@ -887,8 +910,12 @@ def _upright_segments(
     if typical is None:
         return []
     # vertical strokes far taller than a line are no glyph's: the broken edge of a photographed or
-    # scanned sheet, a table's or a frame's border
-    ink = ink & ~_long_runs(ink.T, max(8, int(2.5 * typical))).T
+    # scanned sheet, a table's or a frame's border. Measured with the long horizontal rules kept
+    # in: `_ink` takes a table's rules out, and with them the pixels where they cross its borders,
+    # so a border was cut into one stroke a row tall per cell, each read "1" beside the cells' text
+    # (17 on one held-out page)
+    crossed = ink | _crossings(ink, _rules(_grainless(gray)))
+    ink = ink & ~_long_runs(crossed.T, max(8, int(2.5 * typical))).T
     lines: list[tuple[np.ndarray, int, int, int, int]] = []  # (block's ink, its x0, y0, line rows a, b)
     blocks: list[int] = []  # each line's block
     for k, (by0, by1, bx0, bx1) in enumerate(_blocks(ink, typical, gap)):
