@@ -303,6 +303,22 @@ def test_a_ruled_tables_borders_are_not_segments_between_its_rules():
     assert all(b[2] - b[0] > 20 and not any(b[0] <= x < b[2] for x in xs) for b in boxes[4:]), boxes
 
 
+def test_a_dashed_rule_one_blank_row_over_a_total_is_not_part_of_its_segment():
+    # a band bridges a blank row, so a receipt's dashed rule just over its total was one band with
+    # it: the total and its amount were one segment across the rule's width, read badly or dropped
+    page = Image.new("L", (500, 140), 255)
+    d = ImageDraw.Draw(page)
+    d.text((40, 20), "ITEM 1 WIDGET 1.50", fill=0, font_size=16)
+    d.text((40, 50), "ITEM 2 GADGET 9.90", fill=0, font_size=16)
+    for x in range(40, 440, 6):
+        d.line((x, 83, x + 4, 83), fill=0, width=2)  # rows 83-84; the print below starts at row 86
+    d.text((40, 81), "TOTAL QTY: 2", fill=0, font_size=16)
+    d.text((380, 81), "11.40", fill=0, font_size=16)
+    boxes = [s.box for s in find_segments(page.convert("RGB"))]
+    assert len(boxes) == 4 and boxes[2][2] < 200 and boxes[3][0] > 350, boxes
+    assert all(b[1] > 84 for b in boxes[2:]), boxes
+
+
 def test_bold_print_over_half_ink_is_a_segment_but_a_bar_is_not():
     # a shop's name in heavy print is more than 55% ink in its box, margins included, as a solid
     # patch is; its letters keep their gaps, a bar's rows are ink across
