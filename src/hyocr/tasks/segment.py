@@ -304,7 +304,7 @@ def _ink(gray: np.ndarray, keep_rules: bool = False, dark: np.ndarray | None = N
     # long horizontal rules, and long vertical ones (table borders, the dark edge of a scanned
     # page: one inked column down the whole page joins every row into one band), found before a
     # band's print replaces it: a rule running into a band is one run with it
-    ruled = ink & ~_rules(ink) & ~_long_runs(ink.T, max(100, h // 4)).T
+    ruled = ink & ~_long_rules(ink) & ~_long_runs(ink.T, max(100, h // 4)).T
     return _banded(gray, ruled)
 
 
@@ -318,8 +318,9 @@ def _grainless(gray: np.ndarray, dark: np.ndarray | None = None) -> np.ndarray:
     return ink & (nb >= 2)
 
 
-def _rules(ink: np.ndarray) -> np.ndarray:
-    """The long horizontal rules of a page's grainless ink, which `_ink` takes out."""
+def _long_rules(ink: np.ndarray) -> np.ndarray:
+    """The long horizontal rules of a page's grainless ink, which `_ink` takes out (runs of a
+    sixth of its width or 40 px; not `tasks.tables._rules`, a table's thin rules both ways)."""
     return _long_runs(ink, max(40, ink.shape[1] // 6))
 
 
@@ -939,7 +940,7 @@ def _upright_segments(
     # (`_crossings`): `_ink` takes a table's rules out, and with them the pixels where they cross
     # its borders, so a border was cut into one stroke a row tall per cell, each read "1" beside
     # the cells' text (17 on one held-out page)
-    crossed = ink | _crossings(ink, _rules(_grainless(gray)))
+    crossed = ink | _crossings(ink, _long_rules(_grainless(gray)))
     ink = ink & ~_long_runs(crossed.T, max(8, int(2.5 * typical))).T
     lines: list[tuple[np.ndarray, int, int, int, int]] = []  # (block's ink, its x0, y0, line rows a, b)
     blocks: list[int] = []  # each line's block
