@@ -339,3 +339,36 @@ def test_varied_receipts_print_dollars_codes_and_colon_columns_and_plain_ones_st
             break
     assert keys[0].startswith("Date ") and keys[0].endswith(":") and len(keys[0]) == len(keys[1]) >= 12
     assert keys[2] == "TOTAL :" and trial[2].segs[1].text in ("9.90", "$9.90")
+
+
+def test_receipt_title_lines_are_printed_in_heavy_faces_some_spaced_or_reversed_out():
+    import numpy as np
+
+    from hyocr.data.fonts import fonts_for
+    from hyocr.data.render.receipt import render_receipt_title_line
+
+    # real receipts print the shop's name in black and condensed-black faces ("HOME MASTER" was
+    # read "HOWE WASTER"), which no face the reader had seen looks like
+    heavy = {f.name for f in fonts_for("latn", "heavy")}
+    assert {"NotoSans-ExtraCondensedBlack.ttf", "LeagueSpartan-Black.otf"} <= heavy, heavy
+    rs = [render_receipt_title_line(random.Random(f"title:{seed}")) for seed in range(80)]
+    for r in rs:
+        assert len(r.lines) == 1 and 0 < len(r.lines[0].text) <= 36
+        assert r.meta["font"] in heavy
+        assert_ground_truth(r, 60)
+    texts = [r.lines[0].text for r in rs]
+    assert sum(t.isupper() for t in texts) >= 40 and sum(any(c.islower() for c in t) for t in texts) >= 5
+    assert len(set(texts)) >= 75
+    again = render_receipt_title_line(random.Random("title:0"))
+    assert again.lines[0].text == texts[0] and again.image.tobytes() == rs[0].image.tobytes()
+
+    def box_ink(r) -> float:  # median darkness inside the line's box
+        x0, y0, x1, y1 = (int(v) for v in quad_bounds(r.lines[0].quad))
+        return 255 - float(np.median(np.asarray(r.image.convert("L"))[y0:y1, x0:x1]))
+
+    rev = [r for r in rs if r.meta["reversed"]]
+    plain = [r for r in rs if not r.meta["reversed"]]
+    assert 4 <= len(rev) <= 24 and 4 <= sum(r.meta["spaced"] for r in rs) <= 24
+    # reversed out: the box is mostly ink (the banner), where a printed heading's is mostly paper
+    rev_ink, plain_ink = sorted(box_ink(r) for r in rev), sorted(box_ink(r) for r in plain)
+    assert rev_ink[len(rev_ink) // 2] > 2 * plain_ink[len(plain_ink) // 2] + 40, (rev_ink, plain_ink)

@@ -207,7 +207,7 @@ CATALOGUE: tuple[FontSpec, ...] = (
     FontSpec("truetype/open-sans/OpenSans-Regular.ttf", "fonts-open-sans", _LAT, ("sans",)),
     FontSpec("truetype/open-sans/OpenSans-Bold.ttf", "fonts-open-sans", _LAT, ("sans", "bold")),
     FontSpec("truetype/lato/Lato-Regular.ttf", "fonts-lato", ("latn",), ("sans",)),
-    FontSpec("truetype/lato/Lato-Black.ttf", "fonts-lato", ("latn",), ("display", "bold")),
+    FontSpec("truetype/lato/Lato-Black.ttf", "fonts-lato", ("latn",), ("display", "bold", "heavy")),
     # printer and terminal faces (session 16): real receipts are printed in a thermal or
     # dot-matrix printer's own bitmap faces (Epson's 12x24 "font A" and the like), which the faces
     # above (made for screens and offices) only approximate; "printer" marks the pixel and dot ones
@@ -263,6 +263,39 @@ CATALOGUE: tuple[FontSpec, ...] = (
     FontSpec("opentype/public/tex-gyre/texgyreheros-regular.otf", "fonts-texgyre", ("latn",), ("sans",)),
     FontSpec("opentype/public/tex-gyre/texgyrecursor-regular.otf", "fonts-texgyre", ("latn",), ("mono",)),
     FontSpec("opentype/public/tex-gyre/texgyrecursor-bold.otf", "fonts-texgyre", ("latn",), ("mono", "bold")),
+    # heading faces (session 38): real receipts print the shop's name in black or condensed-black
+    # display faces ("TEO HENG STATIONERY & BOOKS" read "TED HENB STATIONERY B BIDIKS", "HOME
+    # MASTER" read "HOWE WASTER"), heavier and narrower than the office bolds above; "heavy" marks
+    # them for headings. Not tagged "sans": body text keeps its faces
+    FontSpec("truetype/noto/NotoSans-Black.ttf", "fonts-noto-extra", _LAT, ("heavy", "bold")),
+    FontSpec(
+        "truetype/noto/NotoSans-CondensedBlack.ttf", "fonts-noto-extra", _LAT, ("heavy", "bold", "narrow")
+    ),
+    FontSpec(
+        "truetype/noto/NotoSans-ExtraCondensedBlack.ttf",
+        "fonts-noto-extra",
+        _LAT,
+        ("heavy", "bold", "narrow"),
+    ),
+    FontSpec(
+        "truetype/noto/NotoSans-ExtraCondensedBold.ttf", "fonts-noto-extra", _LAT, ("heavy", "bold", "narrow")
+    ),
+    FontSpec(
+        "truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
+        "fonts-dejavu-extra",
+        _LAT,
+        ("heavy", "bold", "narrow"),
+    ),
+    FontSpec(
+        "opentype/league-spartan/LeagueSpartan-Black.otf",
+        "fonts-league-spartan",
+        ("latn",),
+        ("heavy", "bold"),
+    ),
+    FontSpec(
+        "opentype/league-spartan/LeagueSpartan-Bold.otf", "fonts-league-spartan", ("latn",), ("heavy", "bold")
+    ),
+    FontSpec("truetype/roadgeek/RG2014C.ttf", "fonts-roadgeek", ("latn",), ("heavy", "narrow"), weight=0.5),
     # handwriting-like
     FontSpec("truetype/fifthhorseman/dkg.ttf", "fonts-dkg-handwriting", ("latn",), ("hand",)),
     FontSpec("truetype/humor-sans/Humor-Sans.ttf", "fonts-humor-sans", ("latn",), ("hand",)),

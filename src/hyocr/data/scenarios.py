@@ -44,6 +44,7 @@ RENDERERS = {
     "receipt": _lazy("receipt", "render_receipt"),
     "receipt_line": _lazy("receipt", "render_receipt_line"),
     "receipt_free_line": _lazy("receipt", "render_receipt_free_line"),
+    "receipt_title_line": _lazy("receipt", "render_receipt_title_line"),
     "receipt_varied": _lazy("receipt", "render_receipt_varied"),
     "receipt_line_varied": _lazy("receipt", "render_receipt_line_varied"),
     "card": _lazy("card", "render_card"),

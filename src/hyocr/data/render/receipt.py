@@ -36,6 +36,7 @@ __all__ = [
     "render_receipt_free_line",
     "render_receipt_line",
     "render_receipt_line_varied",
+    "render_receipt_title_line",
     "render_receipt_varied",
 ]
 
@@ -721,6 +722,115 @@ def render_receipt_free_line(rng, lang: str = "en") -> Render:
         "line",
         lang,
         meta={"font": face.name, "size": size, "mono": mono, "role": "free"},
+    )
+
+
+def _title_text(rng, src) -> str:
+    """What a receipt prints large: a shop's name (half of them made of the word list's words, so
+    that names are read, not recalled), a company or person, a title, or any words; mostly capitals."""
+    r = rng.random()
+    if r < 0.4:
+        s = _company(rng, src)
+    elif r < 0.55:
+        s = rng.choice(_TITLES)
+    elif r < 0.7:
+        s = rng.choice([src.company, src.name])(rng)
+    else:
+        s = " ".join(src.word(rng) for _ in range(rng.randint(1, 4)))
+        if rng.random() < 0.3:
+            s += rng.choice([" (M)", " SDN BHD", " S/B", " & CO", " (" + src.word(rng) + ")"])
+    s = " ".join(_cased(s, rng.choice(("upper", "upper", "upper", "title", "as written"))).split())
+    if len(s) > 36:
+        s = s[:36].rsplit(" ", 1)[0] or s[:36]
+    return s
+
+
+def render_receipt_title_line(rng, lang: str = "en") -> Render:
+    """A receipt's heading (`_title_text`) in a heavy face (black, condensed black, road-sign
+    condensed; `fonts` style "heavy") 1.2-2.2 times the body's size, sometimes with its letters
+    spaced out or reversed out of a dark banner ("SIMPLIFIED TAX INVOICE" on real slips), printed
+    like a receipt (`_print`) and cut out with slivers of the body lines around it. Real receipts'
+    shop names in such faces were read "HOWE WASTER" (HOME MASTER) and "BIDIKS" (BOOKS).
+
+    Example:
+        >>> import random
+        >>> r = render_receipt_title_line(random.Random(0))
+        >>> len(r.lines)
+        1
+    """
+    src = text_source(lang)
+    script = src.lang.script
+    mono = rng.random() < 0.4
+    title = _title_text(rng, src)
+    face: Font = pick_font(rng, script, "heavy", title)
+    body: Font = pick_font(rng, script, _till_face(rng) if mono else rng.choice(["sans", "narrow", "serif"]))
+    size = rng.randint(15, 24)
+    big = int(size * rng.uniform(1.2, 2.2))
+    font, small = face.pil(big), body.pil(size)
+    spacing = big * rng.uniform(0.1, 0.35) if rng.random() < 0.15 else 0.0
+    sw = 1 if rng.random() < 0.15 else 0
+
+    def width(t: str) -> float:
+        return font.getlength(t) + spacing * (len(t) - 1) + 2 * sw
+
+    above = [_free_text(rng, src) if rng.random() < 0.6 else "" for _ in range(2)]
+    margin = int(big * 1.5)
+    W = int(max([width(title)] + [small.getlength(t) for t in above])) + 2 * margin
+    asc, desc = font.getmetrics()
+    sasc, sdesc = small.getmetrics()
+    lead = rng.uniform(0.1, 0.5) * size
+    H = int(2 * margin + asc + desc + 2 * (sasc + sdesc + lead))
+    ink = Image.new("L", (W, H), 0)
+    d = ImageDraw.Draw(ink)
+    x = margin + rng.uniform(0, W - 2 * margin - width(title))
+    y = margin + sasc + sdesc + lead
+    if above[0]:  # a body line over the heading, and one under it
+        d.text(
+            (margin + rng.uniform(0, max(0.0, W - 2 * margin - small.getlength(above[0]))), margin),
+            above[0],
+            font=small,
+            fill=255,
+        )
+    if above[1]:
+        d.text((margin, y + asc + desc + lead), above[1], font=small, fill=255)
+    if spacing:  # letters spaced out, drawn one by one
+        boxes, cx = [], x
+        for ch in title:
+            d.text((cx, y), ch, font=font, fill=255, stroke_width=sw, stroke_fill=255)
+            if ch.strip():
+                boxes.append(d.textbbox((cx, y), ch, font=font, stroke_width=sw))
+            cx += font.getlength(ch) + spacing
+        box = (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+    else:
+        d.text((x, y), title, font=font, fill=255, stroke_width=sw, stroke_fill=255)
+        box = d.textbbox((x, y), title, font=font, stroke_width=sw)
+    reversed_out = rng.random() < 0.15
+    if reversed_out:  # reversed out of a banner: paper-coloured print on the ink
+        pad = big * rng.uniform(0.15, 0.4)
+        banner = (box[0] - pad * 2, box[1] - pad, box[2] + pad * 2, box[3] + pad)
+        glyphs = ink.crop(tuple(int(v) for v in box))
+        d.rectangle(banner, fill=255)
+        ink.paste(0, tuple(int(v) for v in box), glyphs)
+        box = banner
+    crop, quad = cut_out(rng, _print(rng, ink, mono), box_quad(*box))
+    return Render(
+        crop,
+        [TextLine(title, quad, "title", lang)],
+        "line",
+        lang,
+        meta={
+            "font": face.name,
+            "size": big,
+            "mono": mono,
+            "role": "title",
+            "spaced": bool(spacing),
+            "reversed": reversed_out,
+        },
     )
 
 
