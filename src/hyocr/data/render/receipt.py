@@ -763,7 +763,9 @@ def render_receipt_title_line(rng, lang: str = "en") -> Render:
     mono = rng.random() < 0.4
     title = _title_text(rng, src)
     face: Font = pick_font(rng, script, "heavy", title)
-    body: Font = pick_font(rng, script, _till_face(rng) if mono else rng.choice(["sans", "narrow", "serif"]))
+    around = [_free_text(rng, src) if rng.random() < 0.6 else "" for _ in range(2)]  # body lines over, under
+    body_style = _till_face(rng) if mono else rng.choice(["sans", "narrow", "serif"])
+    body: Font = pick_font(rng, script, body_style, "".join(around) or None)
     size = rng.randint(15, 24)
     big = int(size * rng.uniform(1.2, 2.2))
     font, small = face.pil(big), body.pil(size)
@@ -773,9 +775,8 @@ def render_receipt_title_line(rng, lang: str = "en") -> Render:
     def width(t: str) -> float:
         return font.getlength(t) + spacing * (len(t) - 1) + 2 * sw
 
-    above = [_free_text(rng, src) if rng.random() < 0.6 else "" for _ in range(2)]
     margin = int(big * 1.5)
-    W = int(max([width(title)] + [small.getlength(t) for t in above])) + 2 * margin
+    W = int(max([width(title)] + [small.getlength(t) for t in around])) + 2 * margin
     asc, desc = font.getmetrics()
     sasc, sdesc = small.getmetrics()
     lead = rng.uniform(0.1, 0.5) * size
@@ -784,15 +785,11 @@ def render_receipt_title_line(rng, lang: str = "en") -> Render:
     d = ImageDraw.Draw(ink)
     x = margin + rng.uniform(0, W - 2 * margin - width(title))
     y = margin + sasc + sdesc + lead
-    if above[0]:  # a body line over the heading, and one under it
-        d.text(
-            (margin + rng.uniform(0, max(0.0, W - 2 * margin - small.getlength(above[0]))), margin),
-            above[0],
-            font=small,
-            fill=255,
-        )
-    if above[1]:
-        d.text((margin, y + asc + desc + lead), above[1], font=small, fill=255)
+    for t, ty in zip(around, (margin, y + asc + desc + lead), strict=True):
+        if t:
+            d.text(
+                (margin + rng.uniform(0, W - 2 * margin - small.getlength(t)), ty), t, font=small, fill=255
+            )
     if spacing:  # letters spaced out, drawn one by one
         boxes, cx = [], x
         for ch in title:
