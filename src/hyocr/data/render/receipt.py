@@ -667,10 +667,12 @@ def _free_text(rng, src) -> str:
         s = f"{key}{rng.choice([':', ' :', ' : ', ' ', ' - ', '  '])}{' ' if rng.random() < 0.5 else ''}{value}"
     else:  # characters at random, in words
         s = " ".join("".join(rng.choices(_ANY_CHARS, k=rng.randint(1, 8))) for _ in range(rng.randint(1, 5)))
-    s = " ".join(_cased(s, rng.choice(_CASES)).split())
-    if len(s) > 46:
-        s = s[:46].rsplit(" ", 1)[0] or s[:46]
-    return s
+    return _clipped(" ".join(_cased(s, rng.choice(_CASES)).split()), 46)
+
+
+def _clipped(s: str, n: int) -> str:
+    """`s` cut to at most `n` characters at its last word space (mid-word if it has none)."""
+    return s if len(s) <= n else s[:n].rsplit(" ", 1)[0] or s[:n]
 
 
 def render_receipt_free_line(rng, lang: str = "en") -> Render:
@@ -739,10 +741,9 @@ def _title_text(rng, src) -> str:
         s = " ".join(src.word(rng) for _ in range(rng.randint(1, 4)))
         if rng.random() < 0.3:
             s += rng.choice([" (M)", " SDN BHD", " S/B", " & CO", " (" + src.word(rng) + ")"])
-    s = " ".join(_cased(s, rng.choice(("upper", "upper", "upper", "title", "as written"))).split())
-    if len(s) > 36:
-        s = s[:36].rsplit(" ", 1)[0] or s[:36]
-    return s
+    return _clipped(
+        " ".join(_cased(s, rng.choice(("upper", "upper", "upper", "title", "as written"))).split()), 36
+    )
 
 
 def render_receipt_title_line(rng, lang: str = "en") -> Render:
@@ -810,9 +811,10 @@ def render_receipt_title_line(rng, lang: str = "en") -> Render:
     if reversed_out:  # reversed out of a banner: paper-coloured print on the ink
         pad = big * rng.uniform(0.15, 0.4)
         banner = (box[0] - pad * 2, box[1] - pad, box[2] + pad * 2, box[3] + pad)
-        glyphs = ink.crop(tuple(int(v) for v in box))
+        print_box = tuple(int(v) for v in box)
+        glyphs = ink.crop(print_box)
         d.rectangle(banner, fill=255)
-        ink.paste(0, tuple(int(v) for v in box), glyphs)
+        ink.paste(0, print_box, glyphs)
         box = banner
     crop, quad = cut_out(rng, _print(rng, ink, mono), box_quad(*box))
     return Render(
