@@ -4,6 +4,7 @@ warping, strings are drawn without missing glyphs, RTL comes out in visual order
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -372,3 +373,40 @@ def test_receipt_title_lines_are_printed_in_heavy_faces_some_spaced_or_reversed_
     # reversed out: the box is mostly ink (the banner), where a printed heading's is mostly paper
     rev_ink, plain_ink = sorted(box_ink(r) for r in rev), sorted(box_ink(r) for r in plain)
     assert rev_ink[len(rev_ink) // 2] > 2 * plain_ink[len(plain_ink) // 2] + 40, (rev_ink, plain_ink)
+
+
+def test_receipt_ruled_lines_are_headings_amounts_or_any_line_underlined_or_under_a_rule():
+    from hyocr.data.render.receipt import (
+        _HEADINGS,
+        render_receipt_free_line,
+        render_receipt_ruled_line,
+    )
+
+    # real receipts underline their column headings ("Tax (RM)" was read "TALAN", "Qty" "City") and
+    # print sum lines over amounts; no line the reader had seen was underlined
+    rs = [render_receipt_ruled_line(random.Random(f"ruled:{seed}")) for seed in range(80)]
+    for r in rs:
+        assert len(r.lines) == 1 and r.meta["role"] == "ruled"
+        assert_ground_truth(r, 60)
+    kinds = [r.meta["rule"] for r in rs]
+    assert {k: kinds.count(k) >= 4 for k in ("under", "double", "dashed", "over")} == dict.fromkeys(
+        ("under", "double", "dashed", "over"), True
+    ), kinds
+    texts = [r.lines[0].text for r in rs]
+    headed = sum(any(h in t.upper() for h in _HEADINGS) for t in texts)
+    amounts = sum(bool(re.fullmatch(r"[-$RM ]*[\d,]+\.\d\d( \*)?", t)) for t in texts)
+    assert headed >= 15 and amounts >= 10 and len(set(texts)) >= 70, texts
+    again = render_receipt_ruled_line(random.Random("ruled:0"))
+    assert again.lines[0].text == texts[0] and again.image.tobytes() == rs[0].image.tobytes()
+
+    def underline(r) -> float:  # the darkest row's share of ink across the lower part of the box
+        a = np.asarray(r.image.convert("L")).astype(float)
+        x0, y0, x1, y1 = (int(v) for v in quad_bounds(r.lines[0].quad))
+        box = a[y0 : y1 + 1, x0:x1]
+        dark = box < np.median(box) - 40
+        return float(dark[int(box.shape[0] * 0.6) :].mean(axis=1).max())
+
+    # a solid underline crosses the whole box inside it (the box holds it); no text row does
+    solid = [underline(r) for r in rs if r.meta["rule"] in ("under", "double")]
+    plain = sorted(underline(render_receipt_free_line(random.Random(f"ruled:{s}"))) for s in range(40))
+    assert min(solid) >= 0.8 and plain[len(plain) // 2] < 0.65, (solid, plain)

@@ -45,6 +45,7 @@ RENDERERS = {
     "receipt_line": _lazy("receipt", "render_receipt_line"),
     "receipt_free_line": _lazy("receipt", "render_receipt_free_line"),
     "receipt_title_line": _lazy("receipt", "render_receipt_title_line"),
+    "receipt_ruled_line": _lazy("receipt", "render_receipt_ruled_line"),
     "receipt_varied": _lazy("receipt", "render_receipt_varied"),
     "receipt_line_varied": _lazy("receipt", "render_receipt_line_varied"),
     "card": _lazy("card", "render_card"),

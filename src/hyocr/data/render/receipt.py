@@ -36,6 +36,7 @@ __all__ = [
     "render_receipt_free_line",
     "render_receipt_line",
     "render_receipt_line_varied",
+    "render_receipt_ruled_line",
     "render_receipt_title_line",
     "render_receipt_varied",
 ]
@@ -675,11 +676,66 @@ def _clipped(s: str, n: int) -> str:
     return s if len(s) <= n else s[:n].rsplit(" ", 1)[0] or s[:n]
 
 
-def render_receipt_free_line(rng, lang: str = "en") -> Render:
+# column headings of receipts' item and tax tables, and what follows them
+_HEADINGS = (
+    "ITEM", "QTY", "PRICE", "AMOUNT", "TOTAL", "DESCRIPTION", "DISC", "TAX", "GST", "U/PRICE",
+    "UNIT PRICE", "AMT", "NO", "CODE", "SUBTOTAL", "SUMMARY", "PAYMENT", "S/N", "RATE", "UOM", "NETT",
+    "DETAILS", "PARTICULARS", "QTY/UOM", "TAX CODE", "GST SUMMARY", "SERVICE CHARGE", "CHANGE",
+)  # fmt: skip
+_HEADING_UNITS = (" (RM)", "(RM)", " RM", "($)", " ($)", " (%)", ":", " :", "")
+
+
+def _ruled_text(rng, src) -> str:
+    """What a receipt underlines or prints a rule over: a column heading ("Tax (RM)", "QTY"; a
+    third of them any word), an amount, or any line (`_free_text`)."""
+    r = rng.random()
+    if r < 0.45:
+        words = [
+            rng.choice(_HEADINGS) if rng.random() < 0.67 else src.word(rng) for _ in range(rng.randint(1, 2))
+        ]
+        s = " ".join(words) + rng.choice(_HEADING_UNITS)
+        return _clipped(" ".join(_cased(s, rng.choice(_CASES)).split()), 46)
+    if r < 0.7:
+        s = amount(rng, 0.05, 2000)
+        return rng.choice([s, s, f"RM{s}", f"RM {s}", f"${s}", f"{s} *", f"-{s}"])
+    return _free_text(rng, src)
+
+
+def _rule(rng, d: ImageDraw.ImageDraw, box, size: int) -> tuple[str, float]:
+    """Draw a rule at the printed text's `box` on `d`: an underline (solid, double or dashed) at or
+    just through the glyphs' feet, or a rule over it (a sum line over an amount, a table's rule)
+    that may touch the glyphs' tops and runs past them. Real receipts' column headings ("Tax (RM)",
+    "Qty", underlined) were read "TALAN" and "City". Returns the kind and the lowest row drawn
+    (the box's bottom for a rule over)."""
+    kind = rng.choices(("under", "double", "dashed", "over"), (40, 10, 20, 30))[0]
+    thick = max(1, round(size * rng.uniform(0.04, 0.1)))
+    W = d.im.size[0]
+    if kind == "over":
+        y = box[1] - size * rng.uniform(-0.05, 0.3) - thick
+        x0, x1 = box[0] - size * rng.uniform(0, 3), box[2] + size * rng.uniform(0, 3)
+    else:
+        y = box[3] + size * rng.uniform(-0.08, 0.15)
+        x0, x1 = box[0] - size * rng.uniform(0, 0.3), box[2] + size * rng.uniform(0, 0.3)
+    x0, x1 = max(1.0, x0), min(W - 2.0, x1)
+    ys = [y, y + thick + max(1, size * rng.uniform(0.08, 0.15))] if kind == "double" else [y]
+    dashed = kind == "dashed" or (kind == "over" and rng.random() < 0.6)
+    seg, step = size * rng.uniform(0.25, 0.45), size * rng.uniform(0.5, 0.65)
+    for yy in ys:
+        x = x0
+        while x < x1:
+            end = min(x + seg, x1) if dashed else x1
+            d.line((x, yy, end, yy), fill=255, width=thick)
+            x = end + (step - seg if dashed else 1)
+    return kind, box[3] if kind == "over" else ys[-1] + thick
+
+
+def render_receipt_free_line(rng, lang: str = "en", ruled: bool = False) -> Render:
     """One line of free text (`_free_text`) printed like a receipt's (mono, narrow, sans or serif
     faces at 15-24 px, bold or double height now and then, thermal or dot-matrix print) and cut out
     loosely or tightly, with slivers of the lines printed above and below it, as `render_receipt_line`
     cuts a receipt's: the reader must read what is printed, not recall what receipts say.
+    `ruled`: the line is `render_receipt_ruled_line`'s (a column heading, an amount or free text,
+    underlined or under a rule); the renders of `ruled=False` do not depend on it.
 
     Example:
         >>> import random
@@ -696,6 +752,8 @@ def render_receipt_free_line(rng, lang: str = "en") -> Render:
         else rng.choice(["sans", "narrow", "sans", "serif", "serif", "italic", "bold"])
     )
     texts = [_free_text(rng, src) for _ in range(3)]
+    if ruled:
+        texts[1] = _ruled_text(rng, src)
     face: Font = pick_font(rng, script, style, "".join(texts))
     size = int(rng.randint(15, 24) * (rng.uniform(1.3, 2.0) if rng.random() < 0.1 else 1.0))
     font = face.pil(size)
@@ -717,14 +775,25 @@ def render_receipt_free_line(rng, lang: str = "en") -> Render:
         d.text((x, y), t, font=font, fill=255, anchor="la", stroke_width=sw, stroke_fill=255)
         if k == 1:
             box = d.textbbox((x, y), t, font=font, anchor="la", stroke_width=sw)
+    meta = {"font": face.name, "size": size, "mono": mono, "role": "free"}
+    if ruled:
+        meta["role"], meta["rule"], low = "ruled", *_rule(rng, d, box, size)
+        box = (box[0], box[1], box[2], max(box[3], low))  # a detector's box holds an underline
     crop, quad = cut_out(rng, _print(rng, ink, mono), box_quad(*box))
-    return Render(
-        crop,
-        [TextLine(texts[1], quad, "body", lang)],
-        "line",
-        lang,
-        meta={"font": face.name, "size": size, "mono": mono, "role": "free"},
-    )
+    return Render(crop, [TextLine(texts[1], quad, "body", lang)], "line", lang, meta=meta)
+
+
+def render_receipt_ruled_line(rng, lang: str = "en") -> Render:
+    """A receipt's line (`_ruled_text`: a column heading, an amount or any line) underlined or under
+    a rule (`_rule`), printed and cut out as `render_receipt_free_line`'s.
+
+    Example:
+        >>> import random
+        >>> r = render_receipt_ruled_line(random.Random(0))
+        >>> r.meta["rule"] in ("under", "double", "dashed", "over")
+        True
+    """
+    return render_receipt_free_line(rng, lang, ruled=True)
 
 
 def _title_text(rng, src) -> str:
