@@ -1,0 +1,64 @@
+"""Two or more models read the same pages in one run: seconds a page, alternating A B B A ..., and
+each model's text NED against the pages' ground truth (`gt.jsonl`, when the folder has one).
+
+For a candidate against the shipped model (session 39: version 20's 12-block line reader against
+leg 51's 18-block one), where an evaluation run's seconds are too noisy to tell them apart:
+
+    python benchmarks/bench_models.py runs/eval/heldout_pages src/hyocr/assets/models/hyocr-tiny /tmp/c51 \
+        --limit 8 --repeat 2
+
+Each model is loaded and warmed up on the first page before any timing; the best round of each
+(the one least disturbed by other work on the machine) is shown beside the spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from hyocr import OCR
+from hyocr.eval.metrics import ned
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("pages", type=Path, help="a directory of page images (png/jpg), with gt.jsonl or not")
+    ap.add_argument("models", nargs="+", help="model directories")
+    ap.add_argument("--limit", type=int, default=8, help="pages to read")
+    ap.add_argument("--task", default="spotting", choices=["spotting", "text"])
+    ap.add_argument("--repeat", type=int, default=2, help="rounds of the models, alternating")
+    args = ap.parse_args()
+    pages = sorted(p for p in args.pages.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    pages = pages[: args.limit]
+    if not pages:
+        raise SystemExit(f"no images in {args.pages}")
+    gt_file = args.pages / "gt.jsonl"
+    truth = {}
+    if gt_file.is_file():
+        truth = {(r := json.loads(line))["image"]: r["text"] for line in gt_file.open() if line.strip()}
+    readers = {m: OCR(m) for m in args.models}
+    for ocr in readers.values():  # load and warm up every reader before timing
+        getattr(ocr, args.task)(pages[0])
+    secs: dict[str, list[float]] = {m: [] for m in readers}
+    texts: dict[str, list[str]] = {}
+    order = list(readers)
+    for r in range(args.repeat):
+        for m in order if r % 2 == 0 else order[::-1]:
+            t0 = time.perf_counter()
+            got = [getattr(readers[m], args.task)(p).text for p in pages]
+            secs[m].append((time.perf_counter() - t0) / len(pages))
+            texts.setdefault(m, got)
+            print(f"round {r + 1}: {m}: {secs[m][-1]:.2f} s a page", flush=True)
+    print(f"\n{len(pages)} pages of {args.pages}, task {args.task}, {args.repeat} rounds")
+    print(f"{'model':<48} {'best s/page':>11} {'spread':>13} {'text NED':>9}")
+    for m in order:
+        scored = [(p.name, t) for p, t in zip(pages, texts[m], strict=True) if p.name in truth]
+        score = sum(ned(t, truth[name]) for name, t in scored) / len(scored) if scored else float("nan")
+        spread = f"{min(secs[m]):.2f}-{max(secs[m]):.2f}"
+        print(f"{m:<48} {min(secs[m]):>11.2f} {spread:>13} {score:>9.4f}")
+
+
+if __name__ == "__main__":
+    main()
