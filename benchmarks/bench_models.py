@@ -19,19 +19,19 @@ import time
 from pathlib import Path
 
 from hyocr import OCR
+from hyocr.documents.inputs import kind_of
 from hyocr.eval.metrics import ned
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("pages", type=Path, help="a directory of page images (png/jpg), with gt.jsonl or not")
+    ap.add_argument("pages", type=Path, help="a directory of page images, with a gt.jsonl or not")
     ap.add_argument("models", nargs="+", help="model directories")
     ap.add_argument("--limit", type=int, default=8, help="pages to read")
     ap.add_argument("--task", default="spotting", choices=["spotting", "text"])
     ap.add_argument("--repeat", type=int, default=2, help="rounds of the models, alternating")
     args = ap.parse_args()
-    pages = sorted(p for p in args.pages.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-    pages = pages[: args.limit]
+    pages = [p for p in sorted(args.pages.iterdir()) if kind_of(p) == "image"][: args.limit]
     if not pages:
         raise SystemExit(f"no images in {args.pages}")
     gt_file = args.pages / "gt.jsonl"
