@@ -701,31 +701,32 @@ def _ruled_text(rng, src) -> str:
     return _free_text(rng, src)
 
 
-def _rule(rng, d: ImageDraw.ImageDraw, box, size: int) -> tuple[str, float]:
+def _rule(rng, d: ImageDraw.ImageDraw, box, size: int, width: int) -> tuple[str, float]:
     """Draw a rule at the printed text's `box` on `d`: an underline (solid, double or dashed) at or
     just through the glyphs' feet, or a rule over it (a sum line over an amount, a table's rule)
     that may touch the glyphs' tops and runs past them. Real receipts' column headings ("Tax (RM)",
-    "Qty", underlined) were read "TALAN" and "City". Returns the kind and the lowest row drawn
-    (the box's bottom for a rule over)."""
+    "Qty", underlined) were read "TALAN" and "City". `width` is the paper's. Returns the kind and
+    the lowest row drawn (the box's bottom for a rule over)."""
     kind = rng.choices(("under", "double", "dashed", "over"), (40, 10, 20, 30))[0]
     thick = max(1, round(size * rng.uniform(0.04, 0.1)))
-    W = d.im.size[0]
     if kind == "over":
         y = box[1] - size * rng.uniform(-0.05, 0.3) - thick
         x0, x1 = box[0] - size * rng.uniform(0, 3), box[2] + size * rng.uniform(0, 3)
     else:
         y = box[3] + size * rng.uniform(-0.08, 0.15)
         x0, x1 = box[0] - size * rng.uniform(0, 0.3), box[2] + size * rng.uniform(0, 0.3)
-    x0, x1 = max(1.0, x0), min(W - 2.0, x1)
+    x0, x1 = max(1.0, x0), min(width - 2.0, x1)
     ys = [y, y + thick + max(1, size * rng.uniform(0.08, 0.15))] if kind == "double" else [y]
     dashed = kind == "dashed" or (kind == "over" and rng.random() < 0.6)
     seg, step = size * rng.uniform(0.25, 0.45), size * rng.uniform(0.5, 0.65)
     for yy in ys:
+        if not dashed:
+            d.line((x0, yy, x1, yy), fill=255, width=thick)
+            continue
         x = x0
         while x < x1:
-            end = min(x + seg, x1) if dashed else x1
-            d.line((x, yy, end, yy), fill=255, width=thick)
-            x = end + (step - seg if dashed else 1)
+            d.line((x, yy, min(x + seg, x1), yy), fill=255, width=thick)
+            x += step
     return kind, box[3] if kind == "over" else ys[-1] + thick
 
 
@@ -777,7 +778,7 @@ def render_receipt_free_line(rng, lang: str = "en", ruled: bool = False) -> Rend
             box = d.textbbox((x, y), t, font=font, anchor="la", stroke_width=sw)
     meta = {"font": face.name, "size": size, "mono": mono, "role": "free"}
     if ruled:
-        meta["role"], meta["rule"], low = "ruled", *_rule(rng, d, box, size)
+        meta["role"], meta["rule"], low = "ruled", *_rule(rng, d, box, size, W)
         box = (box[0], box[1], box[2], max(box[3], low))  # a detector's box holds an underline
     crop, quad = cut_out(rng, _print(rng, ink, mono), box_quad(*box))
     return Render(crop, [TextLine(texts[1], quad, "body", lang)], "line", lang, meta=meta)
