@@ -7,6 +7,9 @@ leg 51's 18-block one), where an evaluation run's seconds are too noisy to tell 
     python benchmarks/bench_models.py runs/eval/heldout_pages src/hyocr/assets/models/hyocr-tiny /tmp/c51 \
         --limit 8 --repeat 2
 
+`--reread-beams 4,2` reads with each model at each beam count of the second reading of unsure
+segments (4 is the default).
+
 Each model is loaded and warmed up on the first page before any timing; the best round of each
 (the one least disturbed by other work on the machine) is shown beside the spread.
 """
@@ -21,6 +24,7 @@ from pathlib import Path
 from hyocr import OCR
 from hyocr.documents.inputs import kind_of
 from hyocr.eval.metrics import ned
+from hyocr.tasks.segment import REREAD_BEAMS
 
 
 def main() -> None:
@@ -30,6 +34,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=8, help="pages to read")
     ap.add_argument("--task", default="spotting", choices=["spotting", "text"])
     ap.add_argument("--repeat", type=int, default=2, help="rounds of the models, alternating")
+    ap.add_argument(
+        "--reread-beams", default=str(REREAD_BEAMS), help="comma-separated beam counts of the second reading"
+    )
     args = ap.parse_args()
     pages = [p for p in sorted(args.pages.iterdir()) if kind_of(p) == "image"][: args.limit]
     if not pages:
@@ -38,7 +45,12 @@ def main() -> None:
     truth = {}
     if gt_file.is_file():
         truth = {(r := json.loads(line))["image"]: r["text"] for line in gt_file.open() if line.strip()}
-    readers = {m: OCR(m) for m in args.models}
+    beams = [int(b) for b in args.reread_beams.split(",")]
+    readers = {
+        m if len(beams) == 1 else f"{m} ({b} beams)": OCR(m, reread_beams=b)
+        for m in args.models
+        for b in beams
+    }
     for ocr in readers.values():  # load and warm up every reader before timing
         getattr(ocr, args.task)(pages[0])
     secs: dict[str, list[float]] = {m: [] for m in readers}
