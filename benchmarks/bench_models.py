@@ -17,12 +17,12 @@ Each model is loaded and warmed up on the first page before any timing; the best
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 from hyocr import OCR
 from hyocr.documents.inputs import kind_of
+from hyocr.eval.bench import load_gt
 from hyocr.eval.metrics import ned
 from hyocr.tasks.segment import REREAD_BEAMS
 
@@ -41,10 +41,9 @@ def main() -> None:
     pages = [p for p in sorted(args.pages.iterdir()) if kind_of(p) == "image"][: args.limit]
     if not pages:
         raise SystemExit(f"no images in {args.pages}")
-    gt_file = args.pages / "gt.jsonl"
     truth = {}
-    if gt_file.is_file():
-        truth = {(r := json.loads(line))["image"]: r["text"] for line in gt_file.open() if line.strip()}
+    if (args.pages / "gt.jsonl").is_file():
+        truth = {g["image"]: g.get("text", "") for g in load_gt(args.pages, [])}
     beams = [int(b) for b in args.reread_beams.split(",")]
     readers = {
         m if len(beams) == 1 else f"{m} ({b} beams)": OCR(m, reread_beams=b)

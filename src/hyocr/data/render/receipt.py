@@ -668,11 +668,13 @@ def _free_text(rng, src) -> str:
         s = f"{key}{rng.choice([':', ' :', ' : ', ' ', ' - ', '  '])}{' ' if rng.random() < 0.5 else ''}{value}"
     else:  # characters at random, in words
         s = " ".join("".join(rng.choices(_ANY_CHARS, k=rng.randint(1, 8))) for _ in range(rng.randint(1, 5)))
-    return _clipped(" ".join(_cased(s, rng.choice(_CASES)).split()), 46)
+    return _printed(s, rng.choice(_CASES), 46)
 
 
-def _clipped(s: str, n: int) -> str:
-    """`s` cut to at most `n` characters at its last word space (mid-word if it has none)."""
+def _printed(s: str, case: str, n: int) -> str:
+    """`s` as a receipt line prints it: in `case` (`_cased`), its spaces collapsed, cut to at most
+    `n` characters at its last word space (mid-word if it has none)."""
+    s = " ".join(_cased(s, case).split())
     return s if len(s) <= n else s[:n].rsplit(" ", 1)[0] or s[:n]
 
 
@@ -693,8 +695,7 @@ def _ruled_text(rng, src) -> str:
         words = [
             rng.choice(_HEADINGS) if rng.random() < 0.67 else src.word(rng) for _ in range(rng.randint(1, 2))
         ]
-        s = " ".join(words) + rng.choice(_HEADING_UNITS)
-        return _clipped(" ".join(_cased(s, rng.choice(_CASES)).split()), 46)
+        return _printed(" ".join(words) + rng.choice(_HEADING_UNITS), rng.choice(_CASES), 46)
     if r < 0.7:
         s = amount(rng, 0.05, 2000)
         return rng.choice([s, s, f"RM{s}", f"RM {s}", f"${s}", f"{s} *", f"-{s}"])
@@ -811,9 +812,7 @@ def _title_text(rng, src) -> str:
         s = " ".join(src.word(rng) for _ in range(rng.randint(1, 4)))
         if rng.random() < 0.3:
             s += rng.choice([" (M)", " SDN BHD", " S/B", " & CO", " (" + src.word(rng) + ")"])
-    return _clipped(
-        " ".join(_cased(s, rng.choice(("upper", "upper", "upper", "title", "as written"))).split()), 36
-    )
+    return _printed(s, rng.choice(("upper", "upper", "upper", "title", "as written")), 36)
 
 
 def render_receipt_title_line(rng, lang: str = "en") -> Render:
