@@ -8,7 +8,8 @@ leg 51's 18-block one), where an evaluation run's seconds are too noisy to tell 
         --limit 8 --repeat 2
 
 `--reread-beams 4,2` reads with each model at each beam count of the second reading of unsure
-segments (4 is the default).
+segments (4 is the default); `--reread 0.95,0.98` at each confidence under which a segment is read
+again (session 40: version 20 at 0.95 against 0.98).
 
 Each model is loaded and warmed up on the first page before any timing; the best round of each
 (the one least disturbed by other work on the machine) is shown beside the spread.
@@ -24,7 +25,7 @@ from hyocr import OCR
 from hyocr.documents.inputs import kind_of
 from hyocr.eval.bench import load_gt
 from hyocr.eval.metrics import ned
-from hyocr.tasks.segment import REREAD_BEAMS
+from hyocr.tasks.segment import REREAD, REREAD_BEAMS
 
 
 def main() -> None:
@@ -37,6 +38,9 @@ def main() -> None:
     ap.add_argument(
         "--reread-beams", default=str(REREAD_BEAMS), help="comma-separated beam counts of the second reading"
     )
+    ap.add_argument(
+        "--reread", default=str(REREAD), help="comma-separated confidences under which to read again"
+    )
     args = ap.parse_args()
     pages = [p for p in sorted(args.pages.iterdir()) if kind_of(p) == "image"][: args.limit]
     if not pages:
@@ -45,10 +49,14 @@ def main() -> None:
     if (args.pages / "gt.jsonl").is_file():
         truth = {g["image"]: g.get("text", "") for g in load_gt(args.pages, [])}
     beams = [int(b) for b in args.reread_beams.split(",")]
+    under = [float(t) for t in args.reread.split(",")]
+
+    def named(m: str, b: int, t: float) -> str:
+        told = [f"{b} beams"] * (len(beams) > 1) + [f"under {t}"] * (len(under) > 1)
+        return f"{m} ({', '.join(told)})" if told else m
+
     readers = {
-        m if len(beams) == 1 else f"{m} ({b} beams)": OCR(m, reread_beams=b)
-        for m in args.models
-        for b in beams
+        named(m, b, t): OCR(m, reread_beams=b, reread=t) for m in args.models for b in beams for t in under
     }
     for ocr in readers.values():  # load and warm up every reader before timing
         getattr(ocr, args.task)(pages[0])
