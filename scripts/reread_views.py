@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from collections import Counter
 from dataclasses import replace
@@ -93,22 +92,22 @@ def collect(data: Path, out: Path, limit: int, model: str | None) -> None:
                 print(f"{k}/{len(items)} {time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def _conf(logprobs) -> float:
-    return math.exp(sum(logprobs) / len(logprobs)) if logprobs else 0.0
-
-
 def _pick(views: dict, names: list[str], threshold: float, way: str, drop: float) -> str:
-    text, logprobs = views["greedy"]
-    c = _conf(logprobs)
-    if c < drop:
+    """One crop's text: its greedy reading, or, when the pipeline would read it again
+    (`segment.rereading`), the surest (`segment.surest`) or most agreed-on of its views; nothing
+    under the drop score."""
+    from hyocr.tasks.segment import SegmentAnswer, answer_confidence, rereading, surest
+
+    first = SegmentAnswer(*views["greedy"])
+    if answer_confidence(first.logprobs) < drop:
         return ""
-    if c >= threshold:
-        return text
-    readings = [views[k] for k in ["greedy", *names]]
+    if not rereading(first.logprobs, drop, threshold):
+        return first.text
+    readings = [SegmentAnswer(*views[k]) for k in ["greedy", *names]]
     if way == "surest":
-        return max(readings, key=lambda r: _conf(r[1]))[0]
-    votes = Counter(t for t, _ in readings)
-    return max(readings, key=lambda r: (votes[r[0]], _conf(r[1])))[0]
+        return surest(readings).text
+    votes = Counter(r.text for r in readings)
+    return max(readings, key=lambda r: (votes[r.text], answer_confidence(r.logprobs))).text
 
 
 def score(paths: list[Path], drop: float) -> None:
