@@ -74,3 +74,45 @@ def test_deepened_shipped_model_reads_the_same_after_save_and_load(tmp_path):
     before = OCR(max_new_tokens=48).text(image).text
     after = OCR(str(tmp_path), max_new_tokens=48).text(image).text
     assert before.strip() and after == before
+
+
+def test_added_characters_are_one_piece_each_and_old_text_encodes_as_before():
+    from hyocr.processing.tokenizer import add_characters
+
+    tok = HyTokenizer.from_dir(DEFAULT_MODEL_DIR)
+    chars = "识别图片中的汉字，。使用"
+    wide, made_of = add_characters(tok, chars)
+    assert wide.ids == tok.ids and wide.eos_id == tok.eos_id and wide.vocab_size > tok.vocab_size
+    for text in ["Total RM 12.50 <pFig>x</pFig>", "<ref>SUBTOTAL</ref><quad>(1,2),(3,4)</quad>", "Šiauliai"]:
+        assert wide.encode(text) == tok.encode(text) and wide.decode(wide.encode(text)) == text
+    for ch in chars:
+        (piece,) = wide.encode(ch)  # one piece, even where the old tokenizer had one already
+        assert wide.decode([piece]) == ch
+    # in a run of characters each keeps its piece (no merge crosses a character's bytes)
+    assert wide.encode("使用汉字") == [wide.encode(c)[0] for c in "使用汉字"]
+    assert wide.decode(wide.encode("识别图片中的汉字。")) == "识别图片中的汉字。"
+    assert min(made_of) == tok.vocab_size and sorted(made_of) == list(range(tok.vocab_size, wide.vocab_size))
+    # a new piece is made of old ids whose text is its own
+    for new_id, ids in made_of.items():
+        assert all(i < tok.vocab_size for i in ids)
+        assert wide.tk.decode([new_id]).encode() == tok.tk.decode(ids).encode()
+    assert add_characters(wide, chars)[1] == {}  # nothing left to add
+
+
+def test_widened_model_keeps_its_rows_and_starts_new_ones_from_their_pieces():
+    from hyocr.model.grow import widen_vocab
+    from hyocr.processing.tokenizer import add_characters
+
+    tok = HyTokenizer.from_dir(DEFAULT_MODEL_DIR)
+    shipped = load_model(DEFAULT_MODEL_DIR)
+    wide_tok, made_of = add_characters(tok, "汉字识别")
+    wide = widen_vocab(shipped, made_of)
+    old_rows, rows = shipped.decoder.embed_tokens.weight, wide.decoder.embed_tokens.weight
+    assert wide.cfg.lm_vocab % 64 == 0 and wide.cfg.lm_vocab >= wide_tok.vocab_size
+    assert torch.equal(rows[: tok.vocab_size], old_rows[: tok.vocab_size])
+    for new_id, ids in made_of.items():
+        assert torch.allclose(rows[new_id], old_rows[ids].mean(0))
+    old_state = shipped.state_dict()
+    assert all(torch.equal(v, old_state[k]) for k, v in wide.state_dict().items() if "embed_tokens" not in k)
+    with pytest.raises(ValueError, match="existing ids"):
+        widen_vocab(shipped, {shipped.cfg.lm_vocab: [shipped.cfg.lm_vocab]})

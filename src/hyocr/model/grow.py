@@ -10,6 +10,11 @@ a bigger one from scratch. Choices:
   exactly; its other weights are copies of the block it follows, so once training moves the output
   projections off zero the block computes something already tuned to its input.
 - Nothing else changes: embeddings, connector, norms and the position table are taken as they are.
+
+A model can also be given more vocabulary (`widen_vocab`, for a tokenizer widened by
+`processing.tokenizer.add_characters`): old rows are kept, and a new piece's row starts as the mean
+of the rows of the old pieces it joins. With tied embeddings that row is also its output vector, so
+the new piece starts scored like the byte pieces the model used to write for it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import torch
 
 from hyocr.model.vlm import HunyuanOCRModel
 
-__all__ = ["deepen", "layer_plan"]
+__all__ = ["deepen", "layer_plan", "widen_vocab"]
 
 # per tower: the state-dict prefix of its blocks and the tensors that write into the residual stream
 _TOWERS = {
@@ -75,3 +80,27 @@ def deepen(
     grown = HunyuanOCRModel(new_cfg)
     grown.load_state_dict(state, strict=True)
     return grown.to(next(model.parameters()).dtype).train(model.training)
+
+
+@torch.no_grad()
+def widen_vocab(model: HunyuanOCRModel, made_of: dict[int, list[int]], multiple: int = 64) -> HunyuanOCRModel:
+    """A new model with a row for each new id of `made_of` (new id -> the old ids it joins).
+
+    The vocabulary grows to the next multiple of `multiple` past the highest new id; the old rows
+    are kept as they are, and the old model's unused padding rows are overwritten by new ids.
+    """
+    cfg = model.cfg
+    old = model.decoder.embed_tokens.weight
+    if any(not ids or max(ids) >= cfg.lm_vocab or min(ids) < 0 for ids in made_of.values()):
+        raise ValueError("widen_vocab: a new piece must be made of the model's existing ids")
+    top = max(made_of, default=-1) + 1
+    vocab = max(cfg.lm_vocab, -(-top // multiple) * multiple)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    table = torch.zeros(vocab, old.shape[1], dtype=old.dtype)
+    table[: cfg.lm_vocab] = old
+    for new_id, ids in made_of.items():
+        table[new_id] = old[ids].float().mean(0).to(old.dtype)
+    state["decoder.embed_tokens.weight"] = table
+    wide = HunyuanOCRModel(replace(cfg, lm_vocab=vocab))
+    wide.load_state_dict(state, strict=True)
+    return wide.to(old.dtype).train(model.training)

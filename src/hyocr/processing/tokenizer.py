@@ -172,3 +172,49 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 8192, min_frequency:
     tk.train_from_iterator((t.replace("<ref>", " ").replace("</ref>", " ") for t in texts), trainer=trainer)
     tk.add_tokens(EXTRA_TOKENS)
     return HyTokenizer(tk, SPECIAL["assistant"])
+
+
+def add_characters(tok: HyTokenizer, chars: Iterable[str]) -> tuple[HyTokenizer, dict[int, list[int]]]:
+    """`tok` with each of `chars` made one piece, every old id kept; and each new id's old pieces.
+
+    A byte-level BPE reads a character outside its merges as two to four byte pieces. For every such
+    character, merges are appended (after all the old ones, so an old text encodes as before) that
+    join its pieces left to right into one; a merge's result shared by several characters (a common
+    leading byte pair) is made once. The dict maps each new id to the old ids it joins: what a
+    model's new embedding rows can start from (`grow.widen_vocab`).
+    """
+    state = json.loads(tok.tk.to_str())
+    bpe = state["model"]
+    if bpe.get("type") != "BPE":
+        raise ValueError("add_characters needs a BPE tokenizer")
+    vocab: dict[str, int] = bpe["vocab"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in bpe["merges"]]
+    next_id = tok.vocab_size  # past the added tokens too
+    for added in state["added_tokens"]:  # else loading renumbers the added tokens after the new pieces
+        vocab.setdefault(added["content"], added["id"])
+    rank: dict[tuple[str, str], int] = {}  # the new merges, in order
+    made_of: dict[str, list[int]] = {}  # new piece -> old ids it joins
+    for ch in dict.fromkeys(chars):
+        if len(ch) != 1 or tok.tk.token_to_id(ch) is not None:
+            continue
+        pieces = tok.tk.encode(ch, add_special_tokens=False).tokens
+        while len(pieces) > 1:  # the new merges made so far, lowest rank first (as the BPE applies them)
+            pairs = [(rank.get(p, 1 << 30), i) for i, p in enumerate(zip(pieces, pieces[1:]))]
+            best, i = min(pairs)
+            if best == 1 << 30:
+                break
+            pieces[i : i + 2] = [pieces[i] + pieces[i + 1]]
+        while len(pieces) > 1:
+            a, b = pieces[0], pieces[1]
+            rank[(a, b)] = len(rank)
+            merges.append((a, b))
+            joined = a + b
+            if joined not in vocab:
+                vocab[joined] = next_id
+                next_id += 1
+                made_of[joined] = [i for p in (a, b) for i in made_of.get(p, [vocab[p]])]
+            pieces[0:2] = [joined]
+    bpe["merges"] = [list(m) for m in merges]
+    widened = Tokenizer.from_str(json.dumps(state, ensure_ascii=False))
+    new = HyTokenizer(widened, tok.tk.id_to_token(tok.eos_id))
+    return new, {vocab[p]: ids for p, ids in made_of.items()}
