@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -199,7 +200,7 @@ def add_characters(tok: HyTokenizer, chars: Iterable[str]) -> tuple[HyTokenizer,
             continue
         pieces = tok.tk.encode(ch, add_special_tokens=False).tokens
         while len(pieces) > 1:  # the new merges made so far, lowest rank first (as the BPE applies them)
-            pairs = [(rank.get(p, 1 << 30), i) for i, p in enumerate(zip(pieces, pieces[1:]))]
+            pairs = [(rank.get(p, 1 << 30), i) for i, p in enumerate(pairwise(pieces))]
             best, i = min(pairs)
             if best == 1 << 30:
                 break
