@@ -38,3 +38,39 @@ def random_model(test_cfg):
 def make_image(h: int, w: int, seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
     return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+def with_chinese_reader(path):
+    """A model directory at `path`: the shipped line reader, naming a Chinese reader (`zh_model`)
+    in `zh/`: a random-weight model of the test tokenizer (seed 6, std 3.0: sure of what it writes),
+    which writes a Chinese character on `chinese_page`'s Chinese line and none on its Latin one."""
+    import dataclasses
+
+    from hyocr.engine.backends import DEFAULT_MODEL_DIR
+    from hyocr.model.weights import load_model, save_model
+    from hyocr.processing.tokenizer import HyTokenizer
+
+    line = load_model(DEFAULT_MODEL_DIR, dtype=None)
+    line.cfg = dataclasses.replace(line.cfg, zh_model="zh")
+    save_model(line, path)
+    HyTokenizer.from_dir(DEFAULT_MODEL_DIR).save(path)
+    tok = train_tokenizer(CORPUS, vocab_size=400, min_frequency=1)
+    cfg = dataclasses.replace(
+        config_for_tokenizer(get_preset("hyocr-test"), tok), reads="lines", line_height=32
+    )
+    save_model(init_model(cfg, seed=6, std=3.0).eval(), path / "zh")
+    tok.save(path / "zh")
+    return path
+
+
+def chinese_page() -> Image.Image:
+    """A line of Chinese over a line of Latin print, black on white."""
+    from PIL import ImageDraw
+
+    from hyocr.tasks.draw import label_font
+
+    page = Image.new("RGB", (440, 150), "white")
+    draw = ImageDraw.Draw(page)
+    draw.text((20, 15), "发票号码合计金额", fill="black", font=label_font("发票", 30))
+    draw.text((20, 80), "TOTAL 12.50", fill="black", font=label_font("TOTAL", 30))
+    return page

@@ -21,7 +21,9 @@ as Markdown (`hyocr.tasks.layout`). "lines" forces that,
 (and counted in warnings). `reread` (0.95; 0: off): segments read with a lower confidence, but not under
 `drop_score`, are read again with beam search (`reread_beams` beams, 4; at least 2) and once more greedily
 widened `reread_widen` times (1.15; 1: not), and the surest reading kept (`segment.rereading`;
-greedy reading only).
+greedy reading only). A model with a Chinese reader (its config's `zh_model`): segments still read
+with a confidence under `zh_reread` (0.9; 0: off), the drop score's too, are read by it as well, and
+its reading kept where it has Chinese in it and is surer (`segment.chinese_kept`).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
 that many at a time side by side, each on its share of the threads. A line reader's decoding is many
 small steps that two threads share badly; two batches on one thread each keep both cores busy
@@ -51,6 +53,9 @@ from hyocr.tasks.segment import (
     REREAD_BEAMS,
     REREAD_WIDEN,
     SEGMENT_MODES,
+    ZH_REREAD,
+    answer_confidence,
+    chinese_kept,
     formula_params,
     rereading,
     segmenting,
@@ -158,6 +163,7 @@ class OCR:
         reread: float = REREAD,
         reread_beams: int = REREAD_BEAMS,
         reread_widen: float = REREAD_WIDEN,
+        zh_reread: float = ZH_REREAD,
         workers: int | None = None,
     ):
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
@@ -182,6 +188,7 @@ class OCR:
         if not 1.0 <= reread_widen < float("inf"):
             raise ValueError(f"reread_widen must be a finite factor of at least 1, not {reread_widen}")
         self.reread_widen = reread_widen
+        self.zh_reread = zh_reread
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.workers = workers or _default_workers(self.engine)
@@ -273,6 +280,29 @@ class OCR:
         out = list(gens)
         for k, i in enumerate(unsure):
             out[i] = surest([gens[i], *(readings[k] for readings in again)])
+        return out
+
+    def _chinese(self, prompt: str, crops: list, gens: list) -> list:
+        """Crops whose reading is still under `zh_reread` are read by the Chinese reader too, if the
+        model has one (`Engine.zh`), all in batches; its reading is kept where `chinese_kept`."""
+        from hyocr.engine.generate import ZH_TASK
+
+        if self.zh_reread <= 0 or getattr(self.engine, "zh", None) is None:
+            return gens
+        unsure = [i for i, g in enumerate(gens) if answer_confidence(g.logprobs) < self.zh_reread]
+        if not unsure:
+            return gens
+        again = self._generate(
+            prompt,
+            [crops[i] for i in unsure],
+            batch_size=max(self.batch_size, LINE_BATCH),
+            task=ZH_TASK,
+            by_shape=True,
+        )
+        out = list(gens)
+        for i, g in zip(unsure, again, strict=True):
+            if chinese_kept(gens[i], g):
+                out[i] = g
         return out
 
     def _formulas(self, crops: list, lang: str, workers: int | None = None) -> list:
@@ -442,6 +472,7 @@ class OCR:
                 lambda w: self._formulas(fcrops, lang, w),
                 both=bool(fcrops and self._unsure(gens)),
             )
+            gens = self._chinese(prompt, crops, gens)
         answers = self._page_answers(pages, gens)
         per_crop = (time.perf_counter() - t0) / max(1, len(crops) + len(fgens))
         results: list[R.TaskResult] = []

@@ -89,6 +89,10 @@ class HyocrConfig:
     # too reads lines worse (session 13 and 15), so the shipped line reader has a formula reader of
     # its own. "": this model reads formulas itself.
     formula_model: str = ""
+    # likewise, the model that reads Chinese lines beside this one (session 41): the pipeline gives
+    # it the segments this model reads unsurely and keeps its reading where that has Chinese in it
+    # and is surer (api.OCR `zh_reread`). "": none.
+    zh_model: str = ""
 
     def __post_init__(self) -> None:
         if self.reads not in ("page", "lines"):
@@ -105,12 +109,10 @@ class HyocrConfig:
             )
         if self.formula_height and not self.line_height:
             raise ValueError("formula_height needs a line_height (it is a line reader's setting)")
-        if self.formula_model and (
-            Path(self.formula_model).is_absolute() or ".." in Path(self.formula_model).parts
-        ):
-            raise ValueError(
-                f"formula_model must be a directory inside the model's own, not {self.formula_model!r}"
-            )
+        for name in ("formula_model", "zh_model"):
+            sub = getattr(self, name)
+            if sub and (Path(sub).is_absolute() or ".." in Path(sub).parts):
+                raise ValueError(f"{name} must be a directory inside the model's own, not {sub!r}")
         if sum(self.xdrope_section) * 2 != self.lm_head_dim:
             raise ValueError(
                 f"xdrope_section {self.xdrope_section} must sum to lm_head_dim/2 = {self.lm_head_dim // 2}"
@@ -223,7 +225,8 @@ class HyocrConfig:
             | ({"stretch": self.stretch} if self.stretch != 1.0 else {})
             | ({"line_height": self.line_height} if self.line_height else {})
             | ({"formula_height": self.formula_height} if self.formula_height else {})
-            | ({"formula_model": self.formula_model} if self.formula_model else {}),
+            | ({"formula_model": self.formula_model} if self.formula_model else {})
+            | ({"zh_model": self.zh_model} if self.zh_model else {}),
         }
 
     @classmethod
@@ -286,12 +289,13 @@ class HyocrConfig:
             kw["max_pixels"] = int(extra["max_pixels"])
         if "reads" in extra:
             kw["reads"] = str(extra["reads"])
-        if "formula_model" in extra:
-            if not isinstance(extra["formula_model"], str):
-                raise ModelLoadError(
-                    f"config.json: hyocr.formula_model must be a directory name, not {extra['formula_model']!r}"
-                )
-            kw["formula_model"] = extra["formula_model"]
+        for name in ("formula_model", "zh_model"):
+            if name in extra:
+                if not isinstance(extra[name], str):
+                    raise ModelLoadError(
+                        f"config.json: hyocr.{name} must be a directory name, not {extra[name]!r}"
+                    )
+                kw[name] = extra[name]
         if "stretch" in extra:
             try:
                 kw["stretch"] = float(extra["stretch"])

@@ -81,5 +81,66 @@ def test_formula_model_errors_are_one_line(pair, tmp_path):
     for name in ("model.safetensors", "tokenizer.json", "tokenizer_config.json", "config.json"):
         if (pair / name).is_file():
             (tmp_path / "formula" / name).write_bytes((pair / name).read_bytes())
-    with pytest.raises(ModelLoadError, match="a formula model must read formulas itself"):
+    with pytest.raises(ModelLoadError, match="a formula model must read alone"):
+        Engine.from_dir(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def trio(random_model, test_cfg, tokenizer, tmp_path_factory):
+    """A model directory naming `formula/` and `zh/`, random models of other weights each."""
+    d = tmp_path_factory.mktemp("with-formula-and-chinese-readers")
+    _save(random_model, tokenizer, d, formula_model="formula", zh_model="zh")
+    _save(init_model(test_cfg, seed=7, std=0.2).eval(), tokenizer, d / "formula")
+    _save(init_model(test_cfg, seed=11, std=0.2).eval(), tokenizer, d / "zh")
+    return d
+
+
+def test_chinese_requests_go_to_the_chinese_reader(trio, random_model, tokenizer):
+    from hyocr.engine.generate import ZH_TASK
+
+    engine = Engine.from_dir(trio)
+    plain = Engine(random_model, tokenizer)
+    alone = {name: Engine.from_dir(trio / name) for name in ("formula", "zh")}
+    assert engine.for_task(ZH_TASK) is engine.zh and engine.for_task("formula") is engine.formula
+    assert engine.zh is not engine.formula and engine.for_task("text") is engine
+    image = make_image(64, 128, 3)
+    text = Request("Extract the text in the image.", [image], task="text")
+    zh = Request("Extract the text in the image.", [image], task=ZH_TASK)
+    formula = Request("Identify the formula in the image.", [image], task="formula")
+    want = {
+        "text": plain.generate([text], PARAMS)[0].token_ids,
+        "zh": alone["zh"].generate([zh], PARAMS)[0].token_ids,
+        "formula": alone["formula"].generate([formula], PARAMS)[0].token_ids,
+    }
+    assert len({tuple(v) for v in want.values()}) == 3  # three models, three readings
+    mixed = engine.generate([zh, text, formula, zh], PARAMS)
+    assert [g.token_ids for g in mixed] == [want["zh"], want["text"], want["formula"], want["zh"]]
+    assert "".join(engine.stream(zh, PARAMS)) == alone["zh"].generate([zh], PARAMS)[0].text
+
+
+def test_one_model_may_read_formulas_and_chinese(trio, tmp_path):
+    raw = json.loads((trio / "config.json").read_text())
+    raw["hyocr"]["zh_model"] = "formula"
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    for name in ("model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / name).write_bytes((trio / name).read_bytes())
+    (tmp_path / "formula").mkdir()
+    for f in (trio / "formula").iterdir():
+        (tmp_path / "formula" / f.name).write_bytes(f.read_bytes())
+    engine = Engine.from_dir(tmp_path)
+    assert engine.zh is engine.formula is not None
+    # a Chinese reader that names a reader of its own
+    raw["hyocr"]["zh_model"] = "zh"
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    (tmp_path / "zh").mkdir()
+    sub = json.loads((trio / "zh" / "config.json").read_text())
+    sub["hyocr"]["formula_model"] = "formula"
+    (tmp_path / "zh" / "config.json").write_text(json.dumps(sub))
+    for name in ("model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / "zh" / name).write_bytes((trio / "zh" / name).read_bytes())
+    with pytest.raises(ModelLoadError, match="a Chinese model must read alone"):
+        Engine.from_dir(tmp_path)
+    raw["hyocr"]["zh_model"] = "/abs"
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(ModelLoadError, match="zh_model must be a directory inside the model's own"):
         Engine.from_dir(tmp_path)

@@ -504,3 +504,28 @@ def test_unsure_segments_are_searched_with_the_configured_beams(random_model, to
         greedy = [size for b, size in sizes if b == 1]
         wider = [(w, h) for w, h in greedy if (round(w / REREAD_WIDEN), h) in searched]
         assert len(wider) == widths.count(beams), sizes
+
+
+def test_the_server_reads_unsure_segments_with_the_chinese_reader_as_the_api_does(tmp_path):
+    """A model directory naming a Chinese reader (`zh_model`): /v1/ocr/spotting takes the same
+    segments from it as `OCR` does (the Chinese line's, not the Latin one's)."""
+    from hyocr import OCR
+    from hyocr.engine.generate import Engine
+    from hyocr.tasks.segment import has_chinese
+    from tests.conftest import chinese_page, with_chinese_reader
+
+    model = with_chinese_reader(tmp_path)
+    page = chinese_page()
+    buf = io.BytesIO()
+    page.save(buf, format="PNG")
+    want = OCR(str(model), max_new_tokens=8).spotting(page).lines
+    assert has_chinese(want[0].text) and not has_chinese(want[1].text)
+    with LiveServer(make_app(Engine.from_dir(model), max_new_tokens=64)) as s:
+        r = httpx.post(
+            s.url + "/v1/ocr/spotting",
+            files={"file": ("p.png", buf.getvalue(), "image/png")},
+            data={"max_tokens": "8"},
+            timeout=120,
+        )
+        assert r.status_code == 200, r.text
+        assert [ln["text"] for ln in r.json()["results"][0]["lines"]] == [ln.text for ln in want]

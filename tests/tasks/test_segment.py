@@ -973,3 +973,40 @@ def test_formulas_are_read_beside_the_second_reading_and_give_the_same_page():
     assert paths == [(2, True), (1, True)]
     assert pages[2] == pages[1]
     assert any("\\frac" in text for text, _, _ in pages[2])
+
+
+def test_words_join_without_a_space_between_chinese_characters():
+    from hyocr.tasks.segment import has_chinese, join_words
+
+    assert join_words(["合计", "金额", "12.00", "元"]) == "合计金额 12.00 元"
+    assert join_words(["TOTAL", "12.50"]) == "TOTAL 12.50" and join_words([]) == ""
+    assert has_chinese("合计 12") and has_chinese("㐀") and not has_chinese("TOTAL ½ ＴＯＴＡＬ")
+
+
+def test_a_chinese_reader_takes_the_segments_the_line_reader_cannot_read(tmp_path):
+    """A model directory naming a Chinese reader (`zh_model`, `tests.conftest.with_chinese_reader`):
+    its random-weight reader writes a Chinese character, surely, on the Chinese line and no Chinese
+    on the Latin one. Only the Chinese line's reading is taken from it, although the line reader's
+    was under the drop score; with `zh_reread` 0 it is never asked."""
+    from hyocr import OCR
+    from hyocr.tasks.segment import has_chinese
+    from tests.conftest import chinese_page, with_chinese_reader
+
+    model = with_chinese_reader(tmp_path)
+    page = chinese_page()
+
+    def read(model, **kw):
+        return OCR(str(model), max_new_tokens=8, reread=0, **kw).spotting(page).lines
+
+    first = read(model, zh_reread=0, drop_score=0)
+    zh = read(model / "zh", drop_score=0)
+    assert len(first) == len(zh) == 2
+    # the line reader is unsure of the Chinese line only; the Chinese reader writes Chinese there
+    assert first[0].confidence < 0.5 < 0.9 < first[1].confidence
+    assert has_chinese(zh[0].text) and zh[0].confidence > first[0].confidence
+    both = read(model)  # the defaults: drop score 0.5, Chinese reader under 0.9
+    assert [ln.text for ln in both] == [zh[0].text, first[1].text]
+    assert [ln.text for ln in read(model, zh_reread=0)] == [first[1].text]  # dropped, unasked
+    # asked of every segment, the Latin line keeps the line reader's reading: no Chinese in the other
+    assert not has_chinese(zh[1].text)
+    assert [ln.text for ln in read(model, zh_reread=1.01)] == [zh[0].text, first[1].text]

@@ -174,6 +174,7 @@ def main(args: argparse.Namespace) -> int:
         reread=args.reread,
         reread_beams=args.reread_beams,
         reread_widen=args.reread_widen,
+        zh_reread=args.zh_reread,
         workers=args.workers,
     )
     runner = _Runner(args, ocr, params)

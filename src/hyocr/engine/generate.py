@@ -54,7 +54,19 @@ from hyocr.processing.tokenizer import HyTokenizer
 # while the image and the prompt, large products, still gain by it (`benchmarks/bench_decode_dtype.py`).
 DECODE_AUTOCAST_HIDDEN = 1024
 
-__all__ = ["SamplingParams", "Request", "Generation", "Engine", "cut_tail_repetition", "tail_repeat_unit"]
+__all__ = [
+    "SamplingParams",
+    "Request",
+    "Generation",
+    "Engine",
+    "ZH_TASK",
+    "cut_tail_repetition",
+    "tail_repeat_unit",
+]
+
+# the task of a text request meant for the model's Chinese reader (`Engine.zh`, a config's
+# `zh_model`): the segment pipeline sends it the segments the line reader read unsurely
+ZH_TASK = "text-zh"
 
 
 @dataclass
@@ -213,6 +225,9 @@ class Engine:
         # the engine that reads the `formula` task in this one's stead (`from_dir` loads the model
         # a config's `formula_model` names); None: this one reads formulas too
         self.formula: Engine | None = None
+        # the engine that reads Chinese lines beside this one (a config's `zh_model`; api.OCR
+        # gives it the segments this one reads unsurely); None: there is none
+        self.zh: Engine | None = None
         # decoding defaults of the model (`from_dir`: its generation_config.json): see `resolve`
         self.num_beams, self.length_penalty = 1, 1.0
         # `keeping_features`: the ids of the images to keep (how many contexts want each), and the
@@ -295,9 +310,10 @@ class Engine:
                 self._kept_bytes += size
 
     def for_task(self, task: str) -> Engine:
-        """The engine that reads requests of `task`: the formula reader for "formula", if there is
-        one, else this one."""
-        return self.formula if task == "formula" and self.formula is not None else self
+        """The engine that reads requests of `task`: the formula reader for "formula" and the
+        Chinese reader for `ZH_TASK`, if there is one, else this one."""
+        other = {"formula": self.formula, ZH_TASK: self.zh}.get(task)
+        return other if other is not None else self
 
     @classmethod
     def from_dir(
@@ -308,8 +324,8 @@ class Engine:
         dtype: torch.dtype = torch.float32,
         **kw,
     ) -> Engine:
-        """The model in `model_dir`, and the formula reader its config names (`formula_model`, a
-        directory inside `model_dir`), loaded alike."""
+        """The model in `model_dir`, and the formula and Chinese readers its config names
+        (`formula_model`, `zh_model`: directories inside `model_dir`), loaded alike."""
         from hyocr.config import load_config
         from hyocr.model.weights import load_model
 
@@ -317,14 +333,23 @@ class Engine:
         tok = HyTokenizer.from_dir(model_dir)
         engine = cls(model, tok, PromptBuilder.from_dir(model_dir, tok), **kw)
         engine.num_beams, engine.length_penalty = _generation_defaults(Path(model_dir))
-        named = load_config(model_dir).formula_model  # load_model keeps the model alone
-        if named:
+        cfg = load_config(model_dir)  # load_model keeps the model alone
+        loaded: dict[str, Engine] = {}
+        for role, named in (("formula", cfg.formula_model), ("Chinese", cfg.zh_model)):
+            if not named:
+                continue
             sub = Path(model_dir) / named
             if not (sub / "config.json").is_file():
-                raise ModelLoadError(f"{model_dir}: its formula model {sub} has no config.json")
-            if load_config(sub).formula_model:
-                raise ModelLoadError(f"{sub}: a formula model must read formulas itself (no formula_model)")
-            engine.formula = cls.from_dir(sub, device=device, dtype=dtype, **kw)
+                raise ModelLoadError(f"{model_dir}: its {role} model {sub} has no config.json")
+            sub_cfg = load_config(sub)
+            if sub_cfg.formula_model or sub_cfg.zh_model:
+                raise ModelLoadError(f"{sub}: a {role} model must read alone (no formula_model, zh_model)")
+            if named not in loaded:  # one model may read both
+                loaded[named] = cls.from_dir(sub, device=device, dtype=dtype, **kw)
+            if role == "formula":
+                engine.formula = loaded[named]
+            else:
+                engine.zh = loaded[named]
         return engine
 
     # ---- preparation ---------------------------------------------------------------------------
@@ -610,12 +635,13 @@ class Engine:
         )
 
     def generate(self, requests: Sequence[Request], params: SamplingParams | None = None) -> list[Generation]:
-        """Run a batch; results in the order of `requests` (formula requests by the formula reader,
-        if there is one: `for_task`)."""
+        """Run a batch; results in the order of `requests` (formula and Chinese requests by their
+        readers, if there are: `for_task`)."""
         params = params or SamplingParams()
-        if self.formula is not None and any(r.task == "formula" for r in requests):
+        readers = list(dict.fromkeys(self.for_task(r.task) for r in requests))
+        if readers != [self]:
             out: list = [None] * len(requests)
-            for engine in (self, self.formula):
+            for engine in readers:
                 idx = [i for i, r in enumerate(requests) if self.for_task(r.task) is engine]
                 gens = engine.generate([requests[i] for i in idx], params) if idx else []
                 for i, g in zip(idx, gens, strict=True):

@@ -37,7 +37,14 @@ from typing import Any, Protocol, runtime_checkable
 from PIL import Image
 
 from hyocr.errors import HyocrError
-from hyocr.tasks.segment import PIECE_ASPECT, REREAD, REREAD_BEAMS, REREAD_WIDEN, add_segment_arguments
+from hyocr.tasks.segment import (
+    PIECE_ASPECT,
+    REREAD,
+    REREAD_BEAMS,
+    REREAD_WIDEN,
+    ZH_REREAD,
+    add_segment_arguments,
+)
 
 __all__ = [
     "Engine",
@@ -81,6 +88,7 @@ def make_engine(
     reread: float = REREAD,
     reread_beams: int = REREAD_BEAMS,
     reread_widen: float = REREAD_WIDEN,
+    zh_reread: float = ZH_REREAD,
     num_beams: int | None = None,
 ) -> Engine:
     """Build an engine by name; closed choice, one-line errors."""
@@ -108,6 +116,7 @@ def make_engine(
         reread=reread,
         reread_beams=reread_beams,
         reread_widen=reread_widen,
+        zh_reread=zh_reread,
         params=params,
     )
 
@@ -332,6 +341,7 @@ def main(args: argparse.Namespace) -> int:
         reread=args.reread,
         reread_beams=args.reread_beams,
         reread_widen=args.reread_widen,
+        zh_reread=args.zh_reread,
         num_beams=args.num_beams,
     )
     meta = {"engine": getattr(engine, "describe", lambda: args.engine)()}
@@ -340,7 +350,8 @@ def main(args: argparse.Namespace) -> int:
     if args.engine == "hyocr":  # how pages were read, so that a report can be reproduced
         meta["reading"] = (
             f"segment {args.segment}, piece aspect {args.piece_aspect:g}, drop score {args.drop_score:g}, "
-            f"reread {args.reread:g} ({args.reread_beams} beams, widened {args.reread_widen:g})"
+            f"reread {args.reread:g} ({args.reread_beams} beams, widened {args.reread_widen:g}), "
+            f"Chinese reader under {args.zh_reread:g}"
             + (f", {args.num_beams} beams" if args.num_beams else "")
         )
     report, errors = run_eval(

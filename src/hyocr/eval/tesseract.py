@@ -11,7 +11,7 @@ Non-obvious choices
   machine usable by others.
 - Page segmentation mode 3 (Tesseract's default, fully automatic) and the LSTM engine (--oem 1).
 - Words with confidence -1 (layout-only rows) or blank text are dropped.
-- Words are joined by a space, except between two wide (CJK) characters: Tesseract's Chinese
+- Words are joined by a space, except between two wide (CJK) characters (`segment.join_words`): Tesseract's Chinese
   models return most characters as words of their own, and the spaces would count as errors
   against text printed without them.
 - A gt language with a script or region ("zh-Hans", "zh-Hant") is looked up whole, then by its
@@ -27,15 +27,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
 from hyocr.errors import HyocrError
+from hyocr.tasks.segment import join_words
 
-__all__ = ["TesseractEngine", "tesseract_version", "TESSERACT_LANGS", "join_words"]
+__all__ = ["TesseractEngine", "tesseract_version", "TESSERACT_LANGS"]
 
 # ISO 639-1 codes of gt.jsonl → Tesseract traineddata names (only what Debian packages provide)
 TESSERACT_LANGS = {
@@ -48,24 +48,6 @@ TESSERACT_LANGS = {
     "fr": "fra",
     "de": "deu",
 }
-
-
-def _wide(ch: str) -> bool:
-    return unicodedata.east_asian_width(ch) in ("W", "F")
-
-
-def join_words(words: list[str]) -> str:
-    """Words joined by spaces, but not between two wide (CJK) characters.
-
-    >>> join_words(["合计", "金额", "12.00", "元"])
-    '合计金额 12.00 元'
-    """
-    out = ""
-    for w in words:
-        if out and not (_wide(out[-1]) and _wide(w[0])):
-            out += " "
-        out += w
-    return out
 
 
 def tesseract_version() -> str:

@@ -184,13 +184,13 @@ def load_model(
     model_dir: str | Path, dtype: torch.dtype | None = torch.float32, device: str | torch.device = "cpu"
 ) -> HunyuanOCRModel:
     """config.json + safetensors -> model in eval mode. Without materialising random init first.
-    The model is the directory's own: a formula reader its config names (`formula_model`) is not
-    part of it (`Engine.from_dir` loads that one), so a model trained, grown or averaged from it and
-    saved elsewhere does not name a directory it lacks."""
+    The model is the directory's own: a formula or Chinese reader its config names (`formula_model`,
+    `zh_model`) is not part of it (`Engine.from_dir` loads those), so a model trained, grown or
+    averaged from it and saved elsewhere does not name a directory it lacks."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise ModelLoadError(f"{model_dir}: model directory not found")
-    cfg = replace(load_config(model_dir), formula_model="")
+    cfg = replace(load_config(model_dir), formula_model="", zh_model="")
     with torch.device("meta"):
         model = HunyuanOCRModel(cfg)
     load_weights(model, model_dir, dtype)

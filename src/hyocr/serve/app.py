@@ -51,8 +51,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hyocr.engine.generate import ZH_TASK, SamplingParams
 from hyocr.engine.generate import Request as GenRequest
-from hyocr.engine.generate import SamplingParams
 from hyocr.errors import HyocrError, InputError, PixelBudgetError
 from hyocr.serve.backends import Backend, Completion, UpstreamError
 from hyocr.serve.batching import QueueFull
@@ -64,8 +64,11 @@ from hyocr.tasks.segment import (
     REREAD,
     REREAD_BEAMS,
     REREAD_WIDEN,
+    ZH_REREAD,
     SegmentAnswer,
+    answer_confidence,
     assemble,
+    chinese_kept,
     formula_params,
     formulas_worth_reading,
     joined,
@@ -112,6 +115,9 @@ class ServeConfig:
     reread: float = REREAD
     reread_beams: int = REREAD_BEAMS  # beams of that second reading
     reread_widen: float = REREAD_WIDEN  # and a greedy one of the crop widened so many times (1: none)
+    # segmented pages, a model with a Chinese reader: segments still read under this are read by it
+    # too, its reading kept where it has Chinese in it and is surer (`segment.chinese_kept`)
+    zh_reread: float = ZH_REREAD
 
 
 class ApiError(Exception):
@@ -715,6 +721,17 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
 
             return [first, *await asyncio.gather(*(read(v, p) for v, p in views))]
 
+        chinese = getattr(engine, "zh", None) is not None and config.zh_reread > 0
+
+        async def read_chinese(crop, best: Completion) -> Completion | None:
+            # a segment still read unsurely is read by the Chinese reader too, if the model has one
+            if not chinese or answer_confidence(best.logprobs) >= config.zh_reread:
+                return None
+            async with width:
+                return await backend.generate(
+                    GenRequest(line_text, [crop], task=ZH_TASK), params, config.timeout
+                )
+
         # a segment read again keeps its image features from its first reading
         keeping = getattr(engine, "keeping_features", None) if beams and config.reread > 0 else None
 
@@ -745,8 +762,11 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 asyncio.gather(*(read_formula(fcrops[k]) for k in ([] if beside else worth))),
             )
             outs = [surest(t) for t in tried]
+            zh = await asyncio.gather(*(read_chinese(c, o) for c, o in zip(crops, outs, strict=True)))
+            outs = [z if z is not None and chinese_kept(o, z) else o for o, z in zip(outs, zh, strict=True)]
             fouts = fouts if beside else later
-            spent = [c for t in tried for c in t] + list(fouts)  # every reading made, for the usage
+            # every reading made, for the usage
+            spent = [c for t in tried for c in t] + [z for z in zh if z is not None] + list(fouts)
             answers = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
             typed = assemble(
                 task,

@@ -149,8 +149,13 @@ class NativeBackend(Backend):
 
         self.engine = engine
         self.name = name
-        # one scheduler a model: the engine's, and its formula reader's if it has one (`for_task`)
-        engines = [engine] + ([engine.formula] if getattr(engine, "formula", None) is not None else [])
+        # one scheduler a model: the engine's, and its formula and Chinese readers' if it has them
+        # (`for_task`; one model may be both)
+        engines = list(
+            dict.fromkeys(
+                [engine] + [e for e in (getattr(engine, n, None) for n in ("formula", "zh")) if e is not None]
+            )
+        )
         self.schedulers = {
             id(e): Scheduler(
                 e, mode=mode, max_batch=max_batch, max_queue=max_queue, window_ms=window_ms, threads=threads

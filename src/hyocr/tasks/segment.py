@@ -83,6 +83,7 @@ import itertools
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -97,6 +98,7 @@ __all__ = [
     "REREAD",
     "REREAD_BEAMS",
     "REREAD_WIDEN",
+    "ZH_REREAD",
     "SEGMENT_MODES",
     "SEGMENT_TASKS",
     "Segment",
@@ -104,11 +106,14 @@ __all__ = [
     "add_segment_arguments",
     "answer_confidence",
     "assemble",
+    "chinese_kept",
     "find_segments",
     "formula_budget",
     "formula_crops",
     "formula_params",
     "formulas_worth_reading",
+    "has_chinese",
+    "join_words",
     "joined",
     "levelled",
     "margins",
@@ -157,6 +162,11 @@ REREAD_BEAMS = 4
 # receipt line crops; 20 held-out pages spot F1 0.662 -> 0.682 (0.87: 0.2354 on the real lines; 1.3:
 # 0.2297)
 REREAD_WIDEN = 1.15
+# segments read (after the second reading) with a confidence under this are read by the model's
+# Chinese reader too, if it has one (a config's `zh_model`), even under the drop score; its reading
+# is kept where it has a Chinese character and is surer (`chinese_kept`); 0: never. Session 41: see
+# the model card ("A Chinese reader of its own")
+ZH_REREAD = 0.9
 
 
 def segmenting(mode: str, task: str, reads: str) -> bool:
@@ -246,6 +256,14 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
         default=REREAD_WIDEN,
         help="segmented pages: a segment read again is also read greedily this many times as wide, the "
         f"surest reading kept (default: {REREAD_WIDEN:g}; 1: not)",
+    )
+    group.add_argument(
+        "--zh-reread",
+        type=float,
+        default=ZH_REREAD,
+        help="segmented pages, a model with a Chinese reader: segments read with a lower confidence are "
+        "read by it too, and its reading kept where it has Chinese in it and is surer "
+        f"(default: {ZH_REREAD:g}; 0: never)",
     )
 
 
@@ -1453,6 +1471,36 @@ def rereading(logprobs: Sequence[float], drop_score: float, reread: float) -> bo
     return drop_score <= answer_confidence(logprobs) < reread
 
 
+def has_chinese(text: str) -> bool:
+    """Whether `text` has a Chinese (CJK unified) character."""
+    return any("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" for c in text)
+
+
+def chinese_kept(first, zh) -> bool:
+    """Whether the Chinese reader's reading `zh` of a crop replaces the line reader's `first` (both
+    anything with `text` and `logprobs`): it has Chinese in it and is surer. A line of Latin print
+    the line reader read unsurely stays its reading unless the Chinese reader wrote Chinese there."""
+    return has_chinese(zh.text) and answer_confidence(zh.logprobs) > answer_confidence(first.logprobs)
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def join_words(words: Sequence[str]) -> str:
+    """Words joined by spaces, but not between two wide (CJK) characters.
+
+    >>> join_words(["合计", "金额", "12.00", "元"])
+    '合计金额 12.00 元'
+    """
+    out = ""
+    for w in words:
+        if out and w and not (_wide(out[-1]) and _wide(w[0])):
+            out += " "
+        out += w
+    return out
+
+
 def unstamped(image: Image.Image) -> Image.Image:
     """`image` with red and pink ink (a rubber stamp pressed over a receipt: "PAID", a date) turned
     to the grey of its red channel: on paper the stamp's red channel is as light as the paper,
@@ -1675,7 +1723,8 @@ def joined(
 ) -> list[SegmentAnswer]:
     """The answers of `n` segments from the answers of their pieces (`owner[i]`: the segment of
     piece i, in order): texts joined by a space, log-probabilities one after the other; with the
-    pieces' `crops`, each text `fitted` to its crop first."""
+    pieces' `crops`, each text `fitted` to its crop first. Two pieces meet without a space between
+    two wide (CJK) characters (`join_words`)."""
     if crops is not None:
         answers = [replace(a, text=fitted(a.text, c)) for a, c in zip(answers, crops, strict=True)]
     parts: list[list[SegmentAnswer]] = [[] for _ in range(n)]
@@ -1683,7 +1732,7 @@ def joined(
         parts[k].append(a)
     return [
         SegmentAnswer(
-            " ".join(a.text.strip() for a in ps if a.text.strip()),
+            join_words([a.text.strip() for a in ps if a.text.strip()]),
             [x for a in ps for x in a.logprobs],
             any(a.repetition_cut for a in ps),
             any(a.truncated for a in ps),
@@ -1707,7 +1756,7 @@ def assemble(
 ) -> R.SpottingResult | R.TextResult | R.FieldsResult | R.KeyResult | R.TableResult | R.DocumentResult:
     """One page's result from its segments' answers: spotting gets a line per segment with the
     segment's box and a confidence (geometric-mean token probability); text gets the segments of a
-    line joined by spaces and the lines by newlines; fields (the keys `fields`) and key (`key`) are
+    line joined by spaces (none between two CJK characters: `join_words`) and the lines by newlines; fields (the keys `fields`) and key (`key`) are
     picked from those rows by `hyocr.tasks.fields`; table (`segs` are `tasks.tables` cells) gets
     the cells laid out as HTML by `tasks.tables.table_html`, every cell kept; document gets the
     blocks laid out as Markdown by `tasks.layout.page_markdown`, with each of `formulas` (a box of
@@ -1811,7 +1860,7 @@ def assemble(
             for ln in lines
         )
         return R.SpottingResult(**base, raw=raw, lines=lines)
-    content = "\n".join(" ".join(r) for _, r in sorted(rows.items()))
+    content = "\n".join(join_words(r) for _, r in sorted(rows.items()))
     if task in ("fields", "key"):
         from hyocr.tasks.fields import pick_fields
 
