@@ -3,7 +3,7 @@
 bf16 halves the size on disk (the engine loads it back to float32 and runs under bf16 autocast).
 
     python scripts/ship_model.py RUN_DIR/latest [--dest src/hyocr/assets/models/hyocr-tiny] [--reads lines]
-        [--stretch 1.25] [--formula FORMULA_RUN_DIR/latest] [--formula-beams 4]
+        [--stretch 1.25] [--formula FORMULA_RUN_DIR/latest] [--formula-beams 4] [--zh ZH_RUN_DIR/latest]
 
 `--reads lines` writes `"reads": "lines"` into the config's hyocr block: the model is a line
 reader, and text/spotting cut pages into printed segments for it (hyocr.tasks.segment).
@@ -13,6 +13,8 @@ reads better so than at the stretch it was trained with; the model card must say
 and names it in the model's config (`formula_model`): the formula task is then read by it.
 `--formula-beams N` writes the formula reader's `generation_config.json`: it reads with N beams by
 default (engine.generate's beam search; a request may still ask for other settings).
+`--zh DIR` ships DIR (in bfloat16) as the Chinese reader beside the model, in `zh/`, named in the
+model's config (`zh_model`): segments the line reader reads unsurely are then read by it too.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def main() -> None:
     ap.add_argument(
         "--formula-beams", type=int, help="the formula reader's default beams (generation_config.json)"
     )
+    ap.add_argument("--zh", help="a model directory to ship beside it as its Chinese reader")
     args = ap.parse_args()
     dest = Path(args.dest)
     card = dest / "MODEL_CARD.md"
@@ -61,6 +64,10 @@ def main() -> None:
         if args.formula_beams:
             gen = {"num_beams": args.formula_beams, "length_penalty": 1.0}
             (dest / "formula" / "generation_config.json").write_text(json.dumps(gen, indent=2) + "\n")
+    if args.zh:
+        model.cfg = dataclasses.replace(model.cfg, zh_model="zh")
+        save_model(load_model(args.zh, dtype=torch.bfloat16), dest / "zh")
+        HyTokenizer.from_dir(args.zh).save(dest / "zh")
     save_model(model, dest)
     HyTokenizer.from_dir(args.model).save(dest)
     if keep is not None:
