@@ -23,7 +23,7 @@ as Markdown (`hyocr.tasks.layout`). "lines" forces that,
 widened `reread_widen` times (1.15; 1: not), and the surest reading kept (`segment.rereading`;
 greedy reading only). A model with a Chinese reader (its config's `zh_model`): segments still read
 with a confidence under `zh_reread` (0.9; 0: off), the drop score's too, are read by it as well, and
-its reading kept where it has Chinese in it and is surer, or 0.3 sure (`segment.chinese_kept`).
+its reading kept where it has Chinese in it and is surer (`segment.chinese_kept`).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
 that many at a time side by side, each on its share of the threads. A line reader's decoding is many
 small steps that two threads share badly; two batches on one thread each keep both cores busy

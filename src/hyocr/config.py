@@ -91,7 +91,7 @@ class HyocrConfig:
     formula_model: str = ""
     # likewise, the model that reads Chinese lines beside this one (session 41): the pipeline gives
     # it the segments this model reads unsurely and keeps its reading where that has Chinese in it
-    # and is surer or sure enough (api.OCR `zh_reread`). "": none.
+    # and is surer (api.OCR `zh_reread`). "": none.
     zh_model: str = ""
 
     def __post_init__(self) -> None:

@@ -1010,17 +1010,3 @@ def test_a_chinese_reader_takes_the_segments_the_line_reader_cannot_read(tmp_pat
     # asked of every segment, the Latin line keeps the line reader's reading: no Chinese in the other
     assert not has_chinese(zh[1].text)
     assert [ln.text for ln in read(model, zh_reread=1.01)] == [zh[0].text, first[1].text]
-
-
-def test_a_chinese_reading_is_kept_when_surer_or_sure_enough():
-    import math
-
-    from hyocr.tasks.segment import ZH_SURE, SegmentAnswer, chinese_kept
-
-    def answer(text, p):
-        return SegmentAnswer(text, [math.log(p)] * 4)
-
-    assert chinese_kept(answer("4.71 0.97", 0.8), answer("启用密钥", ZH_SURE + 0.01))  # sure enough
-    assert chinese_kept(answer("4.71", 0.1), answer("启用", ZH_SURE - 0.1))  # surer
-    assert not chinese_kept(answer("4.71", 0.8), answer("启用", ZH_SURE - 0.1))  # neither
-    assert not chinese_kept(answer("TOTAL", 0.2), answer("TOTAL 12", 0.99))  # no Chinese in it

@@ -116,7 +116,7 @@ class ServeConfig:
     reread_beams: int = REREAD_BEAMS  # beams of that second reading
     reread_widen: float = REREAD_WIDEN  # and a greedy one of the crop widened so many times (1: none)
     # segmented pages, a model with a Chinese reader: segments still read under this are read by it
-    # too, its reading kept where it has Chinese in it and is surer or sure enough (`segment.chinese_kept`)
+    # too, its reading kept where it has Chinese in it and is surer (`segment.chinese_kept`)
     zh_reread: float = ZH_REREAD
 
 

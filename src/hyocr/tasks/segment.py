@@ -99,7 +99,6 @@ __all__ = [
     "REREAD_BEAMS",
     "REREAD_WIDEN",
     "ZH_REREAD",
-    "ZH_SURE",
     "SEGMENT_MODES",
     "SEGMENT_TASKS",
     "Segment",
@@ -165,7 +164,7 @@ REREAD_BEAMS = 4
 REREAD_WIDEN = 1.15
 # segments read (after the second reading) with a confidence under this are read by the model's
 # Chinese reader too, if it has one (a config's `zh_model`), even under the drop score; its reading
-# is kept where it has a Chinese character and is surer or sure enough (`chinese_kept`); 0: never. Session 41: see
+# is kept where it has a Chinese character and is surer (`chinese_kept`); 0: never. Session 41: see
 # the model card ("A Chinese reader of its own")
 ZH_REREAD = 0.9
 
@@ -263,7 +262,7 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
         type=float,
         default=ZH_REREAD,
         help="segmented pages, a model with a Chinese reader: segments read with a lower confidence are "
-        "read by it too, and its reading kept where it has Chinese in it and is surer or 0.3 sure "
+        "read by it too, and its reading kept where it has Chinese in it and is surer "
         f"(default: {ZH_REREAD:g}; 0: never)",
     )
 
@@ -1477,22 +1476,11 @@ def has_chinese(text: str) -> bool:
     return any("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" for c in text)
 
 
-# a Chinese reading at least this sure replaces a line reader's reading even when that is surer:
-# the line reader writes Latin look-alikes on Chinese print at 0.3-0.9 ("4.71 0.97" for "启用密钥"),
-# and leg 53's Chinese reader reads surely rarely (median 0.28). Session 41, 150 development Chinese
-# lines (seed 800601) / 300 development page lines (seed 800191), greedy readings replayed: CER
-# 0.404 / 0.0225 when surer only, 0.371 / 0.0225 at 0.3, 0.336 / 0.0233 at 0.2, 0.305 / 0.0250 on
-# any Chinese at all
-ZH_SURE = 0.3
-
-
 def chinese_kept(first, zh) -> bool:
     """Whether the Chinese reader's reading `zh` of a crop replaces the line reader's `first` (both
-    anything with `text` and `logprobs`): it has Chinese in it and is surer, or at least `ZH_SURE`
-    sure. A line of Latin print the line reader read unsurely stays its reading unless the Chinese
-    reader wrote Chinese there."""
-    sure = answer_confidence(zh.logprobs)
-    return has_chinese(zh.text) and (sure > answer_confidence(first.logprobs) or sure >= ZH_SURE)
+    anything with `text` and `logprobs`): it has Chinese in it and is surer. A line of Latin print
+    the line reader read unsurely stays its reading unless the Chinese reader wrote Chinese there."""
+    return has_chinese(zh.text) and answer_confidence(zh.logprobs) > answer_confidence(first.logprobs)
 
 
 def _wide(ch: str) -> bool:
