@@ -12,28 +12,21 @@ new embedding row per new piece, started from the rows of the byte pieces it joi
 from __future__ import annotations
 
 import argparse
-import json
-import tarfile
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 
 from hyocr.model.grow import widen_vocab
 from hyocr.model.weights import load_model, save_model
 from hyocr.processing.tokenizer import HyTokenizer, add_characters
+from hyocr.train.data import ShardIndex
 
 
 def answer_characters(paths: list[str]) -> Counter[str]:
     """How often each character occurs in the answers of the shards under `paths`."""
+    index = ShardIndex(paths)
     counts: Counter[str] = Counter()
-    for path in map(Path, paths):
-        for shard in sorted(path.rglob("*.tar")) if path.is_dir() else [path]:
-            with tarfile.open(shard, "r:") as tar:
-                for member in tar:
-                    if member.isfile() and member.name.endswith(".json"):
-                        handle = tar.extractfile(member)
-                        if handle is not None:
-                            counts.update(json.loads(handle.read()).get("answer", ""))
+    for i in range(len(index)):
+        counts.update(index.record(i).get("answer", ""))
     return counts
 
 

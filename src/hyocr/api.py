@@ -54,13 +54,13 @@ from hyocr.tasks.segment import (
     REREAD_WIDEN,
     SEGMENT_MODES,
     ZH_REREAD,
-    answer_confidence,
     chinese_kept,
     formula_params,
     rereading,
     segmenting,
     surest,
     widened,
+    zh_rereading,
 )
 
 __all__ = ["OCR"]
@@ -289,7 +289,7 @@ class OCR:
 
         if self.zh_reread <= 0 or getattr(self.engine, "zh", None) is None:
             return gens
-        unsure = [i for i, g in enumerate(gens) if answer_confidence(g.logprobs) < self.zh_reread]
+        unsure = [i for i, g in enumerate(gens) if zh_rereading(g.logprobs, self.zh_reread)]
         if not unsure:
             return gens
         again = self._generate(

@@ -103,6 +103,7 @@ def test_chinese_requests_go_to_the_chinese_reader(trio, random_model, tokenizer
     alone = {name: Engine.from_dir(trio / name) for name in ("formula", "zh")}
     assert engine.for_task(ZH_TASK) is engine.zh and engine.for_task("formula") is engine.formula
     assert engine.zh is not engine.formula and engine.for_task("text") is engine
+    assert engine.readers == [engine, engine.formula, engine.zh] and alone["zh"].readers == [alone["zh"]]
     image = make_image(64, 128, 3)
     text = Request("Extract the text in the image.", [image], task="text")
     zh = Request("Extract the text in the image.", [image], task=ZH_TASK)
@@ -129,6 +130,7 @@ def test_one_model_may_read_formulas_and_chinese(trio, tmp_path):
         (tmp_path / "formula" / f.name).write_bytes(f.read_bytes())
     engine = Engine.from_dir(tmp_path)
     assert engine.zh is engine.formula is not None
+    assert engine.readers == [engine, engine.formula]  # each model once
     # a Chinese reader that names a reader of its own
     raw["hyocr"]["zh_model"] = "zh"
     (tmp_path / "config.json").write_text(json.dumps(raw))

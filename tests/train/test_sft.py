@@ -370,3 +370,10 @@ def test_scan_lines_rescans_a_text_line_but_keeps_its_planned_length(toy_dir):
     assert np.array_equal(scanned.encode(spot).pixel_values[0], plain.encode(spot).pixel_values[0])
     with pytest.raises(ValueError, match="probability"):
         stage_config("2", dict(scan_lines=1.5))
+
+
+def test_a_samples_record_is_read_without_its_images(toy_dir):
+    data = ShardIndex(toy_dir / "shards")
+    for i in range(3):
+        record, sample = data.record(i), data[i]
+        assert record["answer"] == sample.answer and record["instruction"] == sample.instruction

@@ -315,6 +315,11 @@ class Engine:
         other = {"formula": self.formula, ZH_TASK: self.zh}.get(task)
         return other if other is not None else self
 
+    @property
+    def readers(self) -> list[Engine]:
+        """This engine and its formula and Chinese readers, each once (one model may be both)."""
+        return list(dict.fromkeys(e for e in (self, self.formula, self.zh) if e is not None))
+
     @classmethod
     def from_dir(
         cls,

@@ -66,7 +66,6 @@ from hyocr.tasks.segment import (
     REREAD_WIDEN,
     ZH_REREAD,
     SegmentAnswer,
-    answer_confidence,
     assemble,
     chinese_kept,
     formula_params,
@@ -78,6 +77,7 @@ from hyocr.tasks.segment import (
     segmenting,
     surest,
     widened,
+    zh_rereading,
 )
 
 __all__ = ["ServeConfig", "create_app"]
@@ -725,7 +725,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
 
         async def read_chinese(crop, best: Completion) -> Completion | None:
             # a segment still read unsurely is read by the Chinese reader too, if the model has one
-            if not chinese or answer_confidence(best.logprobs) >= config.zh_reread:
+            if not chinese or not zh_rereading(best.logprobs, config.zh_reread):
                 return None
             async with width:
                 return await backend.generate(

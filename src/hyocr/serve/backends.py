@@ -150,12 +150,8 @@ class NativeBackend(Backend):
         self.engine = engine
         self.name = name
         # one scheduler a model: the engine's, and its formula and Chinese readers' if it has them
-        # (`for_task`; one model may be both)
-        engines = list(
-            dict.fromkeys(
-                [engine] + [e for e in (getattr(engine, n, None) for n in ("formula", "zh")) if e is not None]
-            )
-        )
+        # (`for_task`, `Engine.readers`)
+        engines = getattr(engine, "readers", [engine])
         self.schedulers = {
             id(e): Scheduler(
                 e, mode=mode, max_batch=max_batch, max_queue=max_queue, window_ms=window_ms, threads=threads
@@ -244,8 +240,8 @@ class NativeBackend(Backend):
         return max(s.retry_after() for s in self.schedulers.values())
 
     def metrics(self) -> list[Sample]:
-        """The schedulers' figures summed (the model's and its formula reader's; the KV cache peak
-        is then the sum of each one's own peak, an upper bound of the two together)."""
+        """The schedulers' figures summed (the model's and its formula and Chinese readers'; the KV
+        cache peak is then the sum of each one's own peak, an upper bound of them together)."""
         from hyocr.serve.batching import SchedulerStats
 
         scheds = list(self.schedulers.values())

@@ -113,6 +113,7 @@ __all__ = [
     "formula_params",
     "formulas_worth_reading",
     "has_chinese",
+    "zh_rereading",
     "join_words",
     "joined",
     "levelled",
@@ -1474,6 +1475,12 @@ def rereading(logprobs: Sequence[float], drop_score: float, reread: float) -> bo
 def has_chinese(text: str) -> bool:
     """Whether `text` has a Chinese (CJK unified) character."""
     return any("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" for c in text)
+
+
+def zh_rereading(logprobs: Sequence[float], zh_reread: float) -> bool:
+    """Whether a segment read (after the second reading) with `logprobs` is read by the Chinese
+    reader too (`ZH_REREAD`): its confidence is under `zh_reread`, the drop score's too."""
+    return answer_confidence(logprobs) < zh_reread
 
 
 def chinese_kept(first, zh) -> bool:

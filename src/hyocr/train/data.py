@@ -201,6 +201,10 @@ class ShardIndex(Sequence[Sample]):
             raise ValueError(f"{self.files[entry.shard]}: sample JSON is not an object")
         return record
 
+    def record(self, i: int) -> dict[str, Any]:
+        """Sample i's JSON record (instruction, answer, ...) without reading its images."""
+        return self._read_json(self.entries[i])
+
     def __getitem__(self, i: int) -> Sample:  # type: ignore[override]
         entry = self.entries[i]
         record = self._read_json(entry)
