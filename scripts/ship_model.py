@@ -4,6 +4,7 @@ bf16 halves the size on disk (the engine loads it back to float32 and runs under
 
     python scripts/ship_model.py RUN_DIR/latest [--dest src/hyocr/assets/models/hyocr-tiny] [--reads lines]
         [--stretch 1.25] [--formula FORMULA_RUN_DIR/latest] [--formula-beams 4] [--zh ZH_RUN_DIR/latest]
+        [--int8 formula zh]
 
 `--reads lines` writes `"reads": "lines"` into the config's hyocr block: the model is a line
 reader, and text/spotting cut pages into printed segments for it (hyocr.tasks.segment).
@@ -15,6 +16,9 @@ and names it in the model's config (`formula_model`): the formula task is then r
 default (engine.generate's beam search; a request may still ask for other settings).
 `--zh DIR` ships DIR (in bfloat16) as the Chinese reader beside the model, in `zh/`, named in the
 model's config (`zh_model`): segments the line reader reads unsurely are then read by it too.
+`--int8 PART ...` stores those parts' matrices as int8 with a scale per row instead of bfloat16
+(hyocr.model.weights; about half the bytes; `main` is the model itself, which then no longer loads
+in transformers); the model card must say what it cost.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ from hyocr.processing.tokenizer import HyTokenizer
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _dtype(part: str, int8: list[str]) -> torch.dtype:
+    """bfloat16, or float32 for a part stored as int8 (quantised from its full values; its vectors
+    then stay float32)."""
+    return torch.float32 if part in int8 else torch.bfloat16
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
@@ -46,29 +56,36 @@ def main() -> None:
         "--formula-beams", type=int, help="the formula reader's default beams (generation_config.json)"
     )
     ap.add_argument("--zh", help="a model directory to ship beside it as its Chinese reader")
+    ap.add_argument(
+        "--int8", nargs="+", default=[], choices=("main", "formula", "zh"), help="parts stored as int8"
+    )
     args = ap.parse_args()
     dest = Path(args.dest)
     card = dest / "MODEL_CARD.md"
     keep = card.read_text() if card.is_file() else None
     if dest.exists():
         shutil.rmtree(dest)
-    model = load_model(args.model, dtype=torch.bfloat16)
+    model = load_model(args.model, dtype=_dtype("main", args.int8))
     if args.reads:
         model.cfg = dataclasses.replace(model.cfg, reads=args.reads)
     if args.stretch is not None:
         model.cfg = dataclasses.replace(model.cfg, stretch=args.stretch)
     if args.formula:
         model.cfg = dataclasses.replace(model.cfg, formula_model="formula")
-        save_model(load_model(args.formula, dtype=torch.bfloat16), dest / "formula")
+        save_model(
+            load_model(args.formula, dtype=_dtype("formula", args.int8)),
+            dest / "formula",
+            int8="formula" in args.int8,
+        )
         HyTokenizer.from_dir(args.formula).save(dest / "formula")
         if args.formula_beams:
             gen = {"num_beams": args.formula_beams, "length_penalty": 1.0}
             (dest / "formula" / "generation_config.json").write_text(json.dumps(gen, indent=2) + "\n")
     if args.zh:
         model.cfg = dataclasses.replace(model.cfg, zh_model="zh")
-        save_model(load_model(args.zh, dtype=torch.bfloat16), dest / "zh")
+        save_model(load_model(args.zh, dtype=_dtype("zh", args.int8)), dest / "zh", int8="zh" in args.int8)
         HyTokenizer.from_dir(args.zh).save(dest / "zh")
-    save_model(model, dest)
+    save_model(model, dest, int8="main" in args.int8)
     HyTokenizer.from_dir(args.model).save(dest)
     if keep is not None:
         card.write_text(keep)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -10,10 +11,13 @@ import torch
 from hyocr.config import get_preset, load_config
 from hyocr.errors import ModelLoadError
 from hyocr.model.weights import (
+    INT8_SCALE,
     check_release_tensors,
+    dequantize_int8,
     expected_shapes,
     from_release_name,
     load_model,
+    quantize_int8,
     save_model,
     to_release_name,
 )
@@ -131,6 +135,69 @@ def test_missing_shard_and_bad_directories(random_model, tmp_path):
     (empty / "config.json").write_text("{not json")
     with pytest.raises(ModelLoadError, match="not valid JSON"):
         load_model(empty)
+
+
+def test_int8_quantization_is_rowwise_and_within_half_a_step():
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(48, 3, 4, 4, generator=g) * torch.logspace(-3, 1, 48)[:, None, None, None]
+    w[5] = 0.0  # an all-zero row keeps a finite scale and comes back zero
+    q, scale = quantize_int8(w)
+    assert q.dtype == torch.int8 and q.shape == w.shape and scale.shape == (48,)
+    back = dequantize_int8(q, scale)
+    step = scale[:, None, None, None]
+    assert torch.all((back - w).abs() <= step / 2 + 1e-7)
+    assert torch.equal(back[5], torch.zeros_like(back[5]))
+    # each row uses its whole range: the largest magnitude maps to +-127
+    assert torch.equal(
+        q.reshape(48, -1).abs().amax(1)[torch.arange(48) != 5], torch.full((47,), 127, dtype=torch.int8)
+    )
+
+
+def test_int8_save_is_half_the_size_and_loads_back_close(random_model, tmp_path):
+    from safetensors import safe_open
+
+    bf16, int8 = tmp_path / "bf16", tmp_path / "int8"
+    save_model(copy.deepcopy(random_model).to(torch.bfloat16), bf16)
+    save_model(random_model, int8, int8=True)
+
+    with safe_open(str(int8 / "model.safetensors"), framework="pt") as h:
+        dtypes = {k: h.get_slice(k).get_dtype() for k in h.keys()}
+    matrices = [k for k in dtypes if k.endswith(INT8_SCALE)]
+    assert matrices and all(dtypes[k[: -len(INT8_SCALE)]] == "I8" for k in matrices)
+    assert all(dtypes[k] == "F32" for k in dtypes if k not in matrices and k + INT8_SCALE not in dtypes)
+    size = (int8 / "model.safetensors").stat().st_size / (bf16 / "model.safetensors").stat().st_size
+    assert 0.5 < size < 0.75, size  # int8 matrices; the float32 vectors and scales are the rest
+    m = load_model(int8)
+    ref = random_model.state_dict()
+    for k, v in m.state_dict().items():
+        assert v.dtype == torch.float32
+        tol = ref[k].abs().max() / 254 + 1e-7  # half a step of the largest row
+        assert (v - ref[k]).abs().max() <= tol, k
+    # the same input, nearly the same output
+    ids = torch.arange(9, 41)[None]
+    with torch.no_grad():
+        a, b = random_model(ids).logits, m(ids).logits
+    assert (a - b).norm() / a.norm() < 0.04, ((a - b).norm() / a.norm()).item()  # measured 0.029
+    assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.9
+
+
+def test_int8_tensor_without_scales_is_a_clear_error(random_model, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    save_model(random_model, tmp_path, int8=True)
+    f = tmp_path / "model.safetensors"
+    tensors = load_file(str(f))
+    name = next(k for k in tensors if k.endswith(INT8_SCALE))
+    lone = dict(tensors)
+    del lone[name]
+    save_file(lone, str(f))
+    with pytest.raises(ModelLoadError, match="without"):
+        load_model(tmp_path)
+    wrong = dict(tensors)
+    wrong[name] = torch.ones(3)
+    save_file(wrong, str(f))
+    with pytest.raises(ModelLoadError, match="scales no tensor"):
+        load_model(tmp_path)
 
 
 def test_truncated_weights_file(random_model, tmp_path):

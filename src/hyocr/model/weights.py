@@ -11,6 +11,12 @@ Loading also accepts the names transformers uses in memory (`model.language_mode
 `transformers/conversion_mapping.py`, key `hunyuan_vl`), so a directory written by any of the
 three loads here. Tensors are memory-mapped (safetensors `safe_open`) and cast to the dtype chosen
 at load. Unknown, missing or mis-shaped tensors raise `ModelLoadError` naming them.
+
+`save_model(..., int8=True)` stores each matrix (2 or more dimensions, at least `INT8_MIN_SIZE`
+elements) as int8 with one float32 scale per row, in a tensor named `<name>.int8_scale` beside it:
+half the bytes of bfloat16, for a model shipped in a size budget. `load_weights` multiplies them
+back; vectors (norms, biases) keep their dtype. Such a directory is hyocr's own: transformers does
+not read it.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ __all__ = [
     "load_model",
     "load_weights",
     "save_model",
+    "quantize_int8",
+    "dequantize_int8",
 ]
 
 # (hyocr prefix, release prefix); order matters: the longer prefix first
@@ -57,6 +65,24 @@ _HF_TO_RELEASE = [
     (re.compile(r"\.mlp\.fc2\."), ".mlp.dense_4h_to_h."),
 ]
 _TIED = "lm_head.weight"
+INT8_SCALE = ".int8_scale"  # suffix of the per-row scales of a tensor stored as int8
+INT8_MIN_SIZE = 4096  # smaller matrices are not worth a scale each row
+
+
+def quantize_int8(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A tensor (rows along dim 0) -> (int8 tensor, float32 scale per row): symmetric, row-wise
+    absolute maximum, so each element is off by at most half its row's step."""
+    rows = t.detach().float().reshape(t.shape[0], -1)
+    scale = rows.abs().amax(dim=1) / 127.0
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    q = torch.round(rows / scale[:, None]).clamp_(-127, 127).to(torch.int8)
+    return q.reshape(t.shape), scale
+
+
+def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """The inverse of `quantize_int8`, in float32."""
+    rows = q.reshape(q.shape[0], -1).float() * scale.float()[:, None]
+    return rows.reshape(q.shape)
 
 
 def to_release_name(name: str) -> str:
@@ -167,11 +193,20 @@ def load_weights(model: HunyuanOCRModel, model_dir: str | Path, dtype: torch.dty
         raise
     except Exception as exc:  # safetensors raises its own SafetensorError, not an OSError
         raise ModelLoadError(f"{model_dir}: cannot read weights ({str(exc).splitlines()[0]})") from None
+    scales = {k[: -len(INT8_SCALE)]: k for k in shapes if k.endswith(INT8_SCALE)}
+    for name, key in scales.items():
+        if shapes.get(name, (-1,))[:1] != shapes[key]:
+            raise ModelLoadError(f"{model_dir}: '{key}' scales no tensor of {shapes[key][0]} rows")
+        del shapes[key]
     mapping = check_release_tensors(shapes, model.cfg)
     state = {}
     for name, ours in mapping.items():
         try:
             t = handles[where[name]].get_tensor(name)
+            if name in scales:
+                t = dequantize_int8(t, handles[where[scales[name]]].get_tensor(scales[name]))
+            elif not t.is_floating_point():
+                raise ValueError(f"{t.dtype} without '{name}{INT8_SCALE}'")
         except Exception as exc:
             raise ModelLoadError(
                 f"{model_dir}: cannot read tensor '{name}' ({str(exc).splitlines()[0]})"
@@ -199,12 +234,19 @@ def load_model(
     return model.to(device).eval()
 
 
-def save_model(model: HunyuanOCRModel, model_dir: str | Path, max_shard_bytes: int = 2 * 1024**3) -> None:
-    """Write config.json and safetensors (sharded above `max_shard_bytes`) in the release's names."""
+def save_model(
+    model: HunyuanOCRModel, model_dir: str | Path, max_shard_bytes: int = 2 * 1024**3, int8: bool = False
+) -> None:
+    """Write config.json and safetensors (sharded above `max_shard_bytes`) in the release's names;
+    with `int8`, matrices as int8 and a scale per row (the module docstring)."""
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     save_config(model.cfg, model_dir)
     tensors = {k: v.detach().contiguous().cpu() for k, v in release_state_dict(model).items()}
+    if int8:
+        for name, t in list(tensors.items()):
+            if t.is_floating_point() and t.dim() >= 2 and t.numel() >= INT8_MIN_SIZE:
+                tensors[name], tensors[name + INT8_SCALE] = quantize_int8(t)
     shards: list[dict[str, torch.Tensor]] = [{}]
     size = 0
     for name in sorted(tensors):
