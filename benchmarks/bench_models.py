@@ -9,7 +9,8 @@ leg 51's 18-block one), where an evaluation run's seconds are too noisy to tell 
 
 `--reread-beams 4,2` reads with each model at each beam count of the second reading of unsure
 segments (4 is the default); `--reread 0.95,0.98` at each confidence under which a segment is read
-again (session 40: version 20 at 0.95 against 0.98).
+again (session 40: version 20 at 0.95 against 0.98); `--zh-reread 0.9,0.7` at each confidence
+under which a segment is read by a Chinese reader too, for a model that names one (session 42).
 
 Each model is loaded and warmed up on the first page before any timing; the best round of each
 (the one least disturbed by other work on the machine) is shown beside the spread.
@@ -25,7 +26,7 @@ from hyocr import OCR
 from hyocr.documents.inputs import kind_of
 from hyocr.eval.bench import load_gt
 from hyocr.eval.metrics import ned
-from hyocr.tasks.segment import REREAD, REREAD_BEAMS
+from hyocr.tasks.segment import REREAD, REREAD_BEAMS, ZH_REREAD
 
 
 def main() -> None:
@@ -41,6 +42,11 @@ def main() -> None:
     ap.add_argument(
         "--reread", default=str(REREAD), help="comma-separated confidences under which to read again"
     )
+    ap.add_argument(
+        "--zh-reread",
+        default=str(ZH_REREAD),
+        help="comma-separated confidences under which a Chinese reader reads too",
+    )
     args = ap.parse_args()
     pages = [p for p in sorted(args.pages.iterdir()) if kind_of(p) == "image"][: args.limit]
     if not pages:
@@ -50,13 +56,19 @@ def main() -> None:
         truth = {g["image"]: g.get("text", "") for g in load_gt(args.pages, [])}
     beams = [int(b) for b in args.reread_beams.split(",")]
     under = [float(t) for t in args.reread.split(",")]
+    zh_under = [float(t) for t in args.zh_reread.split(",")]
 
-    def named(m: str, b: int, t: float) -> str:
+    def named(m: str, b: int, t: float, z: float) -> str:
         told = [f"{b} beams"] * (len(beams) > 1) + [f"under {t}"] * (len(under) > 1)
+        told += [f"Chinese under {z}"] * (len(zh_under) > 1)
         return f"{m} ({', '.join(told)})" if told else m
 
     readers = {
-        named(m, b, t): OCR(m, reread_beams=b, reread=t) for m in args.models for b in beams for t in under
+        named(m, b, t, z): OCR(m, reread_beams=b, reread=t, zh_reread=z)
+        for m in args.models
+        for b in beams
+        for t in under
+        for z in zh_under
     }
     for ocr in readers.values():  # load and warm up every reader before timing
         getattr(ocr, args.task)(pages[0])
