@@ -63,30 +63,29 @@ def main() -> None:
     dest = Path(args.dest)
     card = dest / "MODEL_CARD.md"
     keep = card.read_text() if card.is_file() else None
-    if dest.exists():
-        shutil.rmtree(dest)
+    # everything is read before `dest` is cleared: a source may lie inside it (shipping in place)
     model = load_model(args.model, dtype=_dtype("main", args.int8))
+    tok = HyTokenizer.from_dir(args.model)
     if args.reads:
         model.cfg = dataclasses.replace(model.cfg, reads=args.reads)
     if args.stretch is not None:
         model.cfg = dataclasses.replace(model.cfg, stretch=args.stretch)
-    if args.formula:
-        model.cfg = dataclasses.replace(model.cfg, formula_model="formula")
-        save_model(
-            load_model(args.formula, dtype=_dtype("formula", args.int8)),
-            dest / "formula",
-            int8="formula" in args.int8,
-        )
-        HyTokenizer.from_dir(args.formula).save(dest / "formula")
-        if args.formula_beams:
-            gen = {"num_beams": args.formula_beams, "length_penalty": 1.0}
-            (dest / "formula" / "generation_config.json").write_text(json.dumps(gen, indent=2) + "\n")
-    if args.zh:
-        model.cfg = dataclasses.replace(model.cfg, zh_model="zh")
-        save_model(load_model(args.zh, dtype=_dtype("zh", args.int8)), dest / "zh", int8="zh" in args.int8)
-        HyTokenizer.from_dir(args.zh).save(dest / "zh")
+    parts = {}  # subdirectory -> (model, tokenizer, stored as int8)
+    for name, src, field in (("formula", args.formula, "formula_model"), ("zh", args.zh, "zh_model")):
+        if src:
+            model.cfg = dataclasses.replace(model.cfg, **{field: name})
+            part = load_model(src, dtype=_dtype(name, args.int8))
+            parts[name] = (part, HyTokenizer.from_dir(src), name in args.int8)
+    if dest.exists():
+        shutil.rmtree(dest)
+    for name, (part, part_tok, int8) in parts.items():
+        save_model(part, dest / name, int8=int8)
+        part_tok.save(dest / name)
+    if args.formula and args.formula_beams:
+        gen = {"num_beams": args.formula_beams, "length_penalty": 1.0}
+        (dest / "formula" / "generation_config.json").write_text(json.dumps(gen, indent=2) + "\n")
     save_model(model, dest, int8="main" in args.int8)
-    HyTokenizer.from_dir(args.model).save(dest)
+    tok.save(dest)
     if keep is not None:
         card.write_text(keep)
     size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file()) / 1e6

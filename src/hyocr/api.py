@@ -301,7 +301,7 @@ class OCR:
         )
         out = list(gens)
         for i, g in zip(unsure, again, strict=True):
-            if chinese_kept(gens[i], g):
+            if chinese_kept(gens[i], g, self.drop_score):
                 out[i] = g
         return out
 

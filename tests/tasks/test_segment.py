@@ -983,6 +983,31 @@ def test_words_join_without_a_space_between_chinese_characters():
     assert has_chinese("合计 12") and has_chinese("㐀") and not has_chinese("TOTAL ½ ＴＯＴＡＬ")
 
 
+def test_which_chinese_readings_are_kept():
+    import math
+    from types import SimpleNamespace
+
+    from hyocr.tasks.segment import ZH_RATIO, ZH_SHARE, chinese_kept, chinese_share
+
+    def read(text: str, confidence: float):
+        return SimpleNamespace(text=text, logprobs=[math.log(confidence)])  # one token: its probability
+
+    assert chinese_share("合计 12") == 0.5 and chinese_share("合计金额") == 1.0 and chinese_share(" ") == 0.0
+    assert (ZH_SHARE, ZH_RATIO) == (0.6, 0.5)
+    latin = read("4.71 0.97", 0.40)
+    assert chinese_kept(latin, read("启用 12", 0.41), 0.5)  # surer, with Chinese in it
+    assert not chinese_kept(latin, read("4.71 0.97", 0.99), 0.5)  # surer, but no Chinese
+    assert chinese_kept(latin, read("启用密钥", 0.21), 0.5)  # mostly Chinese, half as sure
+    assert not chinese_kept(latin, read("启用密钥", 0.19), 0.5)  # less than half as sure
+    assert not chinese_kept(latin, read("启用 0.97", 0.39), 0.5)  # less sure and not mostly Chinese
+    # a reading the drop score keeps is not replaced by one it drops, unless that one is surer
+    kept_line = read("TOTAL 12.50", 0.60)
+    assert not chinese_kept(kept_line, read("合计金额", 0.45), 0.5)
+    assert chinese_kept(kept_line, read("合计金额", 0.45), 0.0) and chinese_kept(
+        kept_line, read("合计金额", 0.61), 0.5
+    )
+
+
 def test_a_chinese_reader_takes_the_segments_the_line_reader_cannot_read(tmp_path):
     """A model directory naming a Chinese reader (`zh_model`, `tests.conftest.with_chinese_reader`):
     its random-weight reader writes a Chinese character, surely, on the Chinese line and no Chinese

@@ -763,7 +763,10 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             )
             outs = [surest(t) for t in tried]
             zh = await asyncio.gather(*(read_chinese(c, o) for c, o in zip(crops, outs, strict=True)))
-            outs = [z if z is not None and chinese_kept(o, z) else o for o, z in zip(outs, zh, strict=True)]
+            outs = [
+                z if z is not None and chinese_kept(o, z, config.drop_score) else o
+                for o, z in zip(outs, zh, strict=True)
+            ]
             fouts = fouts if beside else later
             # every reading made, for the usage
             spent = [c for t in tried for c in t] + [z for z in zh if z is not None] + list(fouts)
