@@ -1481,9 +1481,14 @@ def rereading(logprobs: Sequence[float], drop_score: float, reread: float) -> bo
     return drop_score <= answer_confidence(logprobs) < reread
 
 
+def _han(c: str) -> bool:
+    """Whether the character `c` is Chinese (CJK unified ideographs and extension A)."""
+    return "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf"
+
+
 def has_chinese(text: str) -> bool:
     """Whether `text` has a Chinese (CJK unified) character."""
-    return any("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" for c in text)
+    return any(map(_han, text))
 
 
 def zh_rereading(logprobs: Sequence[float], zh_reread: float) -> bool:
@@ -1495,7 +1500,7 @@ def zh_rereading(logprobs: Sequence[float], zh_reread: float) -> bool:
 def chinese_share(text: str) -> float:
     """The share of Chinese characters in `text`, spaces aside (0 for none)."""
     chars = [c for c in text if not c.isspace()]
-    return sum(has_chinese(c) for c in chars) / len(chars) if chars else 0.0
+    return sum(map(_han, chars)) / len(chars) if chars else 0.0
 
 
 def chinese_kept(first, zh, drop_score: float) -> bool:
