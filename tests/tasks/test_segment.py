@@ -148,6 +148,11 @@ def test_assemble_leaves_out_unsure_segments_of_a_page_but_never_a_lone_line():
     assert text.text == "TOTAL ~%x\nTHANK YOU"
     lone = assemble("text", (200, 40), segs[:1], [SegmentAnswer("T0TAL", unsure)], drop_score=0.5)
     assert lone.text == "T0TAL"
+    # a mostly Chinese reading is left out only under ZH_DROP (0.2): a Latin one as unsure is not kept
+    fair = [math.log(0.3)] * 4
+    answers = [SegmentAnswer("合计金额", fair), SegmentAnswer("T0TAL", fair), SegmentAnswer("谢谢 12", fair)]
+    spot = assemble("spotting", (200, 100), segs, answers, drop_score=0.5)
+    assert [ln.text for ln in spot.lines] == ["合计金额"] and any("2 segment(s)" in w for w in spot.warnings)
 
 
 def test_a_page_with_a_big_title_is_not_one_line():
@@ -987,7 +992,7 @@ def test_which_chinese_readings_are_kept():
     import math
     from types import SimpleNamespace
 
-    from hyocr.tasks.segment import ZH_RATIO, ZH_SHARE, chinese_kept, chinese_share
+    from hyocr.tasks.segment import ZH_DROP, ZH_RATIO, ZH_SHARE, chinese_kept, chinese_share, drop_floor
 
     def read(text: str, confidence: float):
         return SimpleNamespace(text=text, logprobs=[math.log(confidence)])  # one token: its probability
@@ -1000,12 +1005,18 @@ def test_which_chinese_readings_are_kept():
     assert chinese_kept(latin, read("启用密钥", 0.21), 0.5)  # mostly Chinese, half as sure
     assert not chinese_kept(latin, read("启用密钥", 0.19), 0.5)  # less than half as sure
     assert not chinese_kept(latin, read("启用 0.97", 0.39), 0.5)  # less sure and not mostly Chinese
-    # a reading the drop score keeps is not replaced by one it drops, unless that one is surer
+    # a reading the drop score keeps is not replaced by one it drops (a mostly Chinese one is
+    # dropped only under its drop floor, ZH_DROP or the page's drop score if lower), unless surer
+    assert ZH_DROP == 0.2 and drop_floor("合计金额", 0.5) == ZH_DROP and drop_floor("合计 12.50", 0.5) == 0.5
+    assert drop_floor("合计金额", 0.1) == 0.1
     kept_line = read("TOTAL 12.50", 0.60)
-    assert not chinese_kept(kept_line, read("合计金额", 0.45), 0.5)
-    assert chinese_kept(kept_line, read("合计金额", 0.45), 0.0) and chinese_kept(
-        kept_line, read("合计金额", 0.61), 0.5
-    )
+    assert chinese_kept(kept_line, read("合计金额", 0.45), 0.5)  # over ZH_DROP: kept on the page
+    assert chinese_kept(kept_line, read("合计金额", 0.31), 0.7)  # both over their floors
+    fair_line = read("TOTAL 12.50", 0.35)
+    assert not chinese_kept(fair_line, read("合计金额", 0.19), 0.3)  # half as sure, but dropped
+    assert chinese_kept(fair_line, read("合计金额", 0.19), 0.1)
+    assert chinese_kept(fair_line, read("合计金额", 0.19), 0.5)  # the line reader's dropped too
+    assert chinese_kept(fair_line, read("合计金额", 0.36), 0.3)  # surer
 
 
 def test_a_chinese_reader_takes_the_segments_the_line_reader_cannot_read(tmp_path):
