@@ -53,9 +53,14 @@ from hyocr.tasks.segment import (
     REREAD_BEAMS,
     REREAD_WIDEN,
     SEGMENT_MODES,
+    ZH_PROBE_SURE,
     ZH_REREAD,
+    ZH_SHARE,
     chinese_kept,
+    chinese_page,
+    chinese_share,
     formula_params,
+    probe_crops,
     rereading,
     segmenting,
     surest,
@@ -242,24 +247,35 @@ class OCR:
                 out[k] = g
         return out
 
-    def _unsure(self, gens: list) -> list[int]:
+    def _unsure(self, gens: list, settled: frozenset[int] = frozenset()) -> list[int]:
         """Which readings `_reread` reads again (`rereading`: under `reread`, not under
-        `drop_score`). Only greedy readings are: sampled ones cannot be searched, beamed ones
-        already were."""
+        `drop_score`), none of those `settled` by the Chinese reader (`_first_readings`). Only
+        greedy readings are: sampled ones cannot be searched, beamed ones already were."""
         from hyocr.engine.generate import SamplingParams
 
         base = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
         if self.reread <= 0 or base.temperature > 0 or (base.num_beams or 1) > 1:
             return []
-        return [i for i, g in enumerate(gens) if rereading(g.logprobs, self.drop_score, self.reread)]
+        return [
+            i
+            for i, g in enumerate(gens)
+            if i not in settled and rereading(g.logprobs, self.drop_score, self.reread)
+        ]
 
-    def _reread(self, prompt: str, crops: list, gens: list, workers: int | None = None) -> list:
+    def _reread(
+        self,
+        prompt: str,
+        crops: list,
+        gens: list,
+        workers: int | None = None,
+        settled: frozenset[int] = frozenset(),
+    ) -> list:
         """Crops read unsurely (`_unsure`) are read again with `reread_beams`-beam search, and
         greedily widened `reread_widen` times (unless 1), all in batches; the surest reading of each
         is kept."""
         from hyocr.engine.generate import SamplingParams
 
-        unsure = self._unsure(gens)
+        unsure = self._unsure(gens, settled)
         if not unsure:
             return gens
         base = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
@@ -282,27 +298,84 @@ class OCR:
             out[i] = surest([gens[i], *(readings[k] for readings in again)])
         return out
 
-    def _chinese(self, prompt: str, crops: list, gens: list) -> list:
-        """Crops whose reading is still under `zh_reread` are read by the Chinese reader too, if the
-        model has one (`Engine.zh`), all in batches; its reading is kept where `chinese_kept`."""
+    def _reads_chinese(self) -> bool:
+        return self.zh_reread > 0 and getattr(self.engine, "zh", None) is not None
+
+    def _first_readings(
+        self, prompt: str, pages: list[_Page], crops: list
+    ) -> tuple[list, dict, frozenset, list[bool]]:
+        """The first (greedy) reading of every crop of `pages` (`crops`, all of theirs in order),
+        with the Chinese reader's readings made on the way ({crop: reading}), the crops they
+        settle, and which pages read as Chinese. With a Chinese reader (`zh_reread` > 0), a page of more than `ZH_PROBE` crops is
+        probed first: its `probe_crops` are read by the line reader, and those under `ZH_PROBE_SURE`
+        (and `zh_reread`) by the Chinese reader too. If it reads as Chinese (`chinese_page`: enough of them keep a
+        Chinese reading, `chinese_kept`), its other crops are read by the Chinese reader first, and
+        those it reads as mostly Chinese (`ZH_SHARE`) are settled: the line reader never reads them.
+        All in batches across the pages."""
         from hyocr.engine.generate import ZH_TASK
 
-        if self.zh_reread <= 0 or getattr(self.engine, "zh", None) is None:
+        def read(idx: list[int], task: str = "") -> dict:
+            images = [crops[i] for i in idx]
+            batch = max(self.batch_size, LINE_BATCH)
+            gens = self._generate(prompt, images, batch_size=batch, task=task, by_shape=True)
+            return dict(zip(idx, gens, strict=True))
+
+        starts = [sum(len(p.crops) for p in pages[:k]) for k in range(len(pages))]
+        chinese = self._reads_chinese()
+        probes = [
+            [s + i for i in probe_crops(p.crops)] if chinese else []
+            for s, p in zip(starts, pages, strict=True)
+        ]
+        first = read([i for probe in probes for i in probe])
+        under = min(self.zh_reread, ZH_PROBE_SURE)
+        zh = read([i for i, g in first.items() if zh_rereading(g.logprobs, under)], ZH_TASK)
+        kept = {i: i in zh and chinese_kept(first[i], zh[i], self.drop_score) for i in first}
+        zh_pages = [chinese_page([kept[i] for i in probe]) for probe in probes]
+        rest = [
+            i
+            for s, p, zh_page in zip(starts, pages, zh_pages, strict=True)
+            if zh_page
+            for i in range(s, s + len(p.crops))
+            if i not in first
+        ]
+        zh |= read(rest, ZH_TASK)
+        settled = frozenset(i for i in rest if chinese_share(zh[i].text) >= ZH_SHARE)
+        first |= read([i for i in range(len(crops)) if i not in first and i not in settled])
+        return [zh[i] if i in settled else first[i] for i in range(len(crops))], zh, settled, zh_pages
+
+    def _chinese(
+        self,
+        prompt: str,
+        crops: list,
+        gens: list,
+        zh: dict | None = None,
+        settled: frozenset[int] = frozenset(),
+    ) -> list:
+        """Crops whose reading is still under `zh_reread` are read by the Chinese reader too, if the
+        model has one (`Engine.zh`), all in batches (but not again those it read already, `zh`);
+        its reading is kept where `chinese_kept`. Those it `settled` keep its reading."""
+        from hyocr.engine.generate import ZH_TASK
+
+        if not self._reads_chinese():
             return gens
-        unsure = [i for i, g in enumerate(gens) if zh_rereading(g.logprobs, self.zh_reread)]
-        if not unsure:
-            return gens
-        again = self._generate(
-            prompt,
-            [crops[i] for i in unsure],
-            batch_size=max(self.batch_size, LINE_BATCH),
-            task=ZH_TASK,
-            by_shape=True,
-        )
+        zh = dict(zh or {})
+        unsure = [
+            i for i, g in enumerate(gens) if i not in settled and zh_rereading(g.logprobs, self.zh_reread)
+        ]
+        todo = [i for i in unsure if i not in zh]
+        if todo:
+            again = self._generate(
+                prompt,
+                [crops[i] for i in todo],
+                batch_size=max(self.batch_size, LINE_BATCH),
+                task=ZH_TASK,
+                by_shape=True,
+            )
+            zh.update(zip(todo, again, strict=True))
         out = list(gens)
-        for i, g in zip(unsure, again, strict=True):
-            if chinese_kept(gens[i], g, self.drop_score):
-                out[i] = g
+        for i in unsure:
+            if chinese_kept(gens[i], zh[i], self.drop_score):
+                out[i] = zh[i]
         return out
 
     def _formulas(self, crops: list, lang: str, workers: int | None = None) -> list:
@@ -458,21 +531,21 @@ class OCR:
         # a crop read again keeps its image features from the first reading (`Engine.keeping_features`)
         keeping = getattr(self.engine, "keeping_features", None)
         with keeping(crops) if keeping is not None and self.reread > 0 else contextlib.nullcontext():
-            gens = self._generate(prompt, crops, batch_size=max(self.batch_size, LINE_BATCH), by_shape=True)
+            gens, zh, settled, zh_pages = self._first_readings(prompt, pages, crops)
             # the formula candidates worth reading are chosen on the first reading: the second only
             # ever keeps a surer one (`surest`), so it could only rule candidates out, and `assemble`
             # rules them out again on the final answers. The two are read side by side.
             worth = [
-                formulas_worth_reading(task, p.fboxes, p.segs, a)
-                for p, a in zip(pages, self._page_answers(pages, gens), strict=True)
+                formulas_worth_reading(task, p.fboxes, p.segs, a, zh_page)
+                for p, a, zh_page in zip(pages, self._page_answers(pages, gens), zh_pages, strict=True)
             ]
             fcrops = [p.fcrops[k] for p, ks in zip(pages, worth, strict=True) for k in ks]
             gens, fgens = self._side_by_side(
-                lambda w: self._reread(prompt, crops, gens, w),
+                lambda w: self._reread(prompt, crops, gens, w, settled),
                 lambda w: self._formulas(fcrops, lang, w),
-                both=bool(fcrops and self._unsure(gens)),
+                both=bool(fcrops and self._unsure(gens, settled)),
             )
-            gens = self._chinese(prompt, crops, gens)
+            gens = self._chinese(prompt, crops, gens, zh, settled)
         answers = self._page_answers(pages, gens)
         per_crop = (time.perf_counter() - t0) / max(1, len(crops) + len(fgens))
         results: list[R.TaskResult] = []

@@ -64,14 +64,19 @@ from hyocr.tasks.segment import (
     REREAD,
     REREAD_BEAMS,
     REREAD_WIDEN,
+    ZH_PROBE_SURE,
     ZH_REREAD,
+    ZH_SHARE,
     SegmentAnswer,
     assemble,
     chinese_kept,
+    chinese_page,
+    chinese_share,
     formula_params,
     formulas_worth_reading,
     joined,
     page_plan,
+    probe_crops,
     reads_formulas,
     rereading,
     segmenting,
@@ -725,14 +730,41 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
 
         chinese = getattr(engine, "zh", None) is not None and config.zh_reread > 0
 
-        async def read_chinese(crop, best: Completion) -> Completion | None:
-            # a segment still read unsurely is read by the Chinese reader too, if the model has one
-            if not chinese or not zh_rereading(best.logprobs, config.zh_reread):
-                return None
+        async def read_zh(crop) -> Completion:
             async with width:
                 return await backend.generate(
                     GenRequest(line_text, [crop], task=ZH_TASK), params, config.timeout
                 )
+
+        async def read_chinese(crop, best: Completion, made: Completion | None) -> Completion | None:
+            # a segment still read unsurely is read by the Chinese reader too, if the model has one
+            # (unless it was: `made`)
+            if not chinese or not zh_rereading(best.logprobs, config.zh_reread):
+                return None
+            return made if made is not None else await read_zh(crop)
+
+        async def first_readings(crops) -> tuple[list[Completion], dict[int, Completion], set[int], bool]:
+            # a page of more than ZH_PROBE crops is probed first (api.OCR._first_readings, alike):
+            # if its probe crops read as Chinese, its other crops are read by the Chinese reader
+            # first, and those it reads as mostly Chinese are settled (no line reading)
+            probe = probe_crops(crops) if chinese else []
+            outs: dict[int, Completion] = dict(
+                zip(probe, await asyncio.gather(*(read_segment(crops[i]) for i in probe)), strict=True)
+            )
+            under = min(config.zh_reread, ZH_PROBE_SURE)
+            ask = [i for i in probe if zh_rereading(outs[i].logprobs, under)]
+            zh = dict(zip(ask, await asyncio.gather(*(read_zh(crops[i]) for i in ask)), strict=True))
+            zh_page = chinese_page(
+                [i in zh and chinese_kept(outs[i], zh[i], config.drop_score) for i in probe]
+            )
+            rest = [i for i in range(len(crops)) if zh_page and i not in outs]
+            zh |= dict(zip(rest, await asyncio.gather(*(read_zh(crops[i]) for i in rest)), strict=True))
+            settled = {i for i in rest if chinese_share(zh[i].text) >= ZH_SHARE}
+            lines = [i for i in range(len(crops)) if i not in outs and i not in settled]
+            outs |= dict(
+                zip(lines, await asyncio.gather(*(read_segment(crops[i]) for i in lines)), strict=True)
+            )
+            return [zh[i] if i in settled else outs[i] for i in range(len(crops))], zh, settled, zh_page
 
         # a segment read again keeps its image features from its first reading
         keeping = getattr(engine, "keeping_features", None) if beams and config.reread > 0 else None
@@ -753,25 +785,42 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             # them and beside the unsure segments' second reading: that only ever keeps a surer
             # reading, so it could only rule candidates out, as `assemble` does on the final answers
             beside = task == "document"
-            outs, fouts = await asyncio.gather(
-                asyncio.gather(*(read_segment(c) for c in crops)),
+            (outs, made, settled, zh_page), fouts = await asyncio.gather(
+                first_readings(crops),
                 asyncio.gather(*(read_formula(c) for c in (fcrops if beside else []))),
             )
             once = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
-            worth = formulas_worth_reading(task, fboxes, segs, once)  # every one for the document task
+            # every one for the document task
+            worth = formulas_worth_reading(task, fboxes, segs, once, zh_page)
             tried, later = await asyncio.gather(
-                asyncio.gather(*(reread(c, o) for c, o in zip(crops, outs, strict=True))),
+                asyncio.gather(
+                    *(
+                        reread(c, o) if i not in settled else asyncio.sleep(0, [o])
+                        for i, (c, o) in enumerate(zip(crops, outs, strict=True))
+                    )
+                ),
                 asyncio.gather(*(read_formula(fcrops[k]) for k in ([] if beside else worth))),
             )
             outs = [surest(t) for t in tried]
-            zh = await asyncio.gather(*(read_chinese(c, o) for c, o in zip(crops, outs, strict=True)))
+            zh = await asyncio.gather(
+                *(
+                    read_chinese(c, o, made.get(i)) if i not in settled else asyncio.sleep(0, None)
+                    for i, (c, o) in enumerate(zip(crops, outs, strict=True))
+                )
+            )
             outs = [
                 z if z is not None and chinese_kept(o, z, config.drop_score) else o
                 for o, z in zip(outs, zh, strict=True)
             ]
             fouts = fouts if beside else later
-            # every reading made, for the usage
-            spent = [c for t in tried for c in t] + [z for z in zh if z is not None] + list(fouts)
+            # every reading made, for the usage: the line reader's (none of a settled crop's) and
+            # the Chinese reader's, each once
+            spent = (
+                [c for i, t in enumerate(tried) if i not in settled for c in t]
+                + list(made.values())
+                + [z for i, z in enumerate(zh) if z is not None and i not in made]
+                + list(fouts)
+            )
             answers = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
             typed = assemble(
                 task,
