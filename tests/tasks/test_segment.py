@@ -135,7 +135,7 @@ def test_an_unknown_segment_mode_is_refused_before_any_model_loads():
 def test_assemble_leaves_out_unsure_segments_of_a_page_but_never_a_lone_line():
     import math
 
-    from hyocr.tasks.segment import Segment, SegmentAnswer, assemble
+    from hyocr.tasks.segment import Segment, SegmentAnswer, assemble, reads_chinese
 
     segs = [Segment((10, 10, 90, 30), 0), Segment((120, 10, 190, 30), 0), Segment((10, 50, 150, 70), 1)]
     sure, unsure = [math.log(0.9)] * 4, [math.log(0.2)] * 4
@@ -148,11 +148,27 @@ def test_assemble_leaves_out_unsure_segments_of_a_page_but_never_a_lone_line():
     assert text.text == "TOTAL ~%x\nTHANK YOU"
     lone = assemble("text", (200, 40), segs[:1], [SegmentAnswer("T0TAL", unsure)], drop_score=0.5)
     assert lone.text == "T0TAL"
-    # a mostly Chinese reading is left out only under ZH_DROP (0.2): a Latin one as unsure is not kept
+    # on a page that reads as Chinese (half its characters read at 0.2 or more), a mostly Chinese
+    # reading is left out only under ZH_DROP (0.2): a Latin one as unsure is not kept
     fair = [math.log(0.3)] * 4
-    answers = [SegmentAnswer("合计金额", fair), SegmentAnswer("T0TAL", fair), SegmentAnswer("谢谢 12", fair)]
+    answers = [
+        SegmentAnswer("合计金额", fair),
+        SegmentAnswer("T0TAL", fair),
+        SegmentAnswer("谢谢光临 12", fair),
+    ]
+    assert reads_chinese(answers, 0.5) and not reads_chinese(answers[1:], 0.5)  # 8 of 15, 4 of 11
     spot = assemble("spotting", (200, 100), segs, answers, drop_score=0.5)
-    assert [ln.text for ln in spot.lines] == ["合计金额"] and any("2 segment(s)" in w for w in spot.warnings)
+    assert [ln.text for ln in spot.lines] == ["合计金额", "谢谢光临 12"]
+    assert any("1 segment(s)" in w for w in spot.warnings)
+    # on a page of Latin print, it is left out as any other
+    answers = [
+        SegmentAnswer("合计金额", fair),
+        SegmentAnswer("TOTAL 12.50", sure),
+        SegmentAnswer("THANKS", sure),
+    ]
+    assert not reads_chinese(answers, 0.5)
+    spot = assemble("spotting", (200, 100), segs, answers, drop_score=0.5)
+    assert [ln.text for ln in spot.lines] == ["TOTAL 12.50", "THANKS"]
 
 
 def test_a_page_with_a_big_title_is_not_one_line():
@@ -1005,18 +1021,16 @@ def test_which_chinese_readings_are_kept():
     assert chinese_kept(latin, read("启用密钥", 0.21), 0.5)  # mostly Chinese, half as sure
     assert not chinese_kept(latin, read("启用密钥", 0.19), 0.5)  # less than half as sure
     assert not chinese_kept(latin, read("启用 0.97", 0.39), 0.5)  # less sure and not mostly Chinese
-    # a reading the drop score keeps is not replaced by one it drops (a mostly Chinese one is
-    # dropped only under its drop floor, ZH_DROP or the page's drop score if lower), unless surer
-    assert ZH_DROP == 0.2 and drop_floor("合计金额", 0.5) == ZH_DROP and drop_floor("合计 12.50", 0.5) == 0.5
-    assert drop_floor("合计金额", 0.1) == 0.1
+    # a reading the drop score keeps is not replaced by one it drops, unless that one is surer
     kept_line = read("TOTAL 12.50", 0.60)
-    assert chinese_kept(kept_line, read("合计金额", 0.45), 0.5)  # over ZH_DROP: kept on the page
-    assert chinese_kept(kept_line, read("合计金额", 0.31), 0.7)  # both over their floors
-    fair_line = read("TOTAL 12.50", 0.35)
-    assert not chinese_kept(fair_line, read("合计金额", 0.19), 0.3)  # half as sure, but dropped
-    assert chinese_kept(fair_line, read("合计金额", 0.19), 0.1)
-    assert chinese_kept(fair_line, read("合计金额", 0.19), 0.5)  # the line reader's dropped too
-    assert chinese_kept(fair_line, read("合计金额", 0.36), 0.3)  # surer
+    assert not chinese_kept(kept_line, read("合计金额", 0.45), 0.5)
+    assert chinese_kept(kept_line, read("合计金额", 0.45), 0.0) and chinese_kept(
+        kept_line, read("合计金额", 0.61), 0.5
+    )
+    # on a page that reads as Chinese, a mostly Chinese reading is dropped only under ZH_DROP
+    assert ZH_DROP == 0.2 and drop_floor("合计金额", 0.5, True) == ZH_DROP
+    assert drop_floor("合计 12.50", 0.5, True) == drop_floor("合计金额", 0.5, False) == 0.5
+    assert drop_floor("合计金额", 0.1, True) == 0.1
 
 
 def test_a_chinese_reader_takes_the_segments_the_line_reader_cannot_read(tmp_path):

@@ -115,6 +115,7 @@ __all__ = [
     "chinese_kept",
     "chinese_page",
     "drop_floor",
+    "reads_chinese",
     "chinese_share",
     "find_segments",
     "formula_budget",
@@ -184,12 +185,14 @@ ZH_REREAD = 0.9
 # 0.250 -> 0.226, 300 development page lines unchanged (see the model card, "Version 21")
 ZH_SHARE = 0.6
 ZH_RATIO = 0.5
-# a mostly Chinese reading (`ZH_SHARE`) is left out of a page only under this drop score (or the
-# page's own, if lower): a reading of one of thousands of characters a token is less sure than one
-# of Latin print, so the Latin drop score of 0.5 left out much of what the Chinese reader read right
-# (`drop_floor`). Session 43 (greedy readings of the development sets replayed): 10 development
-# Chinese pages CER 0.371 -> 0.287, 150 development Chinese lines 0.232 -> 0.219, 300 development
-# page lines unchanged at 0.0246 (0.1: 0.0378, Chinese misreadings of Latin print kept)
+# on a page that reads as Chinese (at least `ZH_PAGE` of the characters it reads at this confidence
+# or more are Chinese), a mostly Chinese reading (`ZH_SHARE`) is left out only under this drop score
+# (or the page's own, if lower): a reading of one of thousands of characters a token is less sure
+# than one of Latin print, so the Latin drop score of 0.5 left out much of what the Chinese reader
+# read right (`drop_floor`). Not on other pages: on an English receipt, a stamp or a scribble the
+# Chinese reader reads as Chinese at 0.2-0.37 is left out as before. Session 43 (greedy readings of
+# the development sets replayed): 10 development Chinese pages CER 0.371 -> 0.292, 150 development
+# Chinese lines 0.232 -> 0.219, 300 development page lines unchanged at 0.0246
 ZH_DROP = 0.2
 # a page of more than this many crops is probed first (a model with a Chinese reader): its widest
 # crops for their height, so many, are read by the line reader, and those it reads under
@@ -201,6 +204,7 @@ ZH_DROP = 0.2
 # 300 English page lines, CER unchanged; through the pipeline, 10 development Chinese pages 6.09 ->
 # 3.57 s a page (with `formulas_worth_reading`'s Chinese rule), CER 0.242 -> 0.241
 ZH_PROBE = 6
+# (also the share of a page's characters that are Chinese for it to read as Chinese: `reads_chinese`)
 ZH_PAGE = 0.5
 # ... the line reader's default drop score: a crop it reads under this is read by the Chinese reader
 # anyway (it is not read again with beams), so probing costs an English page no Chinese reading
@@ -273,7 +277,7 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
         type=float,
         default=0.5,
         help="segmented pages: leave out segments read with a lower confidence (default: 0.5; 0 keeps all; "
-        f"a mostly Chinese reading only under {ZH_DROP:g}, if lower)",
+        f"on a page that reads as Chinese, a mostly Chinese reading only under {ZH_DROP:g}, if lower)",
     )
     group.add_argument(
         "--reread",
@@ -1532,14 +1536,25 @@ def chinese_share(text: str) -> float:
     return sum(map(_han, chars)) / len(chars) if chars else 0.0
 
 
-def drop_floor(text: str, drop_score: float) -> float:
-    """The drop score a segment read as `text` is left out of a page under: `drop_score`, or
-    `ZH_DROP` if lower and `text` is mostly Chinese (`ZH_SHARE`).
+def reads_chinese(answers: Sequence[SegmentAnswer], drop_score: float) -> bool:
+    """Whether a page read as `answers` reads as Chinese: at least `ZH_PAGE` of the characters
+    (spaces aside) of its readings not under `ZH_DROP` (or `drop_score`, if lower) are Chinese."""
+    floor = min(drop_score, ZH_DROP)
+    kept = [a.text for a in answers if not a.logprobs or answer_confidence(a.logprobs) >= floor]
+    return chinese_share("".join(kept)) >= ZH_PAGE
 
-    >>> drop_floor("合计金额", 0.5), drop_floor("TOTAL 12.00", 0.5), drop_floor("合计金额", 0.1)
+
+def drop_floor(text: str, drop_score: float, chinese: bool) -> float:
+    """The drop score a segment read as `text` is left out of a page under: `drop_score`, or
+    `ZH_DROP` if lower, the page reads as `chinese` (`reads_chinese`) and `text` is mostly Chinese
+    (`ZH_SHARE`).
+
+    >>> drop_floor("合计金额", 0.5, True), drop_floor("TOTAL 12.00", 0.5, True), drop_floor("合计金额", 0.1, True)
     (0.2, 0.5, 0.1)
+    >>> drop_floor("合计金额", 0.5, False)
+    0.5
     """
-    return min(drop_score, ZH_DROP) if chinese_share(text) >= ZH_SHARE else drop_score
+    return min(drop_score, ZH_DROP) if chinese and chinese_share(text) >= ZH_SHARE else drop_score
 
 
 def probe_crops(crops: Sequence, count: int = ZH_PROBE) -> list[int]:
@@ -1563,16 +1578,15 @@ def chinese_page(kept: Sequence[bool], share: float = ZH_PAGE) -> bool:
 def chinese_kept(first, zh, drop_score: float) -> bool:
     """Whether the Chinese reader's reading `zh` of a crop replaces the line reader's `first` (both
     anything with `text` and `logprobs`): it has Chinese in it and is surer, or it is mostly Chinese
-    (`ZH_SHARE`) and at least `ZH_RATIO` as sure, unless it would be left out of the page (under its
-    `drop_floor`) where `first` would not. A line of Latin print the line reader read unsurely
-    stays its reading unless the Chinese reader wrote Chinese there."""
+    (`ZH_SHARE`) and at least `ZH_RATIO` as sure, unless it is under `drop_score` where `first` is
+    not. A line of Latin print the line reader read unsurely stays its reading unless the Chinese
+    reader wrote Chinese there."""
     if not has_chinese(zh.text):
         return False
     z, f = answer_confidence(zh.logprobs), answer_confidence(first.logprobs)
     if z > f:
         return True
-    dropped = z < drop_floor(zh.text, drop_score) and f >= drop_floor(first.text, drop_score)
-    return chinese_share(zh.text) >= ZH_SHARE and z >= ZH_RATIO * f and not dropped
+    return chinese_share(zh.text) >= ZH_SHARE and z >= ZH_RATIO * f and not z < drop_score <= f
 
 
 def _wide(ch: str) -> bool:
@@ -1873,7 +1887,8 @@ def assemble(
     spotting, the segments in a chosen formula's box give way to one line, its LaTeX, with that box
     (`FORMULA_TASKS`), when the reading is also at least `FORMULA_SURE` and no segment in the box
     was read as text surer than `TEXT_SURE`. Empty answers are dropped, and so
-    are answers with a confidence below `drop_score` (a mostly Chinese one: its `drop_floor`) when the page has more than one segment (PaddleOCR's
+    are answers with a confidence below `drop_score` (a mostly Chinese one on a page that
+    `reads_chinese`: its `drop_floor`) when the page has more than one segment (PaddleOCR's
     `drop_score` convention: what the reader is unsure of on a page is mostly a stamp, a scribble
     or a rule, not print); a single line is always given back. A segment whose `glyph` the cutter
     knows (it was not read) answers it, surely."""
@@ -1923,6 +1938,7 @@ def assemble(
     rows: dict[int, list[str]] = {}
     dropped = 0
     in_formula = {i: k for k, (_, _, inside, _) in enumerate(chosen) for i in inside}
+    chinese = reads_chinese(answers, drop_score)
     for i, (seg, a) in enumerate(zip(segs, answers, strict=True)):
         text = " ".join(a.text.split())
         conf = round(answer_confidence(a.logprobs), 4) if a.logprobs else None
@@ -1936,7 +1952,7 @@ def assemble(
         if not text:
             continue
         x0, y0, x1, y1 = (float(v) for v in s.box)
-        if len(segs) > 1 and conf is not None and conf < drop_floor(text, drop_score):
+        if len(segs) > 1 and conf is not None and conf < drop_floor(text, drop_score, chinese):
             dropped += 1
             continue
         lines.append(
@@ -1962,7 +1978,8 @@ def assemble(
         + (
             [
                 f"{dropped} segment(s) read with a confidence below {drop_score} "
-                f"({min(drop_score, ZH_DROP)} if mostly Chinese) left out"
+                + (f"({min(drop_score, ZH_DROP)} if mostly Chinese) " if chinese else "")
+                + "left out"
             ]
             if dropped
             else []
