@@ -148,15 +148,15 @@ def test_assemble_leaves_out_unsure_segments_of_a_page_but_never_a_lone_line():
     assert text.text == "TOTAL ~%x\nTHANK YOU"
     lone = assemble("text", (200, 40), segs[:1], [SegmentAnswer("T0TAL", unsure)], drop_score=0.5)
     assert lone.text == "T0TAL"
-    # on a page that reads as Chinese (half its characters read at 0.2 or more), a mostly Chinese
+    # on a page that reads as Chinese (half its letters read at 0.2 or more), a mostly Chinese
     # reading is left out only under ZH_DROP (0.2): a Latin one as unsure is not kept
     fair = [math.log(0.3)] * 4
     answers = [
         SegmentAnswer("合计金额", fair),
-        SegmentAnswer("T0TAL", fair),
+        SegmentAnswer("T0TAL 5UM", fair),
         SegmentAnswer("谢谢光临 12", fair),
     ]
-    assert reads_chinese(answers, 0.5) and not reads_chinese(answers[1:], 0.5)  # 8 of 15, 4 of 11
+    assert reads_chinese(answers, 0.5) and not reads_chinese(answers[1:], 0.5)  # 8 of 14 letters, 4 of 10
     spot = assemble("spotting", (200, 100), segs, answers, drop_score=0.5)
     assert [ln.text for ln in spot.lines] == ["合计金额", "谢谢光临 12"]
     assert any("1 segment(s)" in w for w in spot.warnings)

@@ -185,8 +185,8 @@ ZH_REREAD = 0.9
 # 0.250 -> 0.226, 300 development page lines unchanged (see the model card, "Version 21")
 ZH_SHARE = 0.6
 ZH_RATIO = 0.5
-# on a page that reads as Chinese (at least `ZH_PAGE` of the characters it reads at this confidence
-# or more are Chinese), a mostly Chinese reading (`ZH_SHARE`) is left out only under this drop score
+# on a page that reads as Chinese (at least `ZH_PAGE` of the letters it reads at this confidence or
+# more are Chinese), a mostly Chinese reading (`ZH_SHARE`) is left out only under this drop score
 # (or the page's own, if lower): a reading of one of thousands of characters a token is less sure
 # than one of Latin print, so the Latin drop score of 0.5 left out much of what the Chinese reader
 # read right (`drop_floor`). Not on other pages: on an English receipt, a stamp or a scribble the
@@ -204,7 +204,7 @@ ZH_DROP = 0.2
 # 300 English page lines, CER unchanged; through the pipeline, 10 development Chinese pages 6.09 ->
 # 3.57 s a page (with `formulas_worth_reading`'s Chinese rule), CER 0.242 -> 0.241
 ZH_PROBE = 6
-# (also the share of a page's characters that are Chinese for it to read as Chinese: `reads_chinese`)
+# (also the share of a page's letters that are Chinese for it to read as Chinese: `reads_chinese`)
 ZH_PAGE = 0.5
 # ... the line reader's default drop score: a crop it reads under this is read by the Chinese reader
 # anyway (it is not read again with beams), so probing costs an English page no Chinese reading
@@ -1537,11 +1537,12 @@ def chinese_share(text: str) -> float:
 
 
 def reads_chinese(answers: Sequence[SegmentAnswer], drop_score: float) -> bool:
-    """Whether a page read as `answers` reads as Chinese: at least `ZH_PAGE` of the characters
-    (spaces aside) of its readings not under `ZH_DROP` (or `drop_score`, if lower) are Chinese."""
+    """Whether a page read as `answers` reads as Chinese: at least `ZH_PAGE` of the letters (Latin
+    or Chinese; digits, signs and spaces aside, which a Chinese receipt has as many of as an English
+    one) of its readings not under `ZH_DROP` (or `drop_score`, if lower) are Chinese."""
     floor = min(drop_score, ZH_DROP)
     kept = [a.text for a in answers if not a.logprobs or answer_confidence(a.logprobs) >= floor]
-    return chinese_share("".join(kept)) >= ZH_PAGE
+    return chinese_share("".join(c for text in kept for c in text if c.isalpha())) >= ZH_PAGE
 
 
 def drop_floor(text: str, drop_score: float, chinese: bool) -> float:
