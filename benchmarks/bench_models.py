@@ -10,7 +10,9 @@ leg 51's 18-block one), where an evaluation run's seconds are too noisy to tell 
 `--reread-beams 4,2` reads with each model at each beam count of the second reading of unsure
 segments (4 is the default); `--reread 0.95,0.98` at each confidence under which a segment is read
 again (session 40: version 20 at 0.95 against 0.98); `--zh-reread 0.9,0.7` at each confidence
-under which a segment is read by a Chinese reader too, for a model that names one (session 42).
+under which a segment is read by a Chinese reader too, for a model that names one (session 42);
+`--zh-probe 6,0` with each probe size (0: a page is never probed, so the line reader reads every
+crop first, as before session 43).
 
 Each model is loaded and warmed up on the first page before any timing; the best round of each
 (the one least disturbed by other work on the machine) is shown beside the spread.
@@ -27,7 +29,7 @@ from hyocr.config import load_config
 from hyocr.documents.inputs import kind_of
 from hyocr.eval.bench import load_gt
 from hyocr.eval.metrics import ned
-from hyocr.tasks.segment import REREAD, REREAD_BEAMS, ZH_REREAD
+from hyocr.tasks.segment import REREAD, REREAD_BEAMS, ZH_PROBE, ZH_REREAD
 
 
 def main() -> None:
@@ -48,6 +50,11 @@ def main() -> None:
         default=str(ZH_REREAD),
         help="comma-separated confidences under which a Chinese reader reads too",
     )
+    ap.add_argument(
+        "--zh-probe",
+        default=str(ZH_PROBE),
+        help="comma-separated probe sizes of a page before the Chinese reader reads it first (0: never)",
+    )
     args = ap.parse_args()
     pages = [p for p in sorted(args.pages.iterdir()) if kind_of(p) == "image"][: args.limit]
     if not pages:
@@ -58,19 +65,21 @@ def main() -> None:
     beams = [int(b) for b in args.reread_beams.split(",")]
     under = [float(t) for t in args.reread.split(",")]
     zh_under = [float(t) for t in args.zh_reread.split(",")]
+    probes = [int(n) for n in args.zh_probe.split(",")]
 
-    def named(m: str, b: int, t: float, z: float) -> str:
+    def named(m: str, b: int, t: float, z: float, n: int) -> str:
         told = [f"{b} beams"] * (len(beams) > 1) + [f"under {t}"] * (len(under) > 1)
-        told += [f"Chinese under {z}"] * (len(zh_under) > 1)
+        told += [f"Chinese under {z}"] * (len(zh_under) > 1) + [f"probe {n}"] * (len(probes) > 1)
         return f"{m} ({', '.join(told)})" if told else m
 
     readers = {
-        named(m, b, t, z): OCR(m, reread_beams=b, reread=t, zh_reread=z)
+        named(m, b, t, z, n): OCR(m, reread_beams=b, reread=t, zh_reread=z, zh_probe=n)
         for m in args.models
         for b in beams
         for t in under
-        # a model naming no Chinese reader reads alike at every --zh-reread: once is enough
+        # a model naming no Chinese reader reads alike at every --zh-reread and --zh-probe: once is enough
         for z in (zh_under if load_config(m).zh_model else zh_under[:1])
+        for n in (probes if load_config(m).zh_model else probes[:1])
     }
     for ocr in readers.values():  # load and warm up every reader before timing
         getattr(ocr, args.task)(pages[0])

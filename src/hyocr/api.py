@@ -54,6 +54,7 @@ from hyocr.tasks.segment import (
     REREAD_BEAMS,
     REREAD_WIDEN,
     SEGMENT_MODES,
+    ZH_PROBE,
     ZH_PROBE_SURE,
     ZH_REREAD,
     ZH_SHARE,
@@ -170,6 +171,7 @@ class OCR:
         reread_beams: int = REREAD_BEAMS,
         reread_widen: float = REREAD_WIDEN,
         zh_reread: float = ZH_REREAD,
+        zh_probe: int = ZH_PROBE,
         workers: int | None = None,
     ):
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
@@ -195,6 +197,7 @@ class OCR:
             raise ValueError(f"reread_widen must be a finite factor of at least 1, not {reread_widen}")
         self.reread_widen = reread_widen
         self.zh_reread = zh_reread
+        self.zh_probe = zh_probe
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.workers = workers or _default_workers(self.engine)
@@ -307,7 +310,7 @@ class OCR:
     ) -> tuple[list, dict, frozenset, list[bool]]:
         """The first (greedy) reading of every crop of `pages` (`crops`, all of theirs in order),
         with the Chinese reader's readings made on the way ({crop: reading}), the crops they
-        settle, and which pages read as Chinese. With a Chinese reader (`zh_reread` > 0), a page of more than `ZH_PROBE` crops is
+        settle, and which pages read as Chinese. With a Chinese reader (`zh_reread` > 0), a page of more than `zh_probe` crops is
         probed first: its `probe_crops` are read by the line reader, and those under `ZH_PROBE_SURE`
         (and `zh_reread`) by the Chinese reader too. If it reads as Chinese (`chinese_page`: enough of them keep a
         Chinese reading, `chinese_kept`), its other crops are read by the Chinese reader first, and
@@ -324,7 +327,7 @@ class OCR:
         starts = [sum(len(p.crops) for p in pages[:k]) for k in range(len(pages))]
         chinese = self._reads_chinese()
         probes = [
-            [s + i for i in probe_crops(p.crops)] if chinese else []
+            [s + i for i in probe_crops(p.crops, self.zh_probe)] if chinese else []
             for s, p in zip(starts, pages, strict=True)
         ]
         first = read([i for probe in probes for i in probe])

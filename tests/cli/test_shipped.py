@@ -332,27 +332,25 @@ def _counting(ocr):
     return counts
 
 
-def test_a_page_that_reads_as_chinese_is_read_by_the_chinese_reader_first(monkeypatch):
+def test_a_page_that_reads_as_chinese_is_read_by_the_chinese_reader_first():
     """A page of more than `ZH_PROBE` crops is probed: its widest crops are read by the line reader,
     and the unsure ones by the Chinese reader. Here they keep Chinese readings, so the page reads as
     Chinese: the Chinese reader reads its other crops first, and the line reader reads only those
-    it does not read as mostly Chinese (the Latin lines). Read as before (no probe), the line reader
+    it does not read as mostly Chinese (the Latin lines). Read as before (`zh_probe` 0), the line reader
     reads every crop, some again, for no better a reading."""
-    import hyocr.api
     from hyocr import OCR
     from hyocr.engine.generate import ZH_TASK
     from hyocr.tasks.segment import ZH_PROBE, has_chinese
 
     page, chinese, latin = _chinese_page()
 
-    def read() -> tuple[list[str], dict[str, int]]:
-        ocr = OCR(max_new_tokens=64)
+    def read(probe: int) -> tuple[list[str], dict[str, int]]:
+        ocr = OCR(max_new_tokens=64, zh_probe=probe)
         counts = _counting(ocr)
         return [ln.text for ln in ocr.spotting(page).lines], counts
 
-    probed, counts = read()
-    monkeypatch.setattr(hyocr.api, "probe_crops", lambda crops: [])
-    unprobed, before = read()
+    probed, counts = read(ZH_PROBE)
+    unprobed, before = read(0)
     # measured (session 43, version 21): the line reader read 7 crops (the 6 of the probe, one Latin
     # line), the Chinese reader 11; unprobed, the line reader 14 (12 crops, 2 read again), the
     # Chinese reader 10. The same 12 lines read either way, Chinese CER 0.047
@@ -365,25 +363,24 @@ def test_a_page_that_reads_as_chinese_is_read_by_the_chinese_reader_first(monkey
     assert score <= 0.15 and score <= unprobed_score + 0.02, (score, unprobed_score)
 
 
-def test_an_english_page_is_probed_at_no_cost_in_readings(monkeypatch):
+def test_an_english_page_is_probed_at_no_cost_in_readings():
     """The example receipt (English): its probe crops the line reader reads under `ZH_PROBE_SURE`
     are those the Chinese reader would read anyway, so probing it asks the Chinese reader nothing
     more, and the page reads as before."""
     from pathlib import Path
 
-    import hyocr.api
     from hyocr import OCR
+    from hyocr.tasks.segment import ZH_PROBE
 
     receipt = Path(__file__).resolve().parents[2] / "examples" / "receipt.png"
 
-    def read():
-        ocr = OCR(max_new_tokens=32)
+    def read(probe: int):
+        ocr = OCR(max_new_tokens=32, zh_probe=probe)
         counts = _counting(ocr)
         return ocr.spotting(receipt).lines, counts
 
-    probed, counts = read()
-    monkeypatch.setattr(hyocr.api, "probe_crops", lambda crops: [])
-    unprobed, before = read()
+    probed, counts = read(ZH_PROBE)
+    unprobed, before = read(0)
     assert counts == before
     assert [ln.text for ln in probed] == [ln.text for ln in unprobed]
     assert all(abs(a.confidence - b.confidence) < 5e-3 for a, b in zip(probed, unprobed, strict=True))

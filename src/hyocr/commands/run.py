@@ -175,6 +175,7 @@ def main(args: argparse.Namespace) -> int:
         reread_beams=args.reread_beams,
         reread_widen=args.reread_widen,
         zh_reread=args.zh_reread,
+        zh_probe=args.zh_probe,
         workers=args.workers,
     )
     runner = _Runner(args, ocr, params)

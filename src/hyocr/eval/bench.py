@@ -42,6 +42,7 @@ from hyocr.tasks.segment import (
     REREAD,
     REREAD_BEAMS,
     REREAD_WIDEN,
+    ZH_PROBE,
     ZH_REREAD,
     add_segment_arguments,
 )
@@ -89,6 +90,7 @@ def make_engine(
     reread_beams: int = REREAD_BEAMS,
     reread_widen: float = REREAD_WIDEN,
     zh_reread: float = ZH_REREAD,
+    zh_probe: int = ZH_PROBE,
     num_beams: int | None = None,
 ) -> Engine:
     """Build an engine by name; closed choice, one-line errors."""
@@ -117,6 +119,7 @@ def make_engine(
         reread_beams=reread_beams,
         reread_widen=reread_widen,
         zh_reread=zh_reread,
+        zh_probe=zh_probe,
         params=params,
     )
 
@@ -342,6 +345,7 @@ def main(args: argparse.Namespace) -> int:
         reread_beams=args.reread_beams,
         reread_widen=args.reread_widen,
         zh_reread=args.zh_reread,
+        zh_probe=args.zh_probe,
         num_beams=args.num_beams,
     )
     meta = {"engine": getattr(engine, "describe", lambda: args.engine)()}
@@ -351,7 +355,7 @@ def main(args: argparse.Namespace) -> int:
         meta["reading"] = (
             f"segment {args.segment}, piece aspect {args.piece_aspect:g}, drop score {args.drop_score:g}, "
             f"reread {args.reread:g} ({args.reread_beams} beams, widened {args.reread_widen:g}), "
-            f"Chinese reader under {args.zh_reread:g}"
+            f"Chinese reader under {args.zh_reread:g} (pages of more than {args.zh_probe} crops probed)"
             + (f", {args.num_beams} beams" if args.num_beams else "")
         )
     report, errors = run_eval(

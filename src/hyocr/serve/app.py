@@ -64,6 +64,7 @@ from hyocr.tasks.segment import (
     REREAD,
     REREAD_BEAMS,
     REREAD_WIDEN,
+    ZH_PROBE,
     ZH_PROBE_SURE,
     ZH_REREAD,
     ZH_SHARE,
@@ -125,6 +126,9 @@ class ServeConfig:
     # segmented pages, a model with a Chinese reader: segments still read under this are read by it
     # too, its reading kept where it has Chinese in it and is surer (`segment.chinese_kept`)
     zh_reread: float = ZH_REREAD
+    # segmented pages, a model with a Chinese reader: a page of more crops than this is probed
+    # (api.OCR `zh_probe`; 0: never)
+    zh_probe: int = ZH_PROBE
 
 
 class ApiError(Exception):
@@ -747,7 +751,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             # a page of more than ZH_PROBE crops is probed first (api.OCR._first_readings, alike):
             # if its probe crops read as Chinese, its other crops are read by the Chinese reader
             # first, and those it reads as mostly Chinese are settled (no line reading)
-            probe = probe_crops(crops) if chinese else []
+            probe = probe_crops(crops, config.zh_probe) if chinese else []
             outs: dict[int, Completion] = dict(
                 zip(probe, await asyncio.gather(*(read_segment(crops[i]) for i in probe)), strict=True)
             )

@@ -127,6 +127,7 @@ def build_config(args: argparse.Namespace, model_name: str):
         reread_beams=args.reread_beams,
         reread_widen=args.reread_widen,
         zh_reread=args.zh_reread,
+        zh_probe=args.zh_probe,
     )
 
 

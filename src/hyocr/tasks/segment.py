@@ -308,6 +308,14 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
         "read by it too, and its reading kept where it has Chinese in it and is surer "
         f"(default: {ZH_REREAD:g}; 0: never)",
     )
+    group.add_argument(
+        "--zh-probe",
+        type=int,
+        default=ZH_PROBE,
+        help="segmented pages, a model with a Chinese reader: a page of more crops than this has so many "
+        "of its widest read first, and if they read as Chinese the Chinese reader reads the rest first "
+        f"(default: {ZH_PROBE}; 0: never)",
+    )
 
 
 @dataclass(frozen=True)
@@ -1560,8 +1568,9 @@ def drop_floor(text: str, drop_score: float, chinese: bool) -> float:
 
 def probe_crops(crops: Sequence, count: int = ZH_PROBE) -> list[int]:
     """The indices of the `count` crops (images) widest for their height, the likeliest to hold
-    words, in order; none if there are no more crops than that (a line image is read as it is)."""
-    if len(crops) <= count:
+    words, in order; none if there are no more crops than that (a line image is read as it is), or
+    `count` is 0."""
+    if count <= 0 or len(crops) <= count:
         return []
     return sorted(sorted(range(len(crops)), key=lambda i: -crops[i].width / max(1, crops[i].height))[:count])
 
