@@ -318,9 +318,8 @@ class OCR:
         All in batches across the pages."""
         from hyocr.engine.generate import ZH_TASK
 
-        def read(idx: list[int], task: str = "") -> dict:
+        def read(idx: list[int], task: str = "", batch: int = max(self.batch_size, LINE_BATCH)) -> dict:
             images = [crops[i] for i in idx]
-            batch = max(self.batch_size, LINE_BATCH)
             gens = self._generate(prompt, images, batch_size=batch, task=task, by_shape=True)
             return dict(zip(idx, gens, strict=True))
 
@@ -330,7 +329,9 @@ class OCR:
             [s + i for i in probe_crops(p.crops, self.zh_probe)] if chinese else []
             for s, p in zip(starts, pages, strict=True)
         ]
-        first = read([i for probe in probes for i in probe])
+        # the probes, few, in a batch for each worker, side by side
+        probed = [i for probe in probes for i in probe]
+        first = read(probed, batch=max(1, -(-len(probed) // self.workers)))
         under = min(self.zh_reread, ZH_PROBE_SURE)
         zh = read([i for i, g in first.items() if zh_rereading(g.logprobs, under)], ZH_TASK)
         kept = {i: i in zh and chinese_kept(first[i], zh[i], self.drop_score) for i in first}

@@ -333,8 +333,8 @@ def _counting(ocr):
 
 
 def test_a_page_that_reads_as_chinese_is_read_by_the_chinese_reader_first():
-    """A page of more than `ZH_PROBE` crops is probed: its widest crops are read by the line reader,
-    and the unsure ones by the Chinese reader. Here they keep Chinese readings, so the page reads as
+    """A page of more than `ZH_PROBE` crops is probed: its crops nearest `ZH_PROBE_ASPECT` times as
+    wide as tall are read by the line reader, and the unsure ones by the Chinese reader. Here they keep Chinese readings, so the page reads as
     Chinese: the Chinese reader reads its other crops first, and the line reader reads only those
     it does not read as mostly Chinese (the Latin lines). Read as before (`zh_probe` 0), the line reader
     reads every crop, some again, for no better a reading."""
@@ -351,8 +351,8 @@ def test_a_page_that_reads_as_chinese_is_read_by_the_chinese_reader_first():
 
     probed, counts = read(ZH_PROBE)
     unprobed, before = read(0)
-    # measured (session 43, version 21): the line reader read 7 crops (the 6 of the probe, one Latin
-    # line), the Chinese reader 11; unprobed, the line reader 14 (12 crops, 2 read again), the
+    # measured (session 43, version 21): the line reader read 4 crops (the probe's, both Latin lines
+    # among them), the Chinese reader 10; unprobed, the line reader 14 (12 crops, 2 read again), the
     # Chinese reader 10. The same 12 lines read either way, Chinese CER 0.047
     assert before["text"] >= len(chinese) + len(latin)
     assert counts["text"] <= ZH_PROBE + len(latin) and counts[ZH_TASK] <= before[ZH_TASK] + len(latin)

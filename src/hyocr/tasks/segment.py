@@ -105,6 +105,7 @@ __all__ = [
     "ZH_PAGE",
     "ZH_PROBE",
     "ZH_PROBE_SURE",
+    "ZH_PROBE_ASPECT",
     "SEGMENT_MODES",
     "SEGMENT_TASKS",
     "Segment",
@@ -194,21 +195,26 @@ ZH_RATIO = 0.5
 # the development sets replayed): 10 development Chinese pages CER 0.371 -> 0.292, 150 development
 # Chinese lines 0.232 -> 0.219, 300 development page lines unchanged at 0.0246
 ZH_DROP = 0.2
-# a page of more than this many crops is probed first (a model with a Chinese reader): its widest
-# crops for their height, so many, are read by the line reader, and those it reads under
-# `ZH_PROBE_SURE` (and `zh_reread`) by the Chinese reader; where at least `ZH_PAGE` of them keep a
-# Chinese reading (`chinese_kept`), the page reads as Chinese (`chinese_page`), and its other crops
-# are read by the Chinese reader first, the line reader reading only those it does not read as
-# mostly Chinese. Session 43 (greedy readings of the development sets replayed): the line reader
-# skipped 989 of 1,241 segments of 10 Chinese pages, CER 0.287 -> 0.286; 3 of 857 segments of the
-# 300 English page lines, CER unchanged; through the pipeline, 10 development Chinese pages 6.09 ->
-# 3.57 s a page (with `formulas_worth_reading`'s Chinese rule), CER 0.242 -> 0.241
-ZH_PROBE = 6
+# a page of more than this many crops is probed first (a model with a Chinese reader): so many of
+# its crops (`probe_crops`) are read by the line reader, and those it reads under `ZH_PROBE_SURE`
+# (and `zh_reread`) by the Chinese reader; where at least `ZH_PAGE` of them keep a Chinese reading
+# (`chinese_kept`), the page reads as Chinese (`chinese_page`), and its other crops are read by the
+# Chinese reader first, the line reader reading only those it does not read as mostly Chinese. A
+# centred row read as Chinese there is no formula candidate (`formulas_worth_reading`). Session 43
+# (greedy readings of the development sets replayed): the line reader skipped 1,008 of 1,241
+# segments of 10 Chinese pages, CER 0.287 -> 0.286; 3 of 857 segments of the 300 English page lines,
+# CER unchanged. Through the pipeline (version 21): 10 development Chinese pages 5.90 -> 3.18 s a
+# page, CER 0.247 -> 0.241; an English page waits ~0.1 s for its probe
+ZH_PROBE = 4
 # (also the share of a page's letters that are Chinese for it to read as Chinese: `reads_chinese`)
 ZH_PAGE = 0.5
 # ... the line reader's default drop score: a crop it reads under this is read by the Chinese reader
 # anyway (it is not read again with beams), so probing costs an English page no Chinese reading
 ZH_PROBE_SURE = 0.5
+# ... the probe's crops are those nearest this many times as wide as tall: the widest (session 43's
+# first choice) are the longest to read, and an English page waited for them (8 held-out pages 2.31
+# -> 2.66 s a page with the 6 widest)
+ZH_PROBE_ASPECT = 8.0
 
 
 def segmenting(mode: str, task: str, reads: str) -> bool:
@@ -313,7 +319,7 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
         type=int,
         default=ZH_PROBE,
         help="segmented pages, a model with a Chinese reader: a page of more crops than this has so many "
-        "of its widest read first, and if they read as Chinese the Chinese reader reads the rest first "
+        "of them read first, and if they read as Chinese the Chinese reader reads the rest first "
         f"(default: {ZH_PROBE}; 0: never)",
     )
 
@@ -1567,12 +1573,15 @@ def drop_floor(text: str, drop_score: float, chinese: bool) -> float:
 
 
 def probe_crops(crops: Sequence, count: int = ZH_PROBE) -> list[int]:
-    """The indices of the `count` crops (images) widest for their height, the likeliest to hold
-    words, in order; none if there are no more crops than that (a line image is read as it is), or
-    `count` is 0."""
+    """The indices of the `count` crops (images) whose width is nearest `ZH_PROBE_ASPECT` times
+    their height (words enough to tell Chinese from Latin, and short to read), in order; none if
+    there are no more crops than that (a line image is read as it is), or `count` is 0."""
     if count <= 0 or len(crops) <= count:
         return []
-    return sorted(sorted(range(len(crops)), key=lambda i: -crops[i].width / max(1, crops[i].height))[:count])
+    near = sorted(
+        range(len(crops)), key=lambda i: abs(crops[i].width / max(1, crops[i].height) - ZH_PROBE_ASPECT)
+    )
+    return sorted(near[:count])
 
 
 def chinese_page(kept: Sequence[bool], share: float = ZH_PAGE) -> bool:
