@@ -310,12 +310,13 @@ class OCR:
     ) -> tuple[list, dict, frozenset, list[bool]]:
         """The first (greedy) reading of every crop of `pages` (`crops`, all of theirs in order),
         with the Chinese reader's readings made on the way ({crop: reading}), the crops they
-        settle, and which pages read as Chinese. With a Chinese reader (`zh_reread` > 0), a page of more than `zh_probe` crops is
-        probed first: its `probe_crops` are read by the line reader, and those under `ZH_PROBE_SURE`
-        (and `zh_reread`) by the Chinese reader too. If it reads as Chinese (`chinese_page`: enough of them keep a
-        Chinese reading, `chinese_kept`), its other crops are read by the Chinese reader first, and
-        those it reads as mostly Chinese (`ZH_SHARE`) are settled: the line reader never reads them.
-        All in batches across the pages."""
+        settle, and which pages read as Chinese. With a Chinese reader (`zh_reread` > 0), a page
+        of more than `zh_probe` crops is probed first: its `probe_crops` are read by the line
+        reader, and those under `ZH_PROBE_SURE` (and `zh_reread`) by the Chinese reader too. If it
+        reads as Chinese (`chinese_page`: enough of them keep a Chinese reading, `chinese_kept`),
+        its other crops are read by the Chinese reader first, and those it reads as mostly Chinese
+        (`ZH_SHARE`) are settled: the line reader never reads them. All in batches across the
+        pages."""
         from hyocr.engine.generate import ZH_TASK
 
         def read(idx: list[int], task: str = "", batch: int = max(self.batch_size, LINE_BATCH)) -> dict:
