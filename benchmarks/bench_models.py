@@ -11,7 +11,7 @@ leg 51's 18-block one), where an evaluation run's seconds are too noisy to tell 
 segments (4 is the default); `--reread 0.95,0.98` at each confidence under which a segment is read
 again (session 40: version 20 at 0.95 against 0.98); `--zh-reread 0.9,0.7` at each confidence
 under which a segment is read by a Chinese reader too, for a model that names one (session 42);
-`--zh-probe 6,0` with each probe size (0: a page is never probed, so the line reader reads every
+`--zh-probe 4,0` with each probe size (0: a page is never probed, so the line reader reads every
 crop first, as before session 43).
 
 Each model is loaded and warmed up on the first page before any timing; the best round of each
@@ -72,14 +72,15 @@ def main() -> None:
         told += [f"Chinese under {z}"] * (len(zh_under) > 1) + [f"probe {n}"] * (len(probes) > 1)
         return f"{m} ({', '.join(told)})" if told else m
 
+    # a model naming no Chinese reader reads alike at every --zh-reread and --zh-probe: once is enough
+    chinese = {m: bool(load_config(m).zh_model) for m in args.models}
     readers = {
         named(m, b, t, z, n): OCR(m, reread_beams=b, reread=t, zh_reread=z, zh_probe=n)
         for m in args.models
         for b in beams
         for t in under
-        # a model naming no Chinese reader reads alike at every --zh-reread and --zh-probe: once is enough
-        for z in (zh_under if load_config(m).zh_model else zh_under[:1])
-        for n in (probes if load_config(m).zh_model else probes[:1])
+        for z in (zh_under if chinese[m] else zh_under[:1])
+        for n in (probes if chinese[m] else probes[:1])
     }
     for ocr in readers.values():  # load and warm up every reader before timing
         getattr(ocr, args.task)(pages[0])

@@ -42,6 +42,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +57,12 @@ from hyocr.tasks.segment import (
     REREAD_WIDEN,
     SEGMENT_MODES,
     ZH_PROBE,
-    ZH_PROBE_SURE,
     ZH_REREAD,
-    ZH_SHARE,
     chinese_kept,
     chinese_page,
-    chinese_share,
     formula_params,
+    mostly_chinese,
+    probe_asking,
     probe_crops,
     rereading,
     segmenting,
@@ -302,6 +303,15 @@ class OCR:
             out[i] = surest([gens[i], *(readings[k] for readings in again)])
         return out
 
+    def _read(
+        self, prompt: str, crops: list, idx: list[int], task: str = "", batch: int | None = None
+    ) -> dict:
+        """{i: reading} of `crops[i]` for each i in `idx`, read with `task`'s reader in batches of
+        `batch` (default: at least `LINE_BATCH`), by shape."""
+        batch = batch or max(self.batch_size, LINE_BATCH)
+        gens = self._generate(prompt, [crops[i] for i in idx], batch_size=batch, task=task, by_shape=True)
+        return dict(zip(idx, gens, strict=True))
+
     def _reads_chinese(self) -> bool:
         return self.zh_reread > 0 and getattr(self.engine, "zh", None) is not None
 
@@ -319,12 +329,8 @@ class OCR:
         pages."""
         from hyocr.engine.generate import ZH_TASK
 
-        def read(idx: list[int], task: str = "", batch: int = max(self.batch_size, LINE_BATCH)) -> dict:
-            images = [crops[i] for i in idx]
-            gens = self._generate(prompt, images, batch_size=batch, task=task, by_shape=True)
-            return dict(zip(idx, gens, strict=True))
-
-        starts = [sum(len(p.crops) for p in pages[:k]) for k in range(len(pages))]
+        read = partial(self._read, prompt, crops)
+        starts = list(accumulate((len(p.crops) for p in pages), initial=0))[:-1]
         chinese = self._reads_chinese()
         probes = [
             [s + i for i in probe_crops(p.crops, self.zh_probe)] if chinese else []
@@ -333,8 +339,7 @@ class OCR:
         # the probes, few, in a batch for each worker, side by side
         probed = [i for probe in probes for i in probe]
         first = read(probed, batch=max(1, -(-len(probed) // self.workers)))
-        under = min(self.zh_reread, ZH_PROBE_SURE)
-        zh = read([i for i, g in first.items() if zh_rereading(g.logprobs, under)], ZH_TASK)
+        zh = read([i for i, g in first.items() if probe_asking(g.logprobs, self.zh_reread)], ZH_TASK)
         kept = {i: i in zh and chinese_kept(first[i], zh[i], self.drop_score) for i in first}
         zh_pages = [chinese_page([kept[i] for i in probe]) for probe in probes]
         rest = [
@@ -345,7 +350,7 @@ class OCR:
             if i not in first
         ]
         zh |= read(rest, ZH_TASK)
-        settled = frozenset(i for i in rest if chinese_share(zh[i].text) >= ZH_SHARE)
+        settled = frozenset(i for i in rest if mostly_chinese(zh[i].text))
         first |= read([i for i in range(len(crops)) if i not in first and i not in settled])
         return [zh[i] if i in settled else first[i] for i in range(len(crops))], zh, settled, zh_pages
 
@@ -368,16 +373,7 @@ class OCR:
         unsure = [
             i for i, g in enumerate(gens) if i not in settled and zh_rereading(g.logprobs, self.zh_reread)
         ]
-        todo = [i for i in unsure if i not in zh]
-        if todo:
-            again = self._generate(
-                prompt,
-                [crops[i] for i in todo],
-                batch_size=max(self.batch_size, LINE_BATCH),
-                task=ZH_TASK,
-                by_shape=True,
-            )
-            zh.update(zip(todo, again, strict=True))
+        zh |= self._read(prompt, crops, [i for i in unsure if i not in zh], ZH_TASK)
         out = list(gens)
         for i in unsure:
             if chinese_kept(gens[i], zh[i], self.drop_score):

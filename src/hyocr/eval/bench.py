@@ -355,7 +355,13 @@ def main(args: argparse.Namespace) -> int:
         meta["reading"] = (
             f"segment {args.segment}, piece aspect {args.piece_aspect:g}, drop score {args.drop_score:g}, "
             f"reread {args.reread:g} ({args.reread_beams} beams, widened {args.reread_widen:g}), "
-            f"Chinese reader under {args.zh_reread:g} (pages of more than {args.zh_probe} crops probed)"
+            f"Chinese reader under {args.zh_reread:g} ("
+            + (
+                f"pages of more than {args.zh_probe} crops probed"
+                if args.zh_probe > 0
+                else "pages not probed"
+            )
+            + ")"
             + (f", {args.num_beams} beams" if args.num_beams else "")
         )
     report, errors = run_eval(

@@ -65,18 +65,17 @@ from hyocr.tasks.segment import (
     REREAD_BEAMS,
     REREAD_WIDEN,
     ZH_PROBE,
-    ZH_PROBE_SURE,
     ZH_REREAD,
-    ZH_SHARE,
     SegmentAnswer,
     assemble,
     chinese_kept,
     chinese_page,
-    chinese_share,
     formula_params,
     formulas_worth_reading,
     joined,
+    mostly_chinese,
     page_plan,
+    probe_asking,
     probe_crops,
     reads_formulas,
     rereading,
@@ -755,15 +754,14 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             outs: dict[int, Completion] = dict(
                 zip(probe, await asyncio.gather(*(read_segment(crops[i]) for i in probe)), strict=True)
             )
-            under = min(config.zh_reread, ZH_PROBE_SURE)
-            ask = [i for i in probe if zh_rereading(outs[i].logprobs, under)]
+            ask = [i for i in probe if probe_asking(outs[i].logprobs, config.zh_reread)]
             zh = dict(zip(ask, await asyncio.gather(*(read_zh(crops[i]) for i in ask)), strict=True))
             zh_page = chinese_page(
                 [i in zh and chinese_kept(outs[i], zh[i], config.drop_score) for i in probe]
             )
             rest = [i for i in range(len(crops)) if zh_page and i not in outs]
             zh |= dict(zip(rest, await asyncio.gather(*(read_zh(crops[i]) for i in rest)), strict=True))
-            settled = {i for i in rest if chinese_share(zh[i].text) >= ZH_SHARE}
+            settled = {i for i in rest if mostly_chinese(zh[i].text)}
             lines = [i for i in range(len(crops)) if i not in outs and i not in settled]
             outs |= dict(
                 zip(lines, await asyncio.gather(*(read_segment(crops[i]) for i in lines)), strict=True)

@@ -115,6 +115,8 @@ __all__ = [
     "assemble",
     "chinese_kept",
     "chinese_page",
+    "mostly_chinese",
+    "probe_asking",
     "drop_floor",
     "reads_chinese",
     "chinese_share",
@@ -1550,6 +1552,21 @@ def chinese_share(text: str) -> float:
     return sum(map(_han, chars)) / len(chars) if chars else 0.0
 
 
+def mostly_chinese(text: str) -> bool:
+    """Whether at least `ZH_SHARE` of `text`'s characters, spaces aside, are Chinese.
+
+    >>> mostly_chinese("合计金额 12"), mostly_chinese("合计 12.50")
+    (True, False)
+    """
+    return chinese_share(text) >= ZH_SHARE
+
+
+def probe_asking(logprobs: Sequence[float], zh_reread: float) -> bool:
+    """Whether a probe crop (`probe_crops`) the line reader read with `logprobs` is read by the
+    Chinese reader too: under `ZH_PROBE_SURE` and `zh_reread`."""
+    return zh_rereading(logprobs, min(zh_reread, ZH_PROBE_SURE))
+
+
 def reads_chinese(answers: Sequence[SegmentAnswer], drop_score: float) -> bool:
     """Whether a page read as `answers` reads as Chinese: at least `ZH_PAGE` of the letters (Latin
     or Chinese; digits, signs and spaces aside, which a Chinese receipt has as many of as an English
@@ -1569,7 +1586,7 @@ def drop_floor(text: str, drop_score: float, chinese: bool) -> float:
     >>> drop_floor("合计金额", 0.5, False)
     0.5
     """
-    return min(drop_score, ZH_DROP) if chinese and chinese_share(text) >= ZH_SHARE else drop_score
+    return min(drop_score, ZH_DROP) if chinese and mostly_chinese(text) else drop_score
 
 
 def probe_crops(crops: Sequence, count: int = ZH_PROBE) -> list[int]:
@@ -1605,7 +1622,7 @@ def chinese_kept(first, zh, drop_score: float) -> bool:
     z, f = answer_confidence(zh.logprobs), answer_confidence(first.logprobs)
     if z > f:
         return True
-    return chinese_share(zh.text) >= ZH_SHARE and z >= ZH_RATIO * f and not z < drop_score <= f
+    return mostly_chinese(zh.text) and z >= ZH_RATIO * f and not z < drop_score <= f
 
 
 def _wide(ch: str) -> bool:
@@ -1754,7 +1771,7 @@ def formulas_worth_reading(
 
     def worth(inside: list[int]) -> bool:
         if chinese and any(
-            chinese_share(answers[i].text) >= ZH_SHARE and answer_confidence(answers[i].logprobs) >= ZH_DROP
+            mostly_chinese(answers[i].text) and answer_confidence(answers[i].logprobs) >= ZH_DROP
             for i in inside
             if answers[i].logprobs
         ):
