@@ -68,6 +68,7 @@ SETS = [
     EvalSet("dev_receipt_loose", "text", "lines"),  # dev receipts (training faces), boxes cut with 0.6
     EvalSet("heldout_pages", "spotting", "whole", "pages-en.toml", 900201, 40),
     EvalSet("heldout_zh_pages", "spotting", "whole", "pages-zh.toml", 900221, 40),
+    EvalSet("heldout_zh_receipts", "spotting", "whole", "receipts-zh.toml", 900231, 40),
     EvalSet("realdev_receipts", "spotting", "whole"),
     EvalSet("realdev_fields", "fields", "whole"),
     EvalSet("heldout_receipt_fields", "fields", "whole", "receipts-en-fields.toml", 900211, 60),

@@ -18,8 +18,8 @@ pieces cut at word spaces); fields and keys are then picked from the read rows b
 as Markdown (`hyocr.tasks.layout`). "lines" forces that,
 "off" never does it (the release reads the whole page in one pass, as the design intends).
 `drop_score` (0.5, as in PaddleOCR): segments of a page read with a lower confidence are left out
-(and counted in warnings); on a page that reads as Chinese, a mostly Chinese reading only under
-`segment.ZH_DROP` (0.2), if lower. `reread` (0.95; 0: off): segments read with a lower confidence, but not under
+(and counted in warnings); a mostly Chinese reading only under `segment.ZH_DROP` (0.2) on a page
+that reads as Chinese, `segment.ZH_MIXED_DROP` (0.3) on one with a sure Chinese line, if lower. `reread` (0.95; 0: off): segments read with a lower confidence, but not under
 `drop_score`, are read again with beam search (`reread_beams` beams, 4; at least 2) and once more greedily
 widened `reread_widen` times (1.15; 1: not), and the surest reading kept (`segment.rereading`;
 greedy reading only). A model with a Chinese reader (its config's `zh_model`): segments still read

@@ -135,7 +135,15 @@ def test_an_unknown_segment_mode_is_refused_before_any_model_loads():
 def test_assemble_leaves_out_unsure_segments_of_a_page_but_never_a_lone_line():
     import math
 
-    from hyocr.tasks.segment import Segment, SegmentAnswer, assemble, reads_chinese
+    from hyocr.tasks.segment import (
+        ZH_MIXED_DROP,
+        Segment,
+        SegmentAnswer,
+        assemble,
+        chinese_floor,
+        reads_chinese,
+        sure_chinese,
+    )
 
     segs = [Segment((10, 10, 90, 30), 0), Segment((120, 10, 190, 30), 0), Segment((10, 50, 150, 70), 1)]
     sure, unsure = [math.log(0.9)] * 4, [math.log(0.2)] * 4
@@ -166,9 +174,25 @@ def test_assemble_leaves_out_unsure_segments_of_a_page_but_never_a_lone_line():
         SegmentAnswer("TOTAL 12.50", sure),
         SegmentAnswer("THANKS", sure),
     ]
-    assert not reads_chinese(answers, 0.5)
+    assert not reads_chinese(answers, 0.5) and not sure_chinese(answers, 0.5)
     spot = assemble("spotting", (200, 100), segs, answers, drop_score=0.5)
     assert [ln.text for ln in spot.lines] == ["TOTAL 12.50", "THANKS"]
+    # ... unless a sure Chinese line is among the Latin print (a Chinese shop's receipt): then only
+    # under ZH_MIXED_DROP (0.3); a sure lone character is not such a line
+    segs4 = [*segs, Segment((10, 80, 150, 95), 2)]
+    for first, kept in (
+        ("牛奶", ["牛奶", "合计金额", "TOTAL 12.50", "THANKS"]),
+        ("个", ["个", "TOTAL 12.50", "THANKS"]),
+    ):
+        mixed = [SegmentAnswer(first, sure), *answers]
+        assert not reads_chinese(mixed, 0.5) and sure_chinese(mixed, 0.5) == (first == "牛奶")
+        assert chinese_floor(mixed, 0.5) == (ZH_MIXED_DROP if first == "牛奶" else 0.5)
+        spot = assemble("spotting", (200, 100), segs4, mixed, drop_score=0.5)
+        assert [ln.text for ln in spot.lines] == kept
+    mixed = [SegmentAnswer("牛奶", sure), SegmentAnswer("合计金额", [math.log(0.25)] * 4), *answers[1:]]
+    spot = assemble("spotting", (200, 100), segs4, mixed, drop_score=0.5)
+    assert [ln.text for ln in spot.lines] == ["牛奶", "TOTAL 12.50", "THANKS"]  # 0.25: under 0.3
+    assert chinese_floor(mixed, 0.25) == 0.25  # never over the page's own drop score
 
 
 def test_a_page_with_a_big_title_is_not_one_line():
@@ -1028,9 +1052,8 @@ def test_which_chinese_readings_are_kept():
         kept_line, read("合计金额", 0.61), 0.5
     )
     # on a page that reads as Chinese, a mostly Chinese reading is dropped only under ZH_DROP
-    assert ZH_DROP == 0.2 and drop_floor("合计金额", 0.5, True) == ZH_DROP
-    assert drop_floor("合计 12.50", 0.5, True) == drop_floor("合计金额", 0.5, False) == 0.5
-    assert drop_floor("合计金额", 0.1, True) == 0.1
+    assert ZH_DROP == 0.2 and drop_floor("合计金额", 0.5, ZH_DROP) == ZH_DROP
+    assert drop_floor("合计 12.50", 0.5, ZH_DROP) == drop_floor("合计金额", 0.5, 0.5) == 0.5
 
 
 def test_a_chinese_reader_takes_the_segments_the_line_reader_cannot_read(tmp_path):

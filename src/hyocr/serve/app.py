@@ -113,8 +113,8 @@ class ServeConfig:
     # cells) first ("auto": when the model's config says it reads lines, as the shipped hyocr-tiny
     # does; "lines": always; "off")
     segment: str = "auto"
-    # segmented pages: leave out segments read with a lower confidence (on a page that reads as
-    # Chinese, a mostly Chinese reading only under segment.ZH_DROP, if lower; `segment.drop_floor`)
+    # segmented pages: leave out segments read with a lower confidence (a mostly Chinese reading
+    # only under the page's `segment.chinese_floor`, if lower: 0.2 or 0.3 on Chinese pages)
     drop_score: float = 0.5
     piece_aspect: float = PIECE_ASPECT  # segmented pages: read longer segments in pieces (0: whole)
     # segmented pages: read segments read with a lower confidence (not under drop_score) again with

@@ -102,6 +102,7 @@ __all__ = [
     "ZH_SHARE",
     "ZH_RATIO",
     "ZH_DROP",
+    "ZH_MIXED_DROP",
     "ZH_PAGE",
     "ZH_PROBE",
     "ZH_PROBE_SURE",
@@ -119,6 +120,8 @@ __all__ = [
     "probe_asking",
     "drop_floor",
     "reads_chinese",
+    "sure_chinese",
+    "chinese_floor",
     "chinese_share",
     "find_segments",
     "formula_budget",
@@ -197,6 +200,14 @@ ZH_RATIO = 0.5
 # the development sets replayed): 10 development Chinese pages CER 0.371 -> 0.292, 150 development
 # Chinese lines 0.232 -> 0.219, 300 development page lines unchanged at 0.0246
 ZH_DROP = 0.2
+# ... and on a page of mostly Latin print with at least one sure Chinese line (`sure_chinese`: a
+# mostly Chinese reading of 2 Chinese characters or more, not under the drop score), such as a
+# Chinese shop's receipt with English labels, under this one: there the Chinese reader also reads
+# unsure Latin lines, as Chinese-looking junk at 0.2-0.3. Session 44 (30 development Chinese
+# receipts, `receipts-zh.toml` seed 440001, read at drop score 0 and replayed): text NED 0.119 ->
+# 0.097 (0.103 at 0.2); 40 development English receipts unchanged (0.0973: none of them has a sure
+# Chinese line, though 5 have Chinese readings of stamps at 0.20-0.41)
+ZH_MIXED_DROP = 0.3
 # a page of more than this many crops is probed first (a model with a Chinese reader): so many of
 # its crops (`probe_crops`) are read by the line reader, and those it reads under `ZH_PROBE_SURE`
 # (and `zh_reread`) by the Chinese reader; where at least `ZH_PAGE` of them keep a Chinese reading
@@ -285,7 +296,8 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
         type=float,
         default=0.5,
         help="segmented pages: leave out segments read with a lower confidence (default: 0.5; 0 keeps all; "
-        f"on a page that reads as Chinese, a mostly Chinese reading only under {ZH_DROP:g}, if lower)",
+        f"a mostly Chinese reading only under {ZH_DROP:g} on a page that reads as Chinese, {ZH_MIXED_DROP:g} on one with "
+        "a sure Chinese line, if lower)",
     )
     group.add_argument(
         "--reread",
@@ -1576,17 +1588,35 @@ def reads_chinese(answers: Sequence[SegmentAnswer], drop_score: float) -> bool:
     return chinese_share("".join(c for text in kept for c in text if c.isalpha())) >= ZH_PAGE
 
 
-def drop_floor(text: str, drop_score: float, chinese: bool) -> float:
-    """The drop score a segment read as `text` is left out of a page under: `drop_score`, or
-    `ZH_DROP` if lower, the page reads as `chinese` (`reads_chinese`) and `text` is mostly Chinese
-    (`ZH_SHARE`).
+def sure_chinese(answers: Sequence[SegmentAnswer], drop_score: float) -> bool:
+    """Whether a page read as `answers` has a sure Chinese line: a mostly Chinese reading
+    (`ZH_SHARE`) of at least 2 Chinese characters, not under `drop_score`. (A lone character is
+    not enough: a real English receipt's speck was read as "个" at 0.53.)"""
+    return any(
+        mostly_chinese(a.text)
+        and sum(map(_han, a.text)) >= 2
+        and (not a.logprobs or answer_confidence(a.logprobs) >= drop_score)
+        for a in answers
+    )
 
-    >>> drop_floor("合计金额", 0.5, True), drop_floor("TOTAL 12.00", 0.5, True), drop_floor("合计金额", 0.1, True)
-    (0.2, 0.5, 0.1)
-    >>> drop_floor("合计金额", 0.5, False)
-    0.5
+
+def chinese_floor(answers: Sequence[SegmentAnswer], drop_score: float) -> float:
+    """The drop score a mostly Chinese reading is left out of a page read as `answers` under:
+    `ZH_DROP` if the page `reads_chinese`, `ZH_MIXED_DROP` if it has a `sure_chinese` line among
+    Latin print, else `drop_score` (and never over `drop_score`)."""
+    if reads_chinese(answers, drop_score):
+        return min(drop_score, ZH_DROP)
+    return min(drop_score, ZH_MIXED_DROP) if sure_chinese(answers, drop_score) else drop_score
+
+
+def drop_floor(text: str, drop_score: float, zh_floor: float) -> float:
+    """The drop score a segment read as `text` is left out of a page under: the page's
+    `chinese_floor` if `text` is mostly Chinese (`ZH_SHARE`), else `drop_score`.
+
+    >>> drop_floor("合计金额", 0.5, 0.2), drop_floor("TOTAL 12.00", 0.5, 0.2), drop_floor("合计 12.50", 0.5, 0.3)
+    (0.2, 0.5, 0.5)
     """
-    return min(drop_score, ZH_DROP) if chinese and mostly_chinese(text) else drop_score
+    return zh_floor if mostly_chinese(text) else drop_score
 
 
 def probe_crops(crops: Sequence, count: int = ZH_PROBE) -> list[int]:
@@ -1923,8 +1953,8 @@ def assemble(
     spotting, the segments in a chosen formula's box give way to one line, its LaTeX, with that box
     (`FORMULA_TASKS`), when the reading is also at least `FORMULA_SURE` and no segment in the box
     was read as text surer than `TEXT_SURE`. Empty answers are dropped, and so
-    are answers with a confidence below `drop_score` (a mostly Chinese one on a page that
-    `reads_chinese`: its `drop_floor`) when the page has more than one segment (PaddleOCR's
+    are answers with a confidence below `drop_score` (a mostly Chinese one: the page's
+    `chinese_floor`) when the page has more than one segment (PaddleOCR's
     `drop_score` convention: what the reader is unsure of on a page is mostly a stamp, a scribble
     or a rule, not print); a single line is always given back. A segment whose `glyph` the cutter
     knows (it was not read) answers it, surely."""
@@ -1974,7 +2004,7 @@ def assemble(
     rows: dict[int, list[str]] = {}
     dropped = 0
     in_formula = {i: k for k, (_, _, inside, _) in enumerate(chosen) for i in inside}
-    chinese = reads_chinese(answers, drop_score)
+    zh_floor = chinese_floor(answers, drop_score)
     for i, (seg, a) in enumerate(zip(segs, answers, strict=True)):
         text = " ".join(a.text.split())
         conf = round(answer_confidence(a.logprobs), 4) if a.logprobs else None
@@ -1988,7 +2018,7 @@ def assemble(
         if not text:
             continue
         x0, y0, x1, y1 = (float(v) for v in s.box)
-        if len(segs) > 1 and conf is not None and conf < drop_floor(text, drop_score, chinese):
+        if len(segs) > 1 and conf is not None and conf < drop_floor(text, drop_score, zh_floor):
             dropped += 1
             continue
         lines.append(
@@ -2014,7 +2044,7 @@ def assemble(
         + (
             [
                 f"{dropped} segment(s) read with a confidence below {drop_score} "
-                + (f"({min(drop_score, ZH_DROP)} if mostly Chinese) " if chinese else "")
+                + (f"({zh_floor} if mostly Chinese) " if zh_floor < drop_score else "")
                 + "left out"
             ]
             if dropped
