@@ -147,6 +147,25 @@ def test_receipt_line_is_one_segment_of_a_receipt_cut_out():
         assert_ground_truth(r, 60)
 
 
+def test_a_chinese_receipt_line_is_mostly_one_of_its_chinese_lines():
+    from hyocr.data.render.receipt import render_receipt, render_receipt_line
+
+    # a Chinese receipt has a few Chinese lines among many Latin labels and amounts: most cuts are one
+    # of those few, and every cut is one of the receipt's lines
+    han = [
+        any("\u4e00" <= c <= "\u9fff" for c in render_receipt_line(random.Random(s), "zh-Hans").lines[0].text)
+        for s in range(24)
+    ]
+    whole = [render_receipt(random.Random(s), "zh-Hans") for s in range(24)]
+    share = sum(any("\u4e00" <= c <= "\u9fff" for c in ln.text) for r in whole for ln in r.lines) / sum(
+        len(r.lines) for r in whole
+    )
+    assert share < 0.3 and sum(han) >= 0.6 * 24, (share, sum(han))
+    for s in range(3):
+        r = render_receipt_line(random.Random(s), "zh-Hans")
+        assert r.lines[0].text in {ln.text for ln in render_receipt(random.Random(s), "zh-Hans").lines}
+
+
 def test_free_receipt_lines_print_what_the_receipt_layout_never_does():
     from hyocr.data.render.receipt import _FOOTERS, _ITEMS, _SHOP_WORDS, render_receipt_free_line
 

@@ -206,6 +206,10 @@ def _money(v: float) -> str:
     return f"{v:,.2f}" if v >= 1000 else f"{v:.2f}"
 
 
+# scripts whose characters are about twice as wide as a Latin letter (and not Latin)
+_WIDE_SCRIPTS = ("hans", "hant", "jpan", "kore")
+
+
 def _layout(rng, lang: str, width: int, cw: float, varied: bool = False):
     """Rows of the receipt (as data) and the fields/QA they determine; `varied`: see
     `render_receipt_varied`."""
@@ -220,7 +224,7 @@ def _layout(rng, lang: str, width: int, cw: float, varied: bool = False):
     if case in ("title", "sentence") and rng.random() < 0.4:
         company = _cased(company, "title")
     company = company[
-        : max(8, int(width / cw / (2 if src.lang.script in ("hans", "hant", "jpan", "kore") else 1) / 1.7))
+        : max(8, int(width / cw / (2 if src.lang.script in _WIDE_SCRIPTS else 1) / 1.7))
     ].strip()
     rows.append(
         _Row(
@@ -234,7 +238,7 @@ def _layout(rng, lang: str, width: int, cw: float, varied: bool = False):
     addr = [up(p) for p in (_ms_address(rng) if lang == "en" else src.address_lines(rng))]
     # regroup address parts into 2-4 printed lines that fit
     maxc = max(12, int(width / cw) - 2)
-    if src.lang.script in ("hans", "hant", "jpan", "kore"):
+    if src.lang.script in _WIDE_SCRIPTS:
         maxc //= 2  # full-width characters take two columns
     addr_lines: list[str] = []
     for p in addr:
@@ -625,7 +629,13 @@ def render_receipt_line(rng, lang: str = "en", varied: bool = False) -> Render:
         1
     """
     r = render_receipt(rng, lang, varied)
-    ln = rng.choice([t for t in r.lines if t.text.strip()])
+    lines = [t for t in r.lines if t.text.strip()]
+    # a receipt in a script of its own has only a few lines in it (shop, address, items) among its
+    # Latin labels and amounts: three cuts in four are one of those
+    own = [t for t in lines if any(ord(c) > 0x2E7F for c in t.text)]
+    if text_source(lang).lang.script in _WIDE_SCRIPTS and own and rng.random() < 0.75:
+        lines = own
+    ln = rng.choice(lines)
     crop, quad = cut_out(rng, r.image, ln.quad)
     return Render(
         crop, [TextLine(ln.text, quad, "body", lang)], "line", lang, meta={**r.meta, "role": ln.role}
