@@ -391,10 +391,10 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
 
     Example:
         >>> import uvicorn                                                    # doctest: +SKIP
-        >>> from hyocr.engine.backends import load_engine
-        >>> from hyocr.serve.backends import NativeBackend
-        >>> app = create_app(NativeBackend(load_engine("DIR"), "hyocr"))
-        >>> uvicorn.run(app, host="127.0.0.1", port=8000)
+        >>> from hyocr.engine.backends import load_engine                     # doctest: +SKIP
+        >>> from hyocr.serve.backends import NativeBackend                    # doctest: +SKIP
+        >>> app = create_app(NativeBackend(load_engine("DIR"), "hyocr"))      # doctest: +SKIP
+        >>> uvicorn.run(app, host="127.0.0.1", port=8000)                     # doctest: +SKIP
     """
     config = config or ServeConfig(model_name=backend.name)
     http = HttpMetrics()

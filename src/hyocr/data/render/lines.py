@@ -61,7 +61,8 @@ def render_line(
     Example:
         >>> import random
         >>> r = render_line(random.Random(0), "ar")
-        >>> r.lines[0].text  # logical order; the image shows it right-to-left
+        >>> any("\u0600" <= c <= "\u06ff" for c in r.lines[0].text)  # logical order; the image shows it right-to-left
+        True
     """
     L = language(lang)
     src = text_source(lang)
