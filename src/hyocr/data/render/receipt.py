@@ -29,7 +29,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from hyocr.data.fonts import Font, pick_font
 from hyocr.data.render.background import lowfreq_noise
 from hyocr.data.render.base import Render, TextLine, box_quad, cut_out
-from hyocr.data.text import amount, date_string, text_source, time_string
+from hyocr.data.text import amount, date_string, script_fraction, text_source, time_string
 
 __all__ = [
     "render_receipt",
@@ -634,8 +634,9 @@ def render_receipt_line(rng, lang: str = "en", varied: bool = False) -> Render:
     lines = [t for t in r.lines if t.text.strip()]
     # a receipt in a script of its own has only a few lines in it (shop, address, items) among its
     # Latin labels and amounts: three cuts in four are one of those
-    own = [t for t in lines if any(ord(c) > 0x2E7F for c in t.text)]
-    if text_source(lang).lang.script in _WIDE_SCRIPTS and own and rng.random() < 0.75:
+    script = text_source(lang).lang.script
+    own = [t for t in lines if script_fraction(t.text, script) > 0] if script in _WIDE_SCRIPTS else []
+    if own and rng.random() < 0.75:
         lines = own
     ln = rng.choice(lines)
     crop, quad = cut_out(rng, r.image, ln.quad)
