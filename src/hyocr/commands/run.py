@@ -17,10 +17,11 @@ import json
 import sys
 from pathlib import Path
 
+from hyocr.arguments import number_in, whole_at_least
 from hyocr.engine.backends import DEVICES, DTYPES
 from hyocr.errors import HyocrError
 from hyocr.tasks.prompts import LANGUAGES, TASKS, instruction, task_of
-from hyocr.tasks.segment import add_segment_arguments, whole_at_least
+from hyocr.tasks.segment import add_segment_arguments
 
 __all__ = ["add_arguments", "main"]
 
@@ -53,8 +54,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=DTYPES,
         help="auto = fp32 weights, bf16 autocast where bf16 is fast (decoding steps only for wide decoders)",
     )
-    g.add_argument("--max-pixels", type=int, help="resize budget per image in pixels (default: the model's)")
-    g.add_argument("--batch-size", type=int, default=4, help="pages per forward batch (default: 4)")
+    g.add_argument(
+        "--max-pixels",
+        type=whole_at_least(1024),
+        help="resize budget per image in pixels (default: the model's)",
+    )
+    g.add_argument(
+        "--batch-size", type=whole_at_least(1), default=4, help="pages per forward batch (default: 4)"
+    )
     g.add_argument(
         "--workers",
         type=whole_at_least(1),
@@ -84,8 +91,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # documents
     g = p.add_argument_group("documents")
     g.add_argument("--pages", help="pages of PDFs/TIFFs, 1-based, e.g. 1-3,5,8-")
-    g.add_argument("--dpi", type=float, default=200.0, help="PDF rasterisation resolution (default: 200)")
-    g.add_argument("--fps", type=float, default=4.0, help="video frames sampled per second (default: 4)")
+    g.add_argument(
+        "--dpi",
+        type=number_in(0, low_open=True),
+        default=200.0,
+        help="PDF rasterisation resolution (default: 200)",
+    )
+    g.add_argument(
+        "--fps",
+        type=number_in(0, low_open=True),
+        default=4.0,
+        help="video frames sampled per second (default: 4)",
+    )
     # output
     g = p.add_argument_group("output")
     g.add_argument(

@@ -36,6 +36,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from PIL import Image
 
+from hyocr.arguments import whole_at_least
 from hyocr.errors import HyocrError
 from hyocr.tasks.segment import (
     PIECE_ASPECT,
@@ -296,7 +297,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=list(TASKS),
         help="outputs to ask for and score (auto: all the gt has)",
     )
-    parser.add_argument("--limit", type=int, default=None, help="only the first N items")
+    parser.add_argument("--limit", type=whole_at_least(1), default=None, help="only the first N items")
     # who answers
     parser.add_argument(
         "--engine", default="hyocr", choices=list(ENGINES), help="hyocr model or a baseline engine"
@@ -307,13 +308,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_segment_arguments(parser, "hyocr text/spotting/fields/table/document")
     parser.add_argument(
         "--num-beams",
-        type=int,
+        type=whole_at_least(1),
         help="hyocr: beam search with N beams, 1 = greedy (default: the model's; the formula reader's is in its generation_config.json)",
     )
     parser.add_argument(
         "--lang", default="", help="tesseract language(s), e.g. eng or eng+fra (default: from gt lang)"
     )
-    parser.add_argument("--threads", type=int, default=1, help="tesseract threads (OMP_THREAD_LIMIT)")
+    parser.add_argument(
+        "--threads", type=whole_at_least(1), default=1, help="tesseract threads (OMP_THREAD_LIMIT)"
+    )
     parser.add_argument(
         "--psm",
         type=int,
@@ -323,7 +326,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="tesseract page segmentation mode (3: page, 6: one block, 7: one line)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=1, help="images per engine call (engines with predict_batch)"
+        "--batch-size",
+        type=whole_at_least(1),
+        default=1,
+        help="images per engine call (engines with predict_batch)",
     )
     # where results go
     parser.add_argument("--out", required=True, help="output directory: predictions.jsonl, report.md, plots")

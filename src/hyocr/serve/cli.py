@@ -16,6 +16,7 @@ import logging
 import os
 from pathlib import Path
 
+from hyocr.arguments import number_in, whole_at_least
 from hyocr.engine.backends import DEVICES, DTYPES
 from hyocr.tasks.segment import add_segment_arguments
 
@@ -41,15 +42,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dtype", default="auto", choices=DTYPES, help="native engine dtype (auto: as `hyocr run --dtype`)"
     )
-    p.add_argument("--max-pixels", type=int, help="resize budget per image (default: the model's)")
+    p.add_argument(
+        "--max-pixels", type=whole_at_least(1024), help="resize budget per image (default: the model's)"
+    )
     p.add_argument(
         "--threads",
-        type=int,
+        type=whole_at_least(1),
         help="torch intra-op threads (default: torch's choice; 1 is steadier on a busy machine)",
     )
     # network
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    p.add_argument(
+        "--port", type=whole_at_least(0, 65535), default=8000, help="port (default: 8000; 0 picks a free one)"
+    )
     p.add_argument(
         "--api-key", help="require this key as 'Authorization: Bearer KEY' (default: env HYOCR_API_KEY)"
     )
@@ -60,36 +65,60 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=("continuous", "window", "off"),
         help="continuous batching of decode steps (default), static windows, or none",
     )
-    p.add_argument("--max-batch", type=int, default=16, help="most requests decoding together (default: 16)")
+    p.add_argument(
+        "--max-batch",
+        type=whole_at_least(1),
+        default=16,
+        help="most requests decoding together (default: 16)",
+    )
     p.add_argument(
         "--batch-window-ms",
-        type=float,
+        type=number_in(0),
         default=5.0,
         help="how long an idle engine waits to group arrivals (default: 5)",
     )
     p.add_argument(
-        "--max-queue", type=int, default=64, help="requests allowed to wait; beyond that 429 (default: 64)"
+        "--max-queue",
+        type=whole_at_least(1),
+        default=64,
+        help="requests allowed to wait; beyond that 429 (default: 64)",
     )
     p.add_argument(
-        "--timeout", type=float, default=600.0, help="seconds per request, queueing included (default: 600)"
+        "--timeout",
+        type=number_in(0, low_open=True),
+        default=600.0,
+        help="seconds per request, queueing included (default: 600)",
     )
     add_segment_arguments(p, "/v1/ocr/text, spotting, fields, key and table")
     p.add_argument(
-        "--max-new-tokens", type=int, default=16384, help="default and ceiling of max_tokens (default: 16384)"
+        "--max-new-tokens",
+        type=whole_at_least(1),
+        default=16384,
+        help="default and ceiling of max_tokens (default: 16384)",
     )
     # limits
     p.add_argument(
-        "--max-request-mb", type=float, default=32.0, help="largest request body in MiB (default: 32)"
+        "--max-request-mb",
+        type=number_in(0, low_open=True),
+        default=32.0,
+        help="largest request body in MiB (default: 32)",
     )
-    p.add_argument("--max-image-mb", type=float, default=20.0, help="largest image file in MiB (default: 20)")
+    p.add_argument(
+        "--max-image-mb",
+        type=number_in(0, low_open=True),
+        default=20.0,
+        help="largest image file in MiB (default: 20)",
+    )
     p.add_argument(
         "--max-image-pixels",
-        type=int,
+        type=whole_at_least(1),
         default=40_000_000,
         help="largest decoded image in pixels (default: 40M)",
     )
-    p.add_argument("--max-images", type=int, default=8, help="images per request (default: 8)")
-    p.add_argument("--max-pdf-pages", type=int, default=16, help="pages per uploaded PDF (default: 16)")
+    p.add_argument("--max-images", type=whole_at_least(1), default=8, help="images per request (default: 8)")
+    p.add_argument(
+        "--max-pdf-pages", type=whole_at_least(1), default=16, help="pages per uploaded PDF (default: 16)"
+    )
     p.add_argument(
         "--allow-url-host",
         action="append",

@@ -90,6 +90,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from hyocr.arguments import number_in, whole_at_least, widening
 from hyocr.tasks import results as R
 from hyocr.tasks.parse import geo_mean_probability
 
@@ -148,7 +149,6 @@ __all__ = [
     "unstamped",
     "upright_print",
     "widened",
-    "widening",
 ]
 
 # auto: segment when the model's config says it reads lines; lines: always; off: never
@@ -239,35 +239,6 @@ def segmenting(mode: str, task: str, reads: str) -> bool:
     return mode == "lines" or reads == "lines"
 
 
-def whole_at_least(minimum: int):
-    """An argparse type: a whole number of at least `minimum`, else one clear error."""
-    import argparse
-
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            n = minimum - 1
-        if n < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number of at least {minimum}, not {text!r}")
-        return n
-
-    return parse
-
-
-def widening(text: str) -> float:
-    """An argparse type: a factor a crop is widened by, at least 1 (1: not widened)."""
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= 1.0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a factor of at least 1, not {text!r}")
-    return value
-
-
 def widened(crop: Image.Image, factor: float) -> Image.Image:
     """`crop` stretched `factor` times as wide (the same height), as a config's stretch widens it."""
     from hyocr.processing.image import stretched
@@ -287,14 +258,14 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
     )
     group.add_argument(
         "--piece-aspect",
-        type=float,
+        type=number_in(0),
         default=PIECE_ASPECT,
         help=f"segmented pages: read a segment wider than this many times its print's height in pieces cut "
         f"at word spaces (default: {PIECE_ASPECT:g}; 0 reads every segment whole)",
     )
     group.add_argument(
         "--drop-score",
-        type=float,
+        type=number_in(0, 1),
         default=0.5,
         help="segmented pages: leave out segments read with a lower confidence (default: 0.5; 0 keeps all; "
         f"a mostly Chinese reading only under {ZH_DROP:g} on a page that reads as Chinese, {ZH_MIXED_DROP:g} on one with "
@@ -302,7 +273,7 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
     )
     group.add_argument(
         "--reread",
-        type=float,
+        type=number_in(0, 1),
         default=REREAD,
         help="segmented pages: read segments read with a lower confidence (but not under the drop score) "
         f"again with beam search, and keep the surer reading (default: {REREAD:g}; 0: never)",
@@ -323,7 +294,7 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
     )
     group.add_argument(
         "--zh-reread",
-        type=float,
+        type=number_in(0, 1),
         default=ZH_REREAD,
         help="segmented pages, a model with a Chinese reader: segments read with a lower confidence are "
         "read by it too, and its reading kept where it has Chinese in it and is surer "
@@ -331,7 +302,7 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
     )
     group.add_argument(
         "--zh-probe",
-        type=int,
+        type=whole_at_least(0),
         default=ZH_PROBE,
         help="segmented pages, a model with a Chinese reader: a page of more crops than this has so many "
         "of them read first, and if they read as Chinese the Chinese reader reads the rest first "
