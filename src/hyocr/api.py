@@ -178,6 +178,20 @@ class OCR:
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
         if segment not in SEGMENT_MODES:
             raise ValueError(f"segment must be one of {', '.join(SEGMENT_MODES)}, not {segment!r}")
+        if not 0.0 <= drop_score <= 1.0:
+            raise ValueError(f"drop_score must be a number from 0 to 1, not {drop_score}")
+        # (a reread or zh_reread over 1 reads every segment again, those read at 1.0 too)
+        for name, value in (("piece_aspect", piece_aspect), ("reread", reread), ("zh_reread", zh_reread)):
+            if not 0.0 <= value < float("inf"):
+                raise ValueError(f"{name} must be a finite number of at least 0, not {value}")
+        if zh_probe < 0:
+            raise ValueError(f"zh_probe must be at least 0, not {zh_probe}")
+        if reread_beams < 2:
+            raise ValueError(f"reread_beams must be at least 2, not {reread_beams}")
+        if not 1.0 <= reread_widen < float("inf"):
+            raise ValueError(f"reread_widen must be a finite factor of at least 1, not {reread_widen}")
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
         if engine is None:
             from hyocr.engine.backends import load_engine
 
@@ -191,16 +205,10 @@ class OCR:
         self.drop_score = drop_score
         self.piece_aspect = piece_aspect
         self.reread = reread
-        if reread_beams < 2:
-            raise ValueError(f"reread_beams must be at least 2, not {reread_beams}")
         self.reread_beams = reread_beams
-        if not 1.0 <= reread_widen < float("inf"):
-            raise ValueError(f"reread_widen must be a finite factor of at least 1, not {reread_widen}")
         self.reread_widen = reread_widen
         self.zh_reread = zh_reread
         self.zh_probe = zh_probe
-        if workers is not None and workers < 1:
-            raise ValueError(f"workers must be at least 1, not {workers}")
         self.workers = workers or _default_workers(self.engine)
 
     # ---- core -------------------------------------------------------------------------------

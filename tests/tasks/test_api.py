@@ -198,3 +198,20 @@ def test_formula_candidates_read_together_equal_each_alone(random_model, tokeniz
             alone.text,
         )
         assert got.logprobs == pytest.approx(alone.logprobs, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("drop_score", 1.5, "drop_score must be a number from 0 to 1"),
+        ("drop_score", float("nan"), "drop_score must be a number from 0 to 1"),
+        ("reread", -0.1, "reread must be a finite number of at least 0"),
+        ("zh_reread", float("inf"), "zh_reread must be a finite number of at least 0"),
+        ("piece_aspect", -1, "piece_aspect must be a finite number of at least 0"),
+        ("zh_probe", -1, "zh_probe must be at least 0"),
+    ],
+)
+def test_reading_options_out_of_range_fail_before_any_model_loads(option, value, message, tmp_path):
+    # `model` names a directory that does not exist: the option is refused before it is looked for
+    with pytest.raises(ValueError, match=message):
+        OCR(tmp_path / "no-model", **{option: value})

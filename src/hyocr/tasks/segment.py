@@ -273,7 +273,7 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
     )
     group.add_argument(
         "--reread",
-        type=number_in(0, 1),
+        type=number_in(0),
         default=REREAD,
         help="segmented pages: read segments read with a lower confidence (but not under the drop score) "
         f"again with beam search, and keep the surer reading (default: {REREAD:g}; 0: never)",
@@ -294,7 +294,7 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
     )
     group.add_argument(
         "--zh-reread",
-        type=number_in(0, 1),
+        type=number_in(0),
         default=ZH_REREAD,
         help="segmented pages, a model with a Chinese reader: segments read with a lower confidence are "
         "read by it too, and its reading kept where it has Chinese in it and is surer "
