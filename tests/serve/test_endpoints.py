@@ -518,14 +518,17 @@ def test_the_server_reads_unsure_segments_with_the_chinese_reader_as_the_api_doe
     page = chinese_page()
     buf = io.BytesIO()
     page.save(buf, format="PNG")
-    want = OCR(str(model), max_new_tokens=8).spotting(page).lines
-    assert has_chinese(want[0].text) and not has_chinese(want[1].text)
-    with LiveServer(make_app(Engine.from_dir(model), max_new_tokens=64)) as s:
-        r = httpx.post(
-            s.url + "/v1/ocr/spotting",
-            files={"file": ("p.png", buf.getvalue(), "image/png")},
-            data={"max_tokens": "8"},
-            timeout=120,
-        )
-        assert r.status_code == 200, r.text
-        assert [ln["text"] for ln in r.json()["results"][0]["lines"]] == [ln.text for ln in want]
+    # the defaults, and every segment read again (the Chinese line by the Chinese reader)
+    for kw in ({}, {"reread": 1.01, "drop_score": 0.0}):
+        want = OCR(str(model), max_new_tokens=8, **kw).spotting(page).lines
+        assert has_chinese(want[0].text) and not has_chinese(want[1].text)
+        with LiveServer(make_app(Engine.from_dir(model), max_new_tokens=64, **kw)) as s:
+            r = httpx.post(
+                s.url + "/v1/ocr/spotting",
+                files={"file": ("p.png", buf.getvalue(), "image/png")},
+                data={"max_tokens": "8"},
+                timeout=120,
+            )
+            assert r.status_code == 200, r.text
+            got = r.json()["results"][0]["lines"]
+            assert [(ln["text"], ln["confidence"]) for ln in got] == [(ln.text, ln.confidence) for ln in want]

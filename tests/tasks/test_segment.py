@@ -1083,3 +1083,47 @@ def test_a_chinese_reader_takes_the_segments_the_line_reader_cannot_read(tmp_pat
     # asked of every segment, the Latin line keeps the line reader's reading: no Chinese in the other
     assert not has_chinese(zh[1].text)
     assert [ln.text for ln in read(model, zh_reread=1.01)] == [zh[0].text, first[1].text]
+
+
+def test_the_chinese_readers_unsure_readings_are_read_again_by_it(tmp_path):
+    """The Chinese reader's reading of the Chinese line, kept, is read again by the Chinese reader
+    (not the line reader) with beams and widened, as the line reader's unsure readings are, and the
+    surest of its readings kept; with `reread` 0, never."""
+    from hyocr import OCR
+    from hyocr.engine.generate import Engine
+    from hyocr.tasks.segment import REREAD_BEAMS, has_chinese, surest
+    from tests.conftest import chinese_page, with_chinese_reader
+
+    model = with_chinese_reader(tmp_path)
+    page = chinese_page()
+    engine = Engine.from_dir(model)
+    calls = []
+
+    def spy(reader, name):
+        generate = reader.generate
+
+        def spied(requests, params=None, **kw):
+            out = generate(requests, params, **kw)
+            calls.extend(
+                (name, (params.num_beams or 1) if params else 1, r.images[0].size, g)
+                for r, g in zip(requests, out, strict=True)
+            )
+            return out
+
+        reader.generate = spied
+
+    spy(engine, "line")
+    spy(engine.zh, "zh")
+    lines = OCR(engine=engine, max_new_tokens=8, reread=1.01, drop_score=0).spotting(page).lines
+    assert has_chinese(lines[0].text) and not has_chinese(lines[1].text)
+    zh_calls = [c for c in calls if c[0] == "zh"]
+    beamed = [c for c in zh_calls if c[1] == REREAD_BEAMS]
+    assert len(beamed) == 1  # the Chinese line only: the Latin one keeps the line reader's reading
+    size = beamed[0][2]
+    greedy = [c for c in zh_calls if c[1] == 1 and c[2][1] == size[1] and c[2][0] >= size[0]]
+    assert len(greedy) == 2 and max(c[2][0] for c in greedy) > size[0]  # its first reading, and widened
+    readings = [c[3] for c in (*greedy, *beamed)]
+    assert lines[0].text == surest(readings).text.strip()
+    calls.clear()
+    OCR(engine=engine, max_new_tokens=8, reread=0, drop_score=0).spotting(page)
+    assert {c[1] for c in calls} == {1}

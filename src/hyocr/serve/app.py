@@ -68,8 +68,10 @@ from hyocr.tasks.segment import (
     ZH_REREAD,
     SegmentAnswer,
     assemble,
+    chinese_floor,
     chinese_kept,
     chinese_page,
+    drop_floor,
     formula_params,
     formulas_worth_reading,
     joined,
@@ -716,9 +718,13 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         searched = (params.num_beams or 1) > 1
         beams = None if params.temperature > 0 or searched or not backend.beams else config.reread_beams
 
-        async def reread(crop, first: Completion) -> list[Completion]:
-            # an unsure reading is read again with beam search: every reading made
-            if beams is None or not rereading(first.logprobs, config.drop_score, config.reread):
+        async def reread(
+            crop, first: Completion, task: str = "", floor: float | None = None
+        ) -> list[Completion]:
+            # an unsure reading (not under `floor`, default the drop score) is read again by `task`'s
+            # reader with beam search: every reading made
+            floor = config.drop_score if floor is None else floor
+            if beams is None or not rereading(first.logprobs, floor, config.reread):
                 return [first]
             # with beams, and (unless reread_widen is 1) greedily widened, side by side
             views = [(crop, replace(params, num_beams=beams))]
@@ -727,7 +733,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
 
             async def read(view, p) -> Completion:
                 async with width:
-                    return await backend.generate(GenRequest(line_text, [view]), p, config.timeout)
+                    return await backend.generate(GenRequest(line_text, [view], task=task), p, config.timeout)
 
             return [first, *await asyncio.gather(*(read(v, p) for v, p in views))]
 
@@ -768,8 +774,13 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             )
             return [zh[i] if i in settled else outs[i] for i in range(len(crops))], zh, settled, zh_page
 
-        # a segment read again keeps its image features from its first reading
-        keeping = getattr(engine, "keeping_features", None) if beams and config.reread > 0 else None
+        # a segment read again keeps its image features from its first reading (the line reader's and
+        # the Chinese reader's each)
+        keeping = [
+            keep
+            for reader in ((engine, getattr(engine, "zh", None)) if beams and config.reread > 0 else ())
+            if (keep := getattr(reader, "keeping_features", None)) is not None
+        ]
 
         async def by_segments(k: int, img) -> dict:
             with contextlib.ExitStack() as held:
@@ -780,8 +791,8 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             segs, crops, owner, fboxes, fcrops = await asyncio.to_thread(
                 page_plan, task, img, config.piece_aspect, formulas
             )
-            if keeping is not None:
-                held.enter_context(keeping(crops))
+            for keep in keeping:
+                held.enter_context(keep(crops))
             # the document task reads its candidate formulas beside the lines; text and spotting
             # read only those whose rows the lines left unsure (`formulas_worth_reading`), after
             # them and beside the unsure segments' second reading: that only ever keeps a surer
@@ -814,6 +825,24 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 z if z is not None and chinese_kept(o, z, config.drop_score) else o
                 for o, z in zip(outs, zh, strict=True)
             ]
+            # the Chinese reader's readings read again by it, as the line reader's were, those under
+            # the drop score the page will leave them out under aside (api.OCR._chinese_again, alike)
+            chinese = [i for i, (o, z) in enumerate(zip(outs, zh, strict=True)) if i in settled or o is z]
+            if chinese:
+                page = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
+                zh_floor = chinese_floor(page, config.drop_score)
+                tried_zh = await asyncio.gather(
+                    *(
+                        reread(
+                            crops[i], outs[i], ZH_TASK, drop_floor(outs[i].text, config.drop_score, zh_floor)
+                        )
+                        for i in chinese
+                    )
+                )
+                for i, t in zip(chinese, tried_zh, strict=True):
+                    outs[i] = surest(t)
+            else:
+                tried_zh = []
             fouts = fouts if beside else later
             # every reading made, for the usage: the line reader's (none of a settled crop's) and
             # the Chinese reader's, each once
@@ -821,6 +850,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 [c for i, t in enumerate(tried) if i not in settled for c in t]
                 + list(made.values())
                 + [z for i, z in enumerate(zh) if z is not None and i not in made]
+                + [c for t in tried_zh for c in t[1:]]
                 + list(fouts)
             )
             answers = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
