@@ -56,6 +56,7 @@ from hyocr.tasks.segment import (
     REREAD_BEAMS,
     REREAD_WIDEN,
     SEGMENT_MODES,
+    ZH_AGAIN_WIDEN,
     ZH_PROBE,
     ZH_REREAD,
     chinese_floor,
@@ -294,10 +295,11 @@ class OCR:
         settled: frozenset[int] = frozenset(),
         task: str = "",
         unsure: list[int] | None = None,
+        widen: float | None = None,
     ) -> list:
         """Crops read unsurely (`unsure`, default `_unsure`) are read again by `task`'s reader with
-        `reread_beams`-beam search, and greedily widened `reread_widen` times (unless 1), all in
-        batches; the surest reading of each is kept."""
+        `reread_beams`-beam search, and greedily widened `widen` (default `reread_widen`) times
+        (unless 1), all in batches; the surest reading of each is kept."""
         from hyocr.engine.generate import SamplingParams
 
         unsure = self._unsure(gens, settled) if unsure is None else unsure
@@ -305,8 +307,9 @@ class OCR:
             return gens
         base = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
         views = [([crops[i] for i in unsure], replace(base, num_beams=self.reread_beams))]
-        if self.reread_widen != 1.0:
-            views.append(([widened(crops[i], self.reread_widen) for i in unsure], base))
+        widen = self.reread_widen if widen is None else widen
+        if widen != 1.0:
+            views.append(([widened(crops[i], widen) for i in unsure], base))
         again = [
             self._generate(
                 prompt,
@@ -406,10 +409,9 @@ class OCR:
         self, prompt: str, pages: list[_Page], crops: list, gens: list, chinese: list[int]
     ) -> list:
         """The Chinese reader's readings (of crops `chinese`) read again by it as the line reader's
-        are (`_reread`: beams, and widened), those under `reread` but not under the drop score their
-        page will leave them out under (`chinese_floor`, `drop_floor`), the surest kept. Session 45
-        (version 23, development sets): 150 Chinese lines CER 0.137 -> 0.121, 10 Chinese pages
-        0.197 -> 0.177, 30 Chinese receipts 0.103 -> 0.095."""
+        are (`_reread`: `reread_beams` beams; widened `ZH_AGAIN_WIDEN` times, unless 1), those under
+        `reread` but not under the drop score their page will leave them out under (`chinese_floor`,
+        `drop_floor`), the surest kept."""
         from hyocr.engine.generate import ZH_TASK
 
         if not chinese:
@@ -421,7 +423,7 @@ class OCR:
                 drop_floor(g.text, self.drop_score, zh_floor) for g in gens[len(floors) :][: len(p.crops)]
             ]
         again = self._unsure(gens, among=chinese, floors=floors)
-        return self._reread(prompt, crops, gens, task=ZH_TASK, unsure=again)
+        return self._reread(prompt, crops, gens, task=ZH_TASK, unsure=again, widen=ZH_AGAIN_WIDEN)
 
     def _formulas(self, crops: list, lang: str, workers: int | None = None) -> list:
         """Candidate formula crops of pages read with the formula instruction, each within its

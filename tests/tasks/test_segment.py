@@ -1087,11 +1087,11 @@ def test_a_chinese_reader_takes_the_segments_the_line_reader_cannot_read(tmp_pat
 
 def test_the_chinese_readers_unsure_readings_are_read_again_by_it(tmp_path):
     """The Chinese reader's reading of the Chinese line, kept, is read again by the Chinese reader
-    (not the line reader) with beams and widened, as the line reader's unsure readings are, and the
-    surest of its readings kept; with `reread` 0, never."""
+    (not the line reader) with beams, as the line reader's unsure readings are (and widened
+    `ZH_AGAIN_WIDEN` times unless 1), and the surest of its readings kept; with `reread` 0, never."""
     from hyocr import OCR
     from hyocr.engine.generate import Engine
-    from hyocr.tasks.segment import REREAD_BEAMS, has_chinese, surest
+    from hyocr.tasks.segment import REREAD_BEAMS, ZH_AGAIN_WIDEN, has_chinese, surest
     from tests.conftest import chinese_page, with_chinese_reader
 
     model = with_chinese_reader(tmp_path)
@@ -1121,7 +1121,8 @@ def test_the_chinese_readers_unsure_readings_are_read_again_by_it(tmp_path):
     assert len(beamed) == 1  # the Chinese line only: the Latin one keeps the line reader's reading
     size = beamed[0][2]
     greedy = [c for c in zh_calls if c[1] == 1 and c[2][1] == size[1] and c[2][0] >= size[0]]
-    assert len(greedy) == 2 and max(c[2][0] for c in greedy) > size[0]  # its first reading, and widened
+    # its first reading, and (unless ZH_AGAIN_WIDEN is 1) one widened
+    assert [c[2][0] for c in greedy] == [size[0]] + [round(size[0] * ZH_AGAIN_WIDEN)] * (ZH_AGAIN_WIDEN != 1)
     readings = [c[3] for c in (*greedy, *beamed)]
     assert lines[0].text == surest(readings).text.strip()
     calls.clear()

@@ -64,6 +64,7 @@ from hyocr.tasks.segment import (
     REREAD,
     REREAD_BEAMS,
     REREAD_WIDEN,
+    ZH_AGAIN_WIDEN,
     ZH_PROBE,
     ZH_REREAD,
     SegmentAnswer,
@@ -719,17 +720,18 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         beams = None if params.temperature > 0 or searched or not backend.beams else config.reread_beams
 
         async def reread(
-            crop, first: Completion, task: str = "", floor: float | None = None
+            crop, first: Completion, task: str = "", floor: float | None = None, widen: float | None = None
         ) -> list[Completion]:
             # an unsure reading (not under `floor`, default the drop score) is read again by `task`'s
             # reader with beam search: every reading made
             floor = config.drop_score if floor is None else floor
             if beams is None or not rereading(first.logprobs, floor, config.reread):
                 return [first]
-            # with beams, and (unless reread_widen is 1) greedily widened, side by side
+            # with beams, and (unless `widen`, default reread_widen, is 1) greedily widened, side by side
             views = [(crop, replace(params, num_beams=beams))]
-            if config.reread_widen != 1.0:
-                views.append((widened(crop, config.reread_widen), params))
+            widen = config.reread_widen if widen is None else widen
+            if widen != 1.0:
+                views.append((widened(crop, widen), params))
 
             async def read(view, p) -> Completion:
                 async with width:
@@ -825,8 +827,9 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 z if z is not None and chinese_kept(o, z, config.drop_score) else o
                 for o, z in zip(outs, zh, strict=True)
             ]
-            # the Chinese reader's readings read again by it, as the line reader's were, those under
-            # the drop score the page will leave them out under aside (api.OCR._chinese_again, alike)
+            # the Chinese reader's readings read again by it, with beams as the line reader's were (widened
+            # ZH_AGAIN_WIDEN times), those under the drop score the page will leave them out under aside
+            # (api.OCR._chinese_again, alike)
             chinese = [i for i, (o, z) in enumerate(zip(outs, zh, strict=True)) if i in settled or o is z]
             if chinese:
                 page = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
@@ -834,7 +837,11 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 tried_zh = await asyncio.gather(
                     *(
                         reread(
-                            crops[i], outs[i], ZH_TASK, drop_floor(outs[i].text, config.drop_score, zh_floor)
+                            crops[i],
+                            outs[i],
+                            ZH_TASK,
+                            drop_floor(outs[i].text, config.drop_score, zh_floor),
+                            ZH_AGAIN_WIDEN,
                         )
                         for i in chinese
                     )
