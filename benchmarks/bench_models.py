@@ -36,7 +36,7 @@ from hyocr.tasks.segment import REREAD, REREAD_BEAMS, ZH_PROBE, ZH_REREAD
 class ChineseOnce(OCR):
     """`OCR` as before session 45: the Chinese reader's readings are not read again."""
 
-    def _chinese_again(self, prompt, pages, crops, gens, chinese):
+    def _chinese_again(self, prompt, crops, gens, chinese):
         return gens
 
 

@@ -57,12 +57,11 @@ from hyocr.tasks.segment import (
     REREAD_WIDEN,
     SEGMENT_MODES,
     ZH_AGAIN_WIDEN,
+    ZH_DROP,
     ZH_PROBE,
     ZH_REREAD,
-    chinese_floor,
     chinese_kept,
     chinese_page,
-    drop_floor,
     formula_params,
     mostly_chinese,
     probe_asking,
@@ -405,23 +404,13 @@ class OCR:
                 out[i] = zh[i]
         return out, sorted(settled | {i for i in unsure if out[i] is zh[i]})
 
-    def _chinese_again(
-        self, prompt: str, pages: list[_Page], crops: list, gens: list, chinese: list[int]
-    ) -> list:
+    def _chinese_again(self, prompt: str, crops: list, gens: list, chinese: list[int]) -> list:
         """The Chinese reader's readings (of crops `chinese`) read again by it as the line reader's
         are (`_reread`: `reread_beams` beams; widened `ZH_AGAIN_WIDEN` times, unless 1), those under
-        `reread` but not under the drop score their page will leave them out under (`chinese_floor`,
-        `drop_floor`), the surest kept."""
+        `reread` but not under `ZH_DROP` (the drop score, if lower), the surest kept."""
         from hyocr.engine.generate import ZH_TASK
 
-        if not chinese:
-            return gens
-        floors: list[float] = []
-        for p, answers in zip(pages, self._page_answers(pages, gens), strict=True):
-            zh_floor = chinese_floor(answers, self.drop_score)
-            floors += [
-                drop_floor(g.text, self.drop_score, zh_floor) for g in gens[len(floors) :][: len(p.crops)]
-            ]
+        floors = [min(self.drop_score, ZH_DROP)] * len(gens)
         again = self._unsure(gens, among=chinese, floors=floors)
         return self._reread(prompt, crops, gens, task=ZH_TASK, unsure=again, widen=ZH_AGAIN_WIDEN)
 
@@ -597,7 +586,7 @@ class OCR:
                 both=bool(fcrops and self._unsure(gens, settled)),
             )
             gens, chinese = self._chinese(prompt, crops, gens, zh, settled)
-            gens = self._chinese_again(prompt, pages, crops, gens, chinese)
+            gens = self._chinese_again(prompt, crops, gens, chinese)
         answers = self._page_answers(pages, gens)
         per_crop = (time.perf_counter() - t0) / max(1, len(crops) + len(fgens))
         results: list[R.TaskResult] = []

@@ -65,14 +65,13 @@ from hyocr.tasks.segment import (
     REREAD_BEAMS,
     REREAD_WIDEN,
     ZH_AGAIN_WIDEN,
+    ZH_DROP,
     ZH_PROBE,
     ZH_REREAD,
     SegmentAnswer,
     assemble,
-    chinese_floor,
     chinese_kept,
     chinese_page,
-    drop_floor,
     formula_params,
     formulas_worth_reading,
     joined,
@@ -828,28 +827,14 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 for o, z in zip(outs, zh, strict=True)
             ]
             # the Chinese reader's readings read again by it, with beams as the line reader's were (widened
-            # ZH_AGAIN_WIDEN times), those under the drop score the page will leave them out under aside
-            # (api.OCR._chinese_again, alike)
+            # ZH_AGAIN_WIDEN times), those under ZH_DROP aside (api.OCR._chinese_again, alike)
             chinese = [i for i, (o, z) in enumerate(zip(outs, zh, strict=True)) if i in settled or o is z]
-            if chinese:
-                page = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
-                zh_floor = chinese_floor(page, config.drop_score)
-                tried_zh = await asyncio.gather(
-                    *(
-                        reread(
-                            crops[i],
-                            outs[i],
-                            ZH_TASK,
-                            drop_floor(outs[i].text, config.drop_score, zh_floor),
-                            ZH_AGAIN_WIDEN,
-                        )
-                        for i in chinese
-                    )
-                )
-                for i, t in zip(chinese, tried_zh, strict=True):
-                    outs[i] = surest(t)
-            else:
-                tried_zh = []
+            floor = min(config.drop_score, ZH_DROP)
+            tried_zh = await asyncio.gather(
+                *(reread(crops[i], outs[i], ZH_TASK, floor, ZH_AGAIN_WIDEN) for i in chinese)
+            )
+            for i, t in zip(chinese, tried_zh, strict=True):
+                outs[i] = surest(t)
             fouts = fouts if beside else later
             # every reading made, for the usage: the line reader's (none of a settled crop's) and
             # the Chinese reader's, each once
