@@ -24,7 +24,9 @@ that reads as Chinese, `segment.ZH_MIXED_DROP` (0.3) on one with a sure Chinese 
 widened `reread_widen` times (1.15; 1: not), and the surest reading kept (`segment.rereading`;
 greedy reading only). A model with a Chinese reader (its config's `zh_model`): segments still read
 with a confidence under `zh_reread` (0.9; 0: off), the drop score's too, are read by it as well, and
-its reading kept where it has Chinese in it and is surer (`segment.chinese_kept`).
+its reading kept where it has Chinese in it and is surer (`segment.chinese_kept`); its kept readings
+under `reread` (but not under `segment.ZH_DROP` if mostly Chinese, else the drop score) are read
+again by it with beam search (`OCR._chinese_again`).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
 that many at a time side by side, each on its share of the threads. A line reader's decoding is many
 small steps that two threads share badly; two batches on one thread each keep both cores busy
@@ -62,6 +64,7 @@ from hyocr.tasks.segment import (
     ZH_REREAD,
     chinese_kept,
     chinese_page,
+    drop_floor,
     formula_params,
     mostly_chinese,
     probe_asking,
@@ -407,10 +410,11 @@ class OCR:
     def _chinese_again(self, prompt: str, crops: list, gens: list, chinese: list[int]) -> list:
         """The Chinese reader's readings (of crops `chinese`) read again by it as the line reader's
         are (`_reread`: `reread_beams` beams; widened `ZH_AGAIN_WIDEN` times, unless 1), those under
-        `reread` but not under `ZH_DROP` (the drop score, if lower), the surest kept."""
+        `reread` but not under the drop score they are left out under on a page that reads as Chinese
+        (`drop_floor`: `ZH_DROP` for a mostly Chinese reading, else the drop score), the surest kept."""
         from hyocr.engine.generate import ZH_TASK
 
-        floors = [min(self.drop_score, ZH_DROP)] * len(gens)
+        floors = [drop_floor(g.text, self.drop_score, min(self.drop_score, ZH_DROP)) for g in gens]
         again = self._unsure(gens, among=chinese, floors=floors)
         return self._reread(prompt, crops, gens, task=ZH_TASK, unsure=again, widen=ZH_AGAIN_WIDEN)
 

@@ -72,6 +72,7 @@ from hyocr.tasks.segment import (
     assemble,
     chinese_kept,
     chinese_page,
+    drop_floor,
     formula_params,
     formulas_worth_reading,
     joined,
@@ -827,11 +828,21 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 for o, z in zip(outs, zh, strict=True)
             ]
             # the Chinese reader's readings read again by it, with beams as the line reader's were (widened
-            # ZH_AGAIN_WIDEN times), those under ZH_DROP aside (api.OCR._chinese_again, alike)
+            # ZH_AGAIN_WIDEN times), those under the drop score they are left out under on a page that
+            # reads as Chinese aside (api.OCR._chinese_again, alike)
             chinese = [i for i, (o, z) in enumerate(zip(outs, zh, strict=True)) if i in settled or o is z]
             floor = min(config.drop_score, ZH_DROP)
             tried_zh = await asyncio.gather(
-                *(reread(crops[i], outs[i], ZH_TASK, floor, ZH_AGAIN_WIDEN) for i in chinese)
+                *(
+                    reread(
+                        crops[i],
+                        outs[i],
+                        ZH_TASK,
+                        drop_floor(outs[i].text, config.drop_score, floor),
+                        ZH_AGAIN_WIDEN,
+                    )
+                    for i in chinese
+                )
             )
             for i, t in zip(chinese, tried_zh, strict=True):
                 outs[i] = surest(t)

@@ -181,12 +181,17 @@ REREAD_BEAMS = 4
 # receipt line crops; 20 held-out pages spot F1 0.662 -> 0.682 (0.87: 0.2354 on the real lines; 1.3:
 # 0.2297)
 REREAD_WIDEN = 1.15
-# the Chinese reader's readings it keeps (and settles) are read again by it too, with the beams of
-# the line reader's second reading (`OCR._chinese_again`), but widened by this factor (1: no widened
-# view). Session 45 (version 23, development sets; none, beams, beams and widened 1.15): 10 Chinese
-# pages CER 0.197 / 0.180 / 0.179 at 2.48 / 3.34 / 4.21 s a page; 150 Chinese lines 0.137 / 0.130 /
-# 0.126; 30 Chinese receipts 0.103 / 0.101 / 0.101. The widened view is left out: on pages it cost
-# 0.9 s for nothing
+# the Chinese reader's readings kept (and settled) are read again by it too, those under `REREAD`
+# but not under the drop score they are left out under on a page that reads as Chinese (`drop_floor`:
+# `ZH_DROP` for a mostly Chinese reading, else the drop score), with the beams of the line reader's second
+# reading (`OCR._chinese_again`), but widened by this factor (1: no widened view). Session 45
+# (version 23, development sets, a page's own drop floor; none, beams, beams and widened 1.15): 10
+# Chinese pages CER 0.197 / 0.180 / 0.179 at 2.48 / 3.34 / 4.21 s a page; 150 Chinese lines 0.137 /
+# 0.130 / 0.126; 30 Chinese receipts 0.103 / 0.101 / 0.101. The widened view is left out: on pages it
+# cost 0.9 s for nothing. The floor of a page that reads as Chinese rather than the page's own:
+# receipts 0.101 -> 0.097, lines 0.130 (`ZH_DROP` for every reading: 0.096 and 0.129, but on one of
+# the 40 real receipts a rule read as "SFTGTGGGGGGGC-7 ==== - - 一 --" rose from under 0.5 to 0.51:
+# a reading left out on every page is not read again, as session 29 found for the line reader's)
 ZH_AGAIN_WIDEN = 1.0
 # segments read (after the second reading) with a confidence under this are read by the model's
 # Chinese reader too, if it has one (a config's `zh_model`), even under the drop score; its reading
