@@ -387,11 +387,11 @@ class OCR:
         gens: list,
         zh: dict | None = None,
         settled: frozenset[int] = frozenset(),
-    ) -> list:
+    ) -> tuple[list, list[int]]:
         """Crops whose reading is still under `zh_reread` are read by the Chinese reader too, if the
         model has one (`Engine.zh`), all in batches (but not again those it read already, `zh`);
-        its reading is kept where `chinese_kept`. Those it `settled` keep its reading. Also which
-        crops have the Chinese reader's reading."""
+        its reading is kept where `chinese_kept`. Those it `settled` keep its reading. Returned with
+        the crops whose reading is now the Chinese reader's (for `_chinese_again`)."""
         from hyocr.engine.generate import ZH_TASK
 
         if not self._reads_chinese():
