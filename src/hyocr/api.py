@@ -25,8 +25,8 @@ widened `reread_widen` times (1.15; 1: not), and the surest reading kept (`segme
 greedy reading only). A model with a Chinese reader (its config's `zh_model`): segments still read
 with a confidence under `zh_reread` (0.9; 0: off), the drop score's too, are read by it as well, and
 its reading kept where it has Chinese in it and is surer (`segment.chinese_kept`); its kept readings
-under `reread` (but not under `segment.ZH_DROP` if mostly Chinese, else the drop score) are read
-again by it with beam search (`OCR._chinese_again`).
+under `reread` (but not under `segment.zh_again_floor`) are read again by it with beam search
+(`OCR._chinese_again`).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
 that many at a time side by side, each on its share of the threads. A line reader's decoding is many
 small steps that two threads share badly; two batches on one thread each keep both cores busy
@@ -59,12 +59,10 @@ from hyocr.tasks.segment import (
     REREAD_WIDEN,
     SEGMENT_MODES,
     ZH_AGAIN_WIDEN,
-    ZH_DROP,
     ZH_PROBE,
     ZH_REREAD,
     chinese_kept,
     chinese_page,
-    drop_floor,
     formula_params,
     mostly_chinese,
     probe_asking,
@@ -73,6 +71,7 @@ from hyocr.tasks.segment import (
     segmenting,
     surest,
     widened,
+    zh_again_floor,
     zh_rereading,
 )
 
@@ -270,12 +269,12 @@ class OCR:
         gens: list,
         settled: frozenset[int] = frozenset(),
         among: Iterable[int] | None = None,
-        floors: Sequence[float] | None = None,
+        floor: Callable[[str], float] | None = None,
     ) -> list[int]:
         """Which readings (of those `among`, default all) `_reread` reads again (`rereading`: under
-        `reread`, not under the drop score, or each one's of `floors`), none of those `settled` by
-        the Chinese reader (`_first_readings`). Only greedy readings are: sampled ones cannot be
-        searched, beamed ones already were."""
+        `reread`, not under the drop score, or `floor` of the reading's text), none of those
+        `settled` by the Chinese reader (`_first_readings`). Only greedy readings are: sampled ones
+        cannot be searched, beamed ones already were."""
         from hyocr.engine.generate import SamplingParams
 
         base = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
@@ -285,7 +284,9 @@ class OCR:
             i
             for i in (range(len(gens)) if among is None else among)
             if i not in settled
-            and rereading(gens[i].logprobs, self.drop_score if floors is None else floors[i], self.reread)
+            and rereading(
+                gens[i].logprobs, self.drop_score if floor is None else floor(gens[i].text), self.reread
+            )
         ]
 
     def _reread(
@@ -410,12 +411,10 @@ class OCR:
     def _chinese_again(self, prompt: str, crops: list, gens: list, chinese: list[int]) -> list:
         """The Chinese reader's readings (of crops `chinese`) read again by it as the line reader's
         are (`_reread`: `reread_beams` beams; widened `ZH_AGAIN_WIDEN` times, unless 1), those under
-        `reread` but not under the drop score they are left out under on a page that reads as Chinese
-        (`drop_floor`: `ZH_DROP` for a mostly Chinese reading, else the drop score), the surest kept."""
+        `reread` but not under `zh_again_floor`, the surest kept."""
         from hyocr.engine.generate import ZH_TASK
 
-        floors = [drop_floor(g.text, self.drop_score, min(self.drop_score, ZH_DROP)) for g in gens]
-        again = self._unsure(gens, among=chinese, floors=floors)
+        again = self._unsure(gens, among=chinese, floor=partial(zh_again_floor, drop_score=self.drop_score))
         return self._reread(prompt, crops, gens, task=ZH_TASK, unsure=again, widen=ZH_AGAIN_WIDEN)
 
     def _formulas(self, crops: list, lang: str, workers: int | None = None) -> list:
@@ -568,13 +567,10 @@ class OCR:
         prompt = instruction("text", lang)
         crops = [c for p in pages for c in p.crops]
         t0 = time.perf_counter()
-        # a crop read again keeps its image features from the first reading (`Engine.keeping_features`),
-        # the line reader's and the Chinese reader's each
-        with contextlib.ExitStack() as held:
-            for reader in (self.engine, getattr(self.engine, "zh", None)) if self.reread > 0 else ():
-                keeping = getattr(reader, "keeping_features", None)
-                if keeping is not None:
-                    held.enter_context(keeping(crops))
+        # a crop read again keeps its image features from the first reading (`Engine.keeping_features`:
+        # the line reader's and the Chinese reader's each)
+        keeping = getattr(self.engine, "keeping_features", None)
+        with keeping(crops) if keeping is not None and self.reread > 0 else contextlib.nullcontext():
             gens, zh, settled, zh_pages = self._first_readings(prompt, pages, crops)
             # the formula candidates worth reading are chosen on the first reading: the second only
             # ever keeps a surer one (`surest`), so it could only rule candidates out, and `assemble`

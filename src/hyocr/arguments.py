@@ -38,12 +38,15 @@ def whole_at_least(minimum: int, most: int | None = None) -> Callable[[str], int
     return parse
 
 
-def number_in(low: float, high: float = math.inf, *, low_open: bool = False) -> Callable[[str], float]:
-    """A finite number from `low` (over it, with `low_open`) up to `high`."""
+def number_in(
+    low: float, high: float = math.inf, *, low_open: bool = False, what: str = "a number"
+) -> Callable[[str], float]:
+    """A finite number (`what` it is, for the error) from `low` (over it, with `low_open`) up to
+    `high`."""
     if high == math.inf:
-        wanted = f"a number {'over' if low_open else 'of at least'} {low:g}"
+        wanted = f"{what} {'over' if low_open else 'of at least'} {low:g}"
     else:
-        wanted = f"a number from {low:g}{' (not included)' if low_open else ''} to {high:g}"
+        wanted = f"{what} from {low:g}{' (not included)' if low_open else ''} to {high:g}"
 
     def parse(text: str) -> float:
         try:
@@ -57,12 +60,5 @@ def number_in(low: float, high: float = math.inf, *, low_open: bool = False) -> 
     return parse
 
 
-def widening(text: str) -> float:
-    """A factor a crop is widened by, at least 1 (1: not widened)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 1.0):
-        raise argparse.ArgumentTypeError(f"expected a factor of at least 1, not {text!r}")
-    return value
+# a factor a crop is widened by, at least 1 (1: not widened)
+widening = number_in(1, what="a factor")

@@ -250,10 +250,19 @@ class Engine:
     @contextlib.contextmanager
     def keeping_features(self, images: Sequence, max_bytes: int = 512 * 1024 * 1024):
         """Within it, the image features (vision tower and connector) of `images` (objects: PIL
-        images or arrays) are kept once encoded, up to `max_bytes` in all, and an image of them
-        given again as the same object is not encoded again: a page's unsure segments read again
-        with beams (`api.OCR._reread`) skip the vision tower. Contexts may overlap (threads, a
+        images or arrays) are kept once encoded, up to `max_bytes` in all for each of its `readers`
+        (each keeps those it encodes), and an image of them given again as the same object is not
+        encoded again: a page's unsure segments read again with beams (`api.OCR._reread`, by the
+        line or the Chinese reader) skip the vision tower. Contexts may overlap (threads, a
         server's pages); each one's images are let go when it ends."""
+        with contextlib.ExitStack() as held:
+            for reader in self.readers:
+                held.enter_context(reader._keeping(images, max_bytes))
+            yield self
+
+    @contextlib.contextmanager
+    def _keeping(self, images: Sequence, max_bytes: int):
+        """`keeping_features` for this engine's own model."""
         ids = [id(im) for im in images if not isinstance(im, (str, Path, bytes))]
         with self._keep_lock:
             for i in ids:

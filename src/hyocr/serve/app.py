@@ -65,14 +65,12 @@ from hyocr.tasks.segment import (
     REREAD_BEAMS,
     REREAD_WIDEN,
     ZH_AGAIN_WIDEN,
-    ZH_DROP,
     ZH_PROBE,
     ZH_REREAD,
     SegmentAnswer,
     assemble,
     chinese_kept,
     chinese_page,
-    drop_floor,
     formula_params,
     formulas_worth_reading,
     joined,
@@ -85,6 +83,7 @@ from hyocr.tasks.segment import (
     segmenting,
     surest,
     widened,
+    zh_again_floor,
     zh_rereading,
 )
 
@@ -777,12 +776,8 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             return [zh[i] if i in settled else outs[i] for i in range(len(crops))], zh, settled, zh_page
 
         # a segment read again keeps its image features from its first reading (the line reader's and
-        # the Chinese reader's each)
-        keeping = [
-            keep
-            for reader in ((engine, getattr(engine, "zh", None)) if beams and config.reread > 0 else ())
-            if (keep := getattr(reader, "keeping_features", None)) is not None
-        ]
+        # the Chinese reader's each: `Engine.keeping_features`)
+        keeping = getattr(engine, "keeping_features", None) if beams and config.reread > 0 else None
 
         async def by_segments(k: int, img) -> dict:
             with contextlib.ExitStack() as held:
@@ -793,8 +788,8 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             segs, crops, owner, fboxes, fcrops = await asyncio.to_thread(
                 page_plan, task, img, config.piece_aspect, formulas
             )
-            for keep in keeping:
-                held.enter_context(keep(crops))
+            if keeping is not None:
+                held.enter_context(keeping(crops))
             # the document task reads its candidate formulas beside the lines; text and spotting
             # read only those whose rows the lines left unsure (`formulas_worth_reading`), after
             # them and beside the unsure segments' second reading: that only ever keeps a surer
@@ -828,17 +823,15 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 for o, z in zip(outs, zh, strict=True)
             ]
             # the Chinese reader's readings read again by it, with beams as the line reader's were (widened
-            # ZH_AGAIN_WIDEN times), those under the drop score they are left out under on a page that
-            # reads as Chinese aside (api.OCR._chinese_again, alike)
+            # ZH_AGAIN_WIDEN times), those under `zh_again_floor` aside (api.OCR._chinese_again, alike)
             chinese = [i for i, (o, z) in enumerate(zip(outs, zh, strict=True)) if i in settled or o is z]
-            floor = min(config.drop_score, ZH_DROP)
             tried_zh = await asyncio.gather(
                 *(
                     reread(
                         crops[i],
                         outs[i],
                         ZH_TASK,
-                        drop_floor(outs[i].text, config.drop_score, floor),
+                        zh_again_floor(outs[i].text, config.drop_score),
                         ZH_AGAIN_WIDEN,
                     )
                     for i in chinese

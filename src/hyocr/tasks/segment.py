@@ -121,6 +121,7 @@ __all__ = [
     "mostly_chinese",
     "probe_asking",
     "drop_floor",
+    "zh_again_floor",
     "reads_chinese",
     "sure_chinese",
     "chinese_floor",
@@ -1602,6 +1603,17 @@ def drop_floor(text: str, drop_score: float, zh_floor: float) -> float:
     (0.2, 0.5, 0.5)
     """
     return zh_floor if mostly_chinese(text) else drop_score
+
+
+def zh_again_floor(text: str, drop_score: float) -> float:
+    """The confidence under which the Chinese reader's reading `text` is not read again by it
+    (`ZH_AGAIN_WIDEN`): the drop score it is left out under on a page that reads as Chinese
+    (`drop_floor`), since a reading left out anyway is not read again.
+
+    >>> zh_again_floor("合计金额", 0.5), zh_again_floor("SFTG-7 == 一 --", 0.5), zh_again_floor("合计金额", 0.1)
+    (0.2, 0.5, 0.1)
+    """
+    return drop_floor(text, drop_score, min(drop_score, ZH_DROP))
 
 
 def probe_crops(crops: Sequence, count: int = ZH_PROBE) -> list[int]:
