@@ -12,8 +12,9 @@ segments (4 is the default); `--reread 0.95,0.98` at each confidence under which
 again (session 40: version 20 at 0.95 against 0.98); `--zh-reread 0.9,0.7` at each confidence
 under which a segment is read by a Chinese reader too, for a model that names one (session 42);
 `--zh-probe 4,0` with each probe size (0: a page is never probed, so the line reader reads every
-crop first, as before session 43); `--zh-again 1,0` with the Chinese reader's unsure readings read
-again by it or not (session 45; 0: as before it, `OCR._chinese_again` left out).
+crop first, as before session 43); `--zh-again 0.85,0.95,0` at each confidence under which the
+Chinese reader's readings are read again by it (session 46; session 45 read them under 0.95; 0: never,
+as before session 45).
 
 Each model is loaded and warmed up on the first page before any timing; the best round of each
 (the one least disturbed by other work on the machine) is shown beside the spread.
@@ -30,14 +31,7 @@ from hyocr.config import load_config
 from hyocr.documents.inputs import kind_of
 from hyocr.eval.bench import load_gt
 from hyocr.eval.metrics import ned
-from hyocr.tasks.segment import REREAD, REREAD_BEAMS, ZH_PROBE, ZH_REREAD
-
-
-class ChineseOnce(OCR):
-    """`OCR` as before session 45: the Chinese reader's readings are not read again."""
-
-    def _chinese_again(self, prompt, crops, gens, chinese):
-        return gens
+from hyocr.tasks.segment import REREAD, REREAD_BEAMS, ZH_AGAIN, ZH_PROBE, ZH_REREAD
 
 
 def main() -> None:
@@ -65,8 +59,8 @@ def main() -> None:
     )
     ap.add_argument(
         "--zh-again",
-        default="1",
-        help="comma-separated 1/0: the Chinese reader's unsure readings read again by it, or not (before session 45)",
+        default=str(ZH_AGAIN),
+        help="comma-separated confidences under which the Chinese reader's readings are read again by it (0: never)",
     )
     args = ap.parse_args()
     pages = [p for p in sorted(args.pages.iterdir()) if kind_of(p) == "image"][: args.limit]
@@ -79,20 +73,18 @@ def main() -> None:
     under = [float(t) for t in args.reread.split(",")]
     zh_under = [float(t) for t in args.zh_reread.split(",")]
     probes = [int(n) for n in args.zh_probe.split(",")]
-    again = [a.strip() == "1" for a in args.zh_again.split(",")]
+    again = [float(t) for t in args.zh_again.split(",")]
 
-    def named(m: str, b: int, t: float, z: float, n: int, a: bool) -> str:
+    def named(m: str, b: int, t: float, z: float, n: int, a: float) -> str:
         told = [f"{b} beams"] * (len(beams) > 1) + [f"under {t}"] * (len(under) > 1)
         told += [f"Chinese under {z}"] * (len(zh_under) > 1) + [f"probe {n}"] * (len(probes) > 1)
-        told += [f"Chinese again {int(a)}"] * (len(again) > 1)
+        told += [f"Chinese again under {a}"] * (len(again) > 1)
         return f"{m} ({', '.join(told)})" if told else m
 
     # a model naming no Chinese reader reads alike at every --zh-reread and --zh-probe: once is enough
     chinese = {m: bool(load_config(m).zh_model) for m in args.models}
     readers = {
-        named(m, b, t, z, n, a): (OCR if a else ChineseOnce)(
-            m, reread_beams=b, reread=t, zh_reread=z, zh_probe=n
-        )
+        named(m, b, t, z, n, a): OCR(m, reread_beams=b, reread=t, zh_reread=z, zh_again=a, zh_probe=n)
         for m in args.models
         for b in beams
         for t in under

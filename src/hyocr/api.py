@@ -25,8 +25,8 @@ widened `reread_widen` times (1.15; 1: not), and the surest reading kept (`segme
 greedy reading only). A model with a Chinese reader (its config's `zh_model`): segments still read
 with a confidence under `zh_reread` (0.9; 0: off), the drop score's too, are read by it as well, and
 its reading kept where it has Chinese in it and is surer (`segment.chinese_kept`); its kept readings
-under `reread` (but not under `segment.zh_again_floor`) are read again by it with beam search
-(`OCR._chinese_again`).
+under `zh_again` (0.85; 0: none) and `reread` (but not under `segment.zh_again_floor`) are read again
+by it with beam search (`OCR._chinese_again`).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
 that many at a time side by side, each on its share of the threads. A line reader's decoding is many
 small steps that two threads share badly; two batches on one thread each keep both cores busy
@@ -58,6 +58,7 @@ from hyocr.tasks.segment import (
     REREAD_BEAMS,
     REREAD_WIDEN,
     SEGMENT_MODES,
+    ZH_AGAIN,
     ZH_AGAIN_WIDEN,
     ZH_PROBE,
     ZH_REREAD,
@@ -176,6 +177,7 @@ class OCR:
         reread_beams: int = REREAD_BEAMS,
         reread_widen: float = REREAD_WIDEN,
         zh_reread: float = ZH_REREAD,
+        zh_again: float = ZH_AGAIN,
         zh_probe: int = ZH_PROBE,
         workers: int | None = None,
     ):
@@ -184,8 +186,13 @@ class OCR:
             raise ValueError(f"segment must be one of {', '.join(SEGMENT_MODES)}, not {segment!r}")
         if not 0.0 <= drop_score <= 1.0:
             raise ValueError(f"drop_score must be a number from 0 to 1, not {drop_score}")
-        # (a reread or zh_reread over 1 reads every segment again, those read at 1.0 too)
-        for name, value in (("piece_aspect", piece_aspect), ("reread", reread), ("zh_reread", zh_reread)):
+        # (a reread, zh_reread or zh_again over 1 reads every segment again, those read at 1.0 too)
+        for name, value in (
+            ("piece_aspect", piece_aspect),
+            ("reread", reread),
+            ("zh_reread", zh_reread),
+            ("zh_again", zh_again),
+        ):
             if not 0.0 <= value < float("inf"):
                 raise ValueError(f"{name} must be a finite number of at least 0, not {value}")
         if zh_probe < 0:
@@ -212,6 +219,7 @@ class OCR:
         self.reread_beams = reread_beams
         self.reread_widen = reread_widen
         self.zh_reread = zh_reread
+        self.zh_again = zh_again
         self.zh_probe = zh_probe
         self.workers = workers or _default_workers(self.engine)
 
@@ -270,9 +278,10 @@ class OCR:
         settled: frozenset[int] = frozenset(),
         among: Iterable[int] | None = None,
         floor: Callable[[str], float] | None = None,
+        under: float | None = None,
     ) -> list[int]:
         """Which readings (of those `among`, default all) `_reread` reads again (`rereading`: under
-        `reread`, not under the drop score, or `floor` of the reading's text), none of those
+        `reread`, and `under` if given, not under the drop score, or `floor` of the reading's text), none of those
         `settled` by the Chinese reader (`_first_readings`). Only greedy readings are: sampled ones
         cannot be searched, beamed ones already were."""
         from hyocr.engine.generate import SamplingParams
@@ -285,7 +294,9 @@ class OCR:
             for i in (range(len(gens)) if among is None else among)
             if i not in settled
             and rereading(
-                gens[i].logprobs, self.drop_score if floor is None else floor(gens[i].text), self.reread
+                gens[i].logprobs,
+                self.drop_score if floor is None else floor(gens[i].text),
+                self.reread if under is None else min(self.reread, under),
             )
         ]
 
@@ -411,10 +422,11 @@ class OCR:
     def _chinese_again(self, prompt: str, crops: list, gens: list, chinese: list[int]) -> list:
         """The Chinese reader's readings (of crops `chinese`) read again by it as the line reader's
         are (`_reread`: `reread_beams` beams; widened `ZH_AGAIN_WIDEN` times, unless 1), those under
-        `reread` but not under `zh_again_floor`, the surest kept."""
+        `zh_again` and `reread` but not under `zh_again_floor`, the surest kept."""
         from hyocr.engine.generate import ZH_TASK
 
-        again = self._unsure(gens, among=chinese, floor=partial(zh_again_floor, drop_score=self.drop_score))
+        floor = partial(zh_again_floor, drop_score=self.drop_score)
+        again = self._unsure(gens, among=chinese, floor=floor, under=self.zh_again)
         return self._reread(prompt, crops, gens, task=ZH_TASK, unsure=again, widen=ZH_AGAIN_WIDEN)
 
     def _formulas(self, crops: list, lang: str, workers: int | None = None) -> list:

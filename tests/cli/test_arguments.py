@@ -20,6 +20,7 @@ BAD = [
     ("run", ["--drop-score", "3"], "--drop-score: expected a number from 0 to 1, not '3'"),
     ("run", ["--reread", "nan"], "--reread: expected a number of at least 0"),
     ("run", ["--zh-reread", "-0.1"], "--zh-reread: expected a number of at least 0"),
+    ("run", ["--zh-again", "-1"], "--zh-again: expected a number of at least 0"),
     ("run", ["--zh-probe", "-1"], "--zh-probe: expected a whole number of at least 0"),
     ("run", ["--piece-aspect", "-2"], "--piece-aspect: expected a number of at least 0"),
     ("eval", ["--data", "d", "--out", "o", "--limit", "0"], "--limit: expected a whole number of at least 1"),

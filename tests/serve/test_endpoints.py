@@ -519,7 +519,7 @@ def test_the_server_reads_unsure_segments_with_the_chinese_reader_as_the_api_doe
     buf = io.BytesIO()
     page.save(buf, format="PNG")
     # the defaults, and every segment read again (the Chinese line by the Chinese reader)
-    for kw in ({}, {"reread": 1.01, "drop_score": 0.0}):
+    for kw in ({}, {"reread": 1.01, "zh_again": 1.01, "drop_score": 0.0}):
         want = OCR(str(model), max_new_tokens=8, **kw).spotting(page).lines
         assert has_chinese(want[0].text) and not has_chinese(want[1].text)
         with LiveServer(make_app(Engine.from_dir(model), max_new_tokens=64, **kw)) as s:

@@ -207,6 +207,7 @@ def test_formula_candidates_read_together_equal_each_alone(random_model, tokeniz
         ("drop_score", float("nan"), "drop_score must be a number from 0 to 1"),
         ("reread", -0.1, "reread must be a finite number of at least 0"),
         ("zh_reread", float("inf"), "zh_reread must be a finite number of at least 0"),
+        ("zh_again", -1, "zh_again must be a finite number of at least 0"),
         ("piece_aspect", -1, "piece_aspect must be a finite number of at least 0"),
         ("zh_probe", -1, "zh_probe must be at least 0"),
     ],

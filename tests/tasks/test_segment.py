@@ -1088,7 +1088,8 @@ def test_a_chinese_reader_takes_the_segments_the_line_reader_cannot_read(tmp_pat
 def test_the_chinese_readers_unsure_readings_are_read_again_by_it(tmp_path):
     """The Chinese reader's reading of the Chinese line, kept, is read again by the Chinese reader
     (not the line reader) with beams, as the line reader's unsure readings are (and widened
-    `ZH_AGAIN_WIDEN` times unless 1), and the surest of its readings kept; with `reread` 0, never."""
+    `ZH_AGAIN_WIDEN` times unless 1), and the surest of its readings kept; with `zh_again` 0 or
+    `reread` 0, never."""
     from hyocr import OCR
     from hyocr.engine.generate import Engine
     from hyocr.tasks.segment import REREAD_BEAMS, ZH_AGAIN_WIDEN, has_chinese, surest
@@ -1114,7 +1115,9 @@ def test_the_chinese_readers_unsure_readings_are_read_again_by_it(tmp_path):
 
     spy(engine, "line")
     spy(engine.zh, "zh")
-    lines = OCR(engine=engine, max_new_tokens=8, reread=1.01, drop_score=0).spotting(page).lines
+    lines = (
+        OCR(engine=engine, max_new_tokens=8, reread=1.01, zh_again=1.01, drop_score=0).spotting(page).lines
+    )
     assert has_chinese(lines[0].text) and not has_chinese(lines[1].text)
     zh_calls = [c for c in calls if c[0] == "zh"]
     beamed = [c for c in zh_calls if c[1] == REREAD_BEAMS]
@@ -1126,5 +1129,8 @@ def test_the_chinese_readers_unsure_readings_are_read_again_by_it(tmp_path):
     readings = [c[3] for c in (*greedy, *beamed)]
     assert lines[0].text == surest(readings).text.strip()
     calls.clear()
-    OCR(engine=engine, max_new_tokens=8, reread=0, drop_score=0).spotting(page)
+    OCR(engine=engine, max_new_tokens=8, reread=0, zh_again=1.01, drop_score=0).spotting(page)
     assert {c[1] for c in calls} == {1}
+    calls.clear()  # the line reader's readings are still read again, the Chinese reader's not
+    OCR(engine=engine, max_new_tokens=8, reread=1.01, zh_again=0, drop_score=0).spotting(page)
+    assert {c[0] for c in calls if c[1] == REREAD_BEAMS} == {"line"}

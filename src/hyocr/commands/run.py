@@ -192,6 +192,7 @@ def main(args: argparse.Namespace) -> int:
         reread_beams=args.reread_beams,
         reread_widen=args.reread_widen,
         zh_reread=args.zh_reread,
+        zh_again=args.zh_again,
         zh_probe=args.zh_probe,
         workers=args.workers,
     )

@@ -43,6 +43,7 @@ from hyocr.tasks.segment import (
     REREAD,
     REREAD_BEAMS,
     REREAD_WIDEN,
+    ZH_AGAIN,
     ZH_PROBE,
     ZH_REREAD,
     add_segment_arguments,
@@ -91,6 +92,7 @@ def make_engine(
     reread_beams: int = REREAD_BEAMS,
     reread_widen: float = REREAD_WIDEN,
     zh_reread: float = ZH_REREAD,
+    zh_again: float = ZH_AGAIN,
     zh_probe: int = ZH_PROBE,
     num_beams: int | None = None,
 ) -> Engine:
@@ -120,6 +122,7 @@ def make_engine(
         reread_beams=reread_beams,
         reread_widen=reread_widen,
         zh_reread=zh_reread,
+        zh_again=zh_again,
         zh_probe=zh_probe,
         params=params,
     )
@@ -351,6 +354,7 @@ def main(args: argparse.Namespace) -> int:
         reread_beams=args.reread_beams,
         reread_widen=args.reread_widen,
         zh_reread=args.zh_reread,
+        zh_again=args.zh_again,
         zh_probe=args.zh_probe,
         num_beams=args.num_beams,
     )
@@ -361,7 +365,7 @@ def main(args: argparse.Namespace) -> int:
         meta["reading"] = (
             f"segment {args.segment}, piece aspect {args.piece_aspect:g}, drop score {args.drop_score:g}, "
             f"reread {args.reread:g} ({args.reread_beams} beams, widened {args.reread_widen:g}), "
-            f"Chinese reader under {args.zh_reread:g} ("
+            f"Chinese reader under {args.zh_reread:g}, its readings under {args.zh_again:g} read again ("
             + (
                 f"pages of more than {args.zh_probe} crops probed"
                 if args.zh_probe > 0

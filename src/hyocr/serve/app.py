@@ -64,6 +64,7 @@ from hyocr.tasks.segment import (
     REREAD,
     REREAD_BEAMS,
     REREAD_WIDEN,
+    ZH_AGAIN,
     ZH_AGAIN_WIDEN,
     ZH_PROBE,
     ZH_REREAD,
@@ -127,6 +128,9 @@ class ServeConfig:
     # segmented pages, a model with a Chinese reader: segments still read under this are read by it
     # too, its reading kept where it has Chinese in it and is surer (`segment.chinese_kept`)
     zh_reread: float = ZH_REREAD
+    # ... and its readings under this (and reread) read again by it with beam search (api.OCR
+    # `zh_again`; 0: never)
+    zh_again: float = ZH_AGAIN
     # segmented pages, a model with a Chinese reader: a page of more crops than this is probed
     # (api.OCR `zh_probe`; 0: never)
     zh_probe: int = ZH_PROBE
@@ -719,12 +723,18 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
         beams = None if params.temperature > 0 or searched or not backend.beams else config.reread_beams
 
         async def reread(
-            crop, first: Completion, task: str = "", floor: float | None = None, widen: float | None = None
+            crop,
+            first: Completion,
+            task: str = "",
+            floor: float | None = None,
+            widen: float | None = None,
+            under: float | None = None,
         ) -> list[Completion]:
-            # an unsure reading (not under `floor`, default the drop score) is read again by `task`'s
-            # reader with beam search: every reading made
+            # an unsure reading (under reread and `under` if given, not under `floor`, default the drop
+            # score) is read again by `task`'s reader with beam search: every reading made
             floor = config.drop_score if floor is None else floor
-            if beams is None or not rereading(first.logprobs, floor, config.reread):
+            sure = config.reread if under is None else min(config.reread, under)
+            if beams is None or not rereading(first.logprobs, floor, sure):
                 return [first]
             # with beams, and (unless `widen`, default reread_widen, is 1) greedily widened, side by side
             views = [(crop, replace(params, num_beams=beams))]
@@ -822,8 +832,9 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 z if z is not None and chinese_kept(o, z, config.drop_score) else o
                 for o, z in zip(outs, zh, strict=True)
             ]
-            # the Chinese reader's readings read again by it, with beams as the line reader's were (widened
-            # ZH_AGAIN_WIDEN times), those under `zh_again_floor` aside (api.OCR._chinese_again, alike)
+            # the Chinese reader's readings under zh_again read again by it, with beams as the line reader's
+            # were (widened ZH_AGAIN_WIDEN times), those under `zh_again_floor` aside (api.OCR._chinese_again,
+            # alike)
             chinese = [i for i, (o, z) in enumerate(zip(outs, zh, strict=True)) if i in settled or o is z]
             tried_zh = await asyncio.gather(
                 *(
@@ -833,6 +844,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                         ZH_TASK,
                         zh_again_floor(outs[i].text, config.drop_score),
                         ZH_AGAIN_WIDEN,
+                        config.zh_again,
                     )
                     for i in chinese
                 )

@@ -156,6 +156,7 @@ def build_config(args: argparse.Namespace, model_name: str):
         reread_beams=args.reread_beams,
         reread_widen=args.reread_widen,
         zh_reread=args.zh_reread,
+        zh_again=args.zh_again,
         zh_probe=args.zh_probe,
     )
 

@@ -99,6 +99,7 @@ __all__ = [
     "REREAD",
     "REREAD_BEAMS",
     "REREAD_WIDEN",
+    "ZH_AGAIN",
     "ZH_AGAIN_WIDEN",
     "ZH_REREAD",
     "ZH_SHARE",
@@ -194,6 +195,12 @@ REREAD_WIDEN = 1.15
 # the 40 real receipts a rule read as "SFTGTGGGGGGGC-7 ==== - - 一 --" rose from under 0.5 to 0.51:
 # a reading left out on every page is not read again, as session 29 found for the line reader's)
 ZH_AGAIN_WIDEN = 1.0
+# ... and only those read with a confidence under this (and `REREAD`; 0: none): above it the beams
+# seldom change a Chinese reading. Session 46 (version 23, development sets; 0.95 / 0.85 / 0.8):
+# 10 Chinese pages CER 0.1796 / 0.1799 / 0.1805 with 513 / 366 / 313 crops read again (none: 0.1970);
+# 30 Chinese receipts 0.0972 at each (142 / 118 / 109 crops); 150 Chinese lines 0.1300 / 0.1303 (97 /
+# 58 crops)
+ZH_AGAIN = 0.85
 # segments read (after the second reading) with a confidence under this are read by the model's
 # Chinese reader too, if it has one (a config's `zh_model`), even under the drop score; its reading
 # is kept where it has a Chinese character and is surer (`chinese_kept`); 0: never. Session 41: see
@@ -313,6 +320,13 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
         help="segmented pages, a model with a Chinese reader: segments read with a lower confidence are "
         "read by it too, and its reading kept where it has Chinese in it and is surer "
         f"(default: {ZH_REREAD:g}; 0: never)",
+    )
+    group.add_argument(
+        "--zh-again",
+        type=number_in(0),
+        default=ZH_AGAIN,
+        help="segmented pages, a model with a Chinese reader: its readings with a lower confidence (and "
+        f"under --reread) are read again by it with beam search, the surer kept (default: {ZH_AGAIN:g}; 0: never)",
     )
     group.add_argument(
         "--zh-probe",
