@@ -72,6 +72,24 @@ def test_line_strings_have_all_glyphs_in_the_font_used(lang):
         assert covers(face, r.lines[0].text), (lang, r.lines[0].text, face.name)
 
 
+def test_a_character_line_draws_characters_of_the_inventory_in_a_face_that_has_them():
+    from hyocr.data.fonts import fonts_for
+    from hyocr.data.render.lines import render_character_line
+    from hyocr.data.scenarios import RENDERERS
+    from hyocr.data.text import ODD_CHARACTERS, inventory
+
+    allowed = set(inventory("zh-Hans")) | set(ODD_CHARACTERS)
+    by_name = {f.name: f for f in fonts_for("hans")}
+    for seed in range(6):
+        r = render_character_line(random.Random(seed), "zh-Hans")
+        text = r.lines[0].text
+        assert 1 <= len(text) <= 24 and set(text) <= allowed, text
+        assert covers(by_name[r.meta["font"]], text)
+    assert RENDERERS["line_characters"](random.Random(0), "zh-Hans").lines[0].text == (
+        render_character_line(random.Random(0), "zh-Hans").lines[0].text
+    )
+
+
 def _ink_runs(img: Image.Image) -> list[tuple[int, int]]:
     a = np.asarray(img.convert("L")) < 128
     cols = a.any(0)

@@ -61,6 +61,29 @@ def test_every_required_language_samples_text_in_its_script_with_a_covering_font
     assert in_script >= 4, f"{code}: most lines should be in the {lang.script} script"
 
 
+def test_character_lines_write_the_rare_characters_as_often_as_the_common_ones():
+    """`TextSource.characters` draws each character of the script's `inventory` alike: the tenth of
+    the inventory that the language's lines write least is about a tenth of what it draws (with a
+    tenth of digits and marks), not next to nothing as in the lines."""
+    import collections
+
+    from hyocr.data.text import ODD_CHARACTERS, inventory
+
+    src, chars = text_source("zh-Hans"), inventory("zh-Hans")
+    assert len(chars) > 1000 and script_fraction(chars, "hans") == 1.0
+    rng = random.Random(5)
+    written = collections.Counter(c for _ in range(5000) for c in src.line(rng, 40) if c in chars)
+    rare = set(sorted(chars, key=lambda c: written[c])[: len(chars) // 10])
+    assert sum(written[c] for c in rare) / sum(written.values()) < 0.01
+    drawn = "".join(src.characters(rng, 20) for _ in range(3000))
+    assert 0.07 < sum(c in rare for c in drawn) / len(drawn) < 0.11
+    assert 0.07 < sum(c in ODD_CHARACTERS for c in drawn) / len(drawn) < 0.13
+    assert set(drawn) <= set(chars) | set(ODD_CHARACTERS)
+    # a language with spaces gets words of them
+    words = text_source("en").characters(random.Random(1), 24).split(" ")
+    assert all(1 <= len(w) <= 8 for w in words)
+
+
 def test_gettext_catalogue_is_a_parallel_corpus():
     de = gettext_catalogue("de")
     assert len(de) > 1000

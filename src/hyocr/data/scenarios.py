@@ -38,6 +38,7 @@ def _lazy(module: str, fn: str, takes_lang: bool = True):
 RENDERERS = {
     "line": _lazy("lines", "render_line"),
     "line_clean": _lazy("lines", "render_clean_line"),
+    "line_characters": _lazy("lines", "render_character_line"),
     "line_basic": _lazy("lines", "render_basic_line"),
     "paragraph": _lazy("lines", "render_paragraph"),
     "parallel": _lazy("lines", "render_parallel"),

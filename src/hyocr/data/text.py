@@ -39,6 +39,7 @@ __all__ = [
     "amount",
     "date_string",
     "gettext_catalogue",
+    "inventory",
     "language",
     "parallel_pairs",
     "script_fraction",
@@ -458,6 +459,31 @@ class TextSource:
             s = self.number_token(rng)
         return s.strip() or self.word(rng)
 
+    def characters(self, rng, max_chars: int = 12) -> str:
+        """1 to `max_chars` characters drawn independently: each of the script's `inventory` as
+        likely as any other (a rare one as often as a common one), one in `ODD_SHARE` a digit or
+        a mark of `ODD_CHARACTERS`; spaced as the language is. No word and no sentence, so a
+        reader learns every character's look rather than which one the context makes likely.
+
+        >>> import random
+        >>> s = text_source("zh-Hans").characters(random.Random(3), 8)
+        >>> 1 <= len(s) <= 8 and script_fraction(s, "hans") == 1.0
+        True
+        """
+        chars = inventory(self.code)
+        n = rng.randint(1, max(1, max_chars))
+        picked = [
+            rng.choice(ODD_CHARACTERS) if rng.random() < ODD_SHARE else rng.choice(chars) for _ in range(n)
+        ]
+        if self.lang.spaces:  # words of 1-8 characters
+            words, i = [], 0
+            while i < n:
+                k = rng.randint(1, 8)
+                words.append("".join(picked[i : i + k]))
+                i += k
+            return " ".join(words)
+        return "".join(picked)
+
     def paragraph(self, rng, max_chars: int = 600) -> str:
         sents: list[str] = []
         target = rng.randint(max_chars // 3, max_chars)
@@ -506,6 +532,33 @@ def _is_mark(ch: str) -> bool:
     import unicodedata
 
     return unicodedata.category(ch) in ("Mn", "Mc", "Me")
+
+
+# `TextSource.characters`: the share of digits and marks among the characters, and which
+ODD_SHARE = 0.1
+ODD_CHARACTERS = "0123456789.,:-%/()"
+# `inventory`: lines drawn from the language's sources, and how often a character must be in them
+INVENTORY_LINES = 100000
+INVENTORY_MIN_COUNT = 2
+
+
+@functools.cache
+def inventory(code: str) -> str:
+    """The characters of the language's script that its text sources write at least
+    `INVENTORY_MIN_COUNT` times in `INVENTORY_LINES` lines (drawn with seed 0: the same on every
+    machine with the same sources), in code point order. A character seldom written there is left
+    out, as a tokenizer trained on the sources would leave it (session 41's Chinese reader took the
+    characters of its lines written at least twice)."""
+    import collections
+    import random
+
+    src, rx = text_source(code), _SCRIPT_RE[language(code).script]
+    rng = random.Random(0)
+    counts = collections.Counter(c for _ in range(INVENTORY_LINES) for c in src.line(rng, 40) if rx.match(c))
+    chars = "".join(sorted(c for c, k in counts.items() if k >= INVENTORY_MIN_COUNT))
+    if not chars:
+        raise RuntimeError(f"no characters of its script in the text sources of '{code}'")
+    return chars
 
 
 @functools.cache

@@ -26,7 +26,14 @@ from hyocr.data.render.base import (
 )
 from hyocr.data.text import gettext_catalogue, language, text_source
 
-__all__ = ["render_line", "render_clean_line", "render_basic_line", "render_paragraph", "render_parallel"]
+__all__ = [
+    "render_line",
+    "render_character_line",
+    "render_clean_line",
+    "render_basic_line",
+    "render_paragraph",
+    "render_parallel",
+]
 
 # the rung below `clean`: three everyday faces at one size range (a from-scratch model learns to
 # read one face in ~40 steps of 32 words, 51 faces only after a long plateau)
@@ -50,13 +57,19 @@ def _style(rng) -> str | None:
 
 
 def render_line(
-    rng, lang: str = "en", max_chars: int = 48, style: str | None = None, clean: bool = False
+    rng,
+    lang: str = "en",
+    max_chars: int = 48,
+    style: str | None = None,
+    clean: bool = False,
+    characters: bool = False,
 ) -> Render:
     """One line of text, tightly framed with a small random margin.
 
     `clean`: dark ink on near-white paper in a printed face (no handwriting), the first rung of a
     from-scratch model's curriculum (a small model learns to read these in a few hundred steps, and
-    the full-variety lines only after that).
+    the full-variety lines only after that). `characters`: the text is characters drawn one by one
+    (`TextSource.characters`), not words.
 
     Example:
         >>> import random
@@ -70,7 +83,8 @@ def render_line(
         style = _style(rng)
         while clean and style == "hand":
             style = _style(rng)
-    text, face = fit_text(rng, lambda g: src.line(g, rng.randint(4, max_chars)), L.script, style)
+    make = src.characters if characters else src.line
+    text, face = fit_text(rng, lambda g: make(g, rng.randint(4, max_chars)), L.script, style)
     size = rng.randint(18, 44)
     font = face.pil(size)
     x0, y0, x1, y1 = text_bbox(font, text, L.rtl)
@@ -91,6 +105,12 @@ def render_line(
         lang,
         meta={"font": face.name, "size": size},
     )
+
+
+def render_character_line(rng, lang: str = "en") -> Render:
+    """A line of 1-24 characters drawn one by one, each of the script's as likely as any other
+    (`TextSource.characters`): see `render_line(characters=True)`."""
+    return render_line(rng, lang, max_chars=24, characters=True)
 
 
 def render_clean_line(rng, lang: str = "en") -> Render:
