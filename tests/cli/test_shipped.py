@@ -390,6 +390,10 @@ def test_an_english_page_is_probed_at_no_cost_in_readings():
     assert all(abs(a.confidence - b.confidence) < 5e-3 for a, b in zip(probed, unprobed, strict=True))
 
 
+# a reading under this confidence may be one of two near-tied readings (see below)
+UNSURE = 0.7
+
+
 def test_server_reads_a_chinese_page_by_the_chinese_reader_first():
     """The server probes a page as the API does (`api.OCR._first_readings`), and reads the same."""
     import io
@@ -403,7 +407,7 @@ def test_server_reads_a_chinese_page_by_the_chinese_reader_first():
     from tests.serve.conftest import LiveServer, make_app
 
     page, chinese, latin = _chinese_page()
-    api = [ln.text for ln in OCR(max_new_tokens=64).spotting(page).lines]
+    api = OCR(max_new_tokens=64).spotting(page).lines
     engine = load_engine(None)
     counts: dict[str, int] = {}
     for task, reader in (("text", engine), (ZH_TASK, engine.zh)):
@@ -423,6 +427,13 @@ def test_server_reads_a_chinese_page_by_the_chinese_reader_first():
         )
     assert resp.status_code == 200, resp.text
     (res,) = resp.json()["results"]
-    assert [ln["text"] for ln in res["lines"]] == api
+    # the server batches crops as they come, so a reading's last digits can differ from one run to
+    # the next, and two near-tied readings of an unsure line trade places (the beams of "(锁感的) 作为",
+    # 0.52, came out "(意感的) 作为" in about one run of ten): the sure lines (10 of 12) read the same,
+    # the others at least as unsurely
+    got = res["lines"]
+    assert len(got) == len(api) and sum(ln.confidence >= UNSURE for ln in api) >= 8
+    for g, a in zip(got, api, strict=True):
+        assert g["text"] == a.text or max(g["confidence"], a.confidence) < UNSURE, (g, a)
     assert counts["text"] <= ZH_PROBE + len(latin) and counts[ZH_TASK] >= len(chinese)
     assert res["usage"]["completion_tokens"] > 0
