@@ -73,6 +73,7 @@ from hyocr.tasks.segment import (
     surest,
     widened,
     zh_again_floor,
+    zh_again_kept,
     zh_rereading,
 )
 
@@ -421,13 +422,15 @@ class OCR:
 
     def _chinese_again(self, prompt: str, crops: list, gens: list, chinese: list[int]) -> list:
         """The Chinese reader's readings (of crops `chinese`) read again by it as the line reader's
-        are (`_reread`: `reread_beams` beams; widened `ZH_AGAIN_WIDEN` times, unless 1), those under
-        `zh_again` and `reread` but not under `zh_again_floor`, the surest kept."""
+            are (`_reread`: `reread_beams` beams; widened `ZH_AGAIN_WIDEN` times, unless 1), those under
+            `zh_again` and `reread` but not under `zh_again_floor`, the surest kept (`zh_again_kept`: with
+        Chinese in it if the first reading had)."""
         from hyocr.engine.generate import ZH_TASK
 
         floor = partial(zh_again_floor, drop_score=self.drop_score)
         again = self._unsure(gens, among=chinese, floor=floor, under=self.zh_again)
-        return self._reread(prompt, crops, gens, task=ZH_TASK, unsure=again, widen=ZH_AGAIN_WIDEN)
+        out = self._reread(prompt, crops, gens, task=ZH_TASK, unsure=again, widen=ZH_AGAIN_WIDEN)
+        return [zh_again_kept(g, o) for g, o in zip(gens, out, strict=True)]
 
     def _formulas(self, crops: list, lang: str, workers: int | None = None) -> list:
         """Candidate formula crops of pages read with the formula instruction, each within its

@@ -85,6 +85,7 @@ from hyocr.tasks.segment import (
     surest,
     widened,
     zh_again_floor,
+    zh_again_kept,
     zh_rereading,
 )
 
@@ -850,7 +851,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 )
             )
             for i, t in zip(chinese, tried_zh, strict=True):
-                outs[i] = surest(t)
+                outs[i] = zh_again_kept(t[0], surest(t))
             fouts = fouts if beside else later
             # every reading made, for the usage: the line reader's (none of a settled crop's) and
             # the Chinese reader's, each once

@@ -123,6 +123,7 @@ __all__ = [
     "probe_asking",
     "drop_floor",
     "zh_again_floor",
+    "zh_again_kept",
     "reads_chinese",
     "sure_chinese",
     "chinese_floor",
@@ -1617,6 +1618,22 @@ def drop_floor(text: str, drop_score: float, zh_floor: float) -> float:
     (0.2, 0.5, 0.5)
     """
     return zh_floor if mostly_chinese(text) else drop_score
+
+
+def zh_again_kept(first, again):
+    """Which of the Chinese reader's readings of a crop is kept after its second reading (both
+    anything with `text`): `again` (the surest of its readings), unless `again` has no Chinese in it
+    and `first` does. As `chinese_kept` keeps its first reading only where it has Chinese in it, a
+    second one without Chinese is not trusted: on a real receipt its beams turned a junk Chinese
+    reading of a dotted rule (under the drop score) into a surer "X X X X ..." (0.55, kept; session 46).
+
+    >>> from types import SimpleNamespace as R
+    >>> zh_again_kept(R(text="来源当然"), R(text="X X X")).text, zh_again_kept(R(text="合计全额"), R(text="合计金额")).text
+    ('来源当然', '合计金额')
+    >>> zh_again_kept(R(text="12.50"), R(text="12.80")).text
+    '12.80'
+    """
+    return again if has_chinese(again.text) or not has_chinese(first.text) else first
 
 
 def zh_again_floor(text: str, drop_score: float) -> float:
