@@ -282,9 +282,9 @@ class OCR:
         under: float | None = None,
     ) -> list[int]:
         """Which readings (of those `among`, default all) `_reread` reads again (`rereading`: under
-        `reread`, and `under` if given, not under the drop score, or `floor` of the reading's text), none of those
-        `settled` by the Chinese reader (`_first_readings`). Only greedy readings are: sampled ones
-        cannot be searched, beamed ones already were."""
+        `reread`, and `under` if given, not under the drop score, or `floor` of the reading's text),
+        none of those `settled` by the Chinese reader (`_first_readings`). Only greedy readings are:
+        sampled ones cannot be searched, beamed ones already were."""
         from hyocr.engine.generate import SamplingParams
 
         base = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
@@ -422,9 +422,9 @@ class OCR:
 
     def _chinese_again(self, prompt: str, crops: list, gens: list, chinese: list[int]) -> list:
         """The Chinese reader's readings (of crops `chinese`) read again by it as the line reader's
-            are (`_reread`: `reread_beams` beams; widened `ZH_AGAIN_WIDEN` times, unless 1), those under
-            `zh_again` and `reread` but not under `zh_again_floor`, the surest kept (`zh_again_kept`: with
-        Chinese in it if the first reading had)."""
+        are (`_reread`: `reread_beams` beams; widened `ZH_AGAIN_WIDEN` times, unless 1), those under
+        `zh_again` and `reread` but not under `zh_again_floor`, the surest kept (`zh_again_kept`:
+        with Chinese in it if the first reading had)."""
         from hyocr.engine.generate import ZH_TASK
 
         floor = partial(zh_again_floor, drop_score=self.drop_score)

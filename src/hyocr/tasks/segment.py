@@ -1638,7 +1638,7 @@ def zh_again_kept(first, again):
 
 def zh_again_floor(text: str, drop_score: float) -> float:
     """The confidence under which the Chinese reader's reading `text` is not read again by it
-    (`ZH_AGAIN_WIDEN`): the drop score it is left out under on a page that reads as Chinese
+    (`api.OCR._chinese_again`): the drop score it is left out under on a page that reads as Chinese
     (`drop_floor`), since a reading left out anyway is not read again.
 
     >>> zh_again_floor("合计金额", 0.5), zh_again_floor("SFTG-7 == 一 --", 0.5), zh_again_floor("合计金额", 0.1)
