@@ -364,6 +364,24 @@ def test_a_dashed_rule_one_blank_row_over_a_total_is_not_part_of_its_segment():
     assert all(b[1] > 84 for b in boxes[2:]), boxes
 
 
+def test_a_faint_dashed_rule_over_a_short_line_is_not_part_of_its_segment():
+    # a real receipt's faint dashed rule, one blank row over "Cash Bill : 01-143008": the grain
+    # filter keeps one pixel of each dash, under the 70% a rule covers, and the line was one segment
+    # the rule's width, read as junk and dropped. The rule runs far past the print it touches
+    page = Image.new("L", (500, 120), 255)
+    d = ImageDraw.Draw(page)
+    d.text((40, 20), "ITEM 1 WIDGET 1.50", fill=0, font_size=16)
+    for x in range(40, 460, 12):
+        d.line((x, 52, x + 2, 52), fill=90)  # 3 px dashes, 9 px apart
+        d.point((x + 6, 52), fill=90)
+    top = 54  # the print's first row: Pillow draws it 4 rows under where it is put
+    d.text((40, top - 4), "Cash Bill : 01-143008", fill=0, font_size=16)
+    ink = np.asarray(page) < 128
+    assert not ink[53].any() and ink[top : top + 3].any()  # one blank row between
+    boxes = [s.box for s in find_segments(page.convert("RGB"))]
+    assert len(boxes) >= 2 and all(b[2] < 260 for b in boxes[1:]), boxes
+
+
 def test_bold_print_over_half_ink_is_a_segment_but_a_bar_is_not():
     # a shop's name in heavy print is more than 55% ink in its box, margins included, as a solid
     # patch is; its letters keep their gaps, a bar's rows are ink across
