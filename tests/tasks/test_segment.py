@@ -382,6 +382,29 @@ def test_a_faint_dashed_rule_over_a_short_line_is_not_part_of_its_segment():
     assert len(boxes) >= 2 and all(b[2] < 260 for b in boxes[1:]), boxes
 
 
+def test_an_underline_three_rows_thick_is_not_part_of_the_print_it_touches():
+    # a real receipt's underlined "Desc/Item Qty Price Amt(RM)": the underline's middle row is a long
+    # rule the ink leaves out, its broken fringes were print joining the words into one segment
+    # across the receipt (read as junk, dropped)
+    page = Image.new("L", (460, 120), 255)
+    d = ImageDraw.Draw(page)
+    d.text((30, 20), "ITEM 1 WIDGET 1.50", fill=0, font_size=16)
+    for x, word in ((30, "Desc/Item"), (170, "Qty"), (260, "Price"), (350, "Amt(RM)")):
+        d.text((x, 54), word, fill=0, font_size=16)
+    a = np.asarray(page).copy()
+    ink = a[50:] < 128
+    r = 50 + np.flatnonzero(ink.any(axis=1))[-1]  # the underline touches the print's lowest row
+    cols = np.flatnonzero(ink.any(axis=0))
+    rng = random.Random(0)
+    for x in range(cols[0], cols[-1] + 1):
+        a[r + 1, x] = 0
+        for y in (r, r + 2):
+            if rng.random() < 0.6:
+                a[y, x] = 0
+    boxes = [s.box for s in find_segments(Image.fromarray(a).convert("RGB"))]
+    assert len(boxes) == 5 and all(b[3] <= r + 1 for b in boxes[1:]), boxes
+
+
 def test_bold_print_over_half_ink_is_a_segment_but_a_bar_is_not():
     # a shop's name in heavy print is more than 55% ink in its box, margins included, as a solid
     # patch is; its letters keep their gaps, a bar's rows are ink across
