@@ -106,6 +106,7 @@ __all__ = [
     "ZH_RATIO",
     "ZH_DROP",
     "ZH_MIXED_DROP",
+    "ZH_STRAY",
     "ZH_PAGE",
     "ZH_PROBE",
     "ZH_PROBE_SURE",
@@ -127,6 +128,7 @@ __all__ = [
     "reads_chinese",
     "sure_chinese",
     "chinese_floor",
+    "stray_floor",
     "chinese_share",
     "find_segments",
     "formula_budget",
@@ -231,6 +233,12 @@ ZH_DROP = 0.2
 # unchanged (none of them has a sure Chinese line, though 5 have Chinese readings of stamps at
 # 0.20-0.41). 40 held-out Chinese receipts (seed 900231): 0.132 -> 0.112; real receipts unchanged
 ZH_MIXED_DROP = 0.3
+# ... and on a page of Latin print without a sure Chinese line, a reading with some Chinese in it
+# but not mostly Chinese is left out under this one (`stray_floor`): there the Chinese reader's
+# readings of unsure Latin print are junk with Latin in it ("Customers Pa 以匹配 t" at 0.67 and
+# "- 无法的是一个 - 不是一 - Sub Total 41% 3.40" at 0.55 on two real receipts, none of whose 40 has
+# Chinese)
+ZH_STRAY = 0.7
 # a page of more than this many crops is probed first (a model with a Chinese reader): so many of
 # its crops (`probe_crops`) are read by the line reader, and those it reads under `ZH_PROBE_SURE`
 # (and `zh_reread`) by the Chinese reader; where at least `ZH_PAGE` of them keep a Chinese reading
@@ -1660,14 +1668,28 @@ def chinese_floor(answers: Sequence[SegmentAnswer], drop_score: float) -> float:
     return min(drop_score, ZH_MIXED_DROP) if sure_chinese(answers, drop_score) else drop_score
 
 
-def drop_floor(text: str, drop_score: float, zh_floor: float) -> float:
+def stray_floor(answers: Sequence[SegmentAnswer], drop_score: float) -> float:
+    """The drop score a reading with Chinese in it, but not mostly Chinese, is left out of a page
+    read as `answers` under: `ZH_STRAY` on a page that neither `reads_chinese` nor has a
+    `sure_chinese` line, else `drop_score` (and `drop_score` when that is 0: nothing is left out)."""
+    if drop_score <= 0 or reads_chinese(answers, drop_score) or sure_chinese(answers, drop_score):
+        return drop_score
+    return max(drop_score, ZH_STRAY)
+
+
+def drop_floor(text: str, drop_score: float, zh_floor: float, stray: float | None = None) -> float:
     """The drop score a segment read as `text` is left out of a page under: the page's
-    `chinese_floor` if `text` is mostly Chinese (`ZH_SHARE`), else `drop_score`.
+    `chinese_floor` if `text` is mostly Chinese (`ZH_SHARE`), its `stray_floor` (`stray`, if
+    given) if `text` has some Chinese in it, else `drop_score`.
 
     >>> drop_floor("合计金额", 0.5, 0.2), drop_floor("TOTAL 12.00", 0.5, 0.2), drop_floor("合计 12.50", 0.5, 0.3)
     (0.2, 0.5, 0.5)
+    >>> drop_floor("Customers Pa 以匹配 t", 0.5, 0.5, 0.7), drop_floor("Customers Paid", 0.5, 0.5, 0.7)
+    (0.7, 0.5)
     """
-    return zh_floor if mostly_chinese(text) else drop_score
+    if mostly_chinese(text):
+        return zh_floor
+    return stray if stray is not None and has_chinese(text) else drop_score
 
 
 def zh_again_kept(first, again):
@@ -2082,7 +2104,7 @@ def assemble(
     rows: dict[int, list[str]] = {}
     dropped = 0
     in_formula = {i: k for k, (_, _, inside, _) in enumerate(chosen) for i in inside}
-    zh_floor = chinese_floor(answers, drop_score)
+    zh_floor, stray = chinese_floor(answers, drop_score), stray_floor(answers, drop_score)
     for i, (seg, a) in enumerate(zip(segs, answers, strict=True)):
         text = " ".join(a.text.split())
         conf = round(answer_confidence(a.logprobs), 4) if a.logprobs else None
@@ -2096,7 +2118,7 @@ def assemble(
         if not text:
             continue
         x0, y0, x1, y1 = (float(v) for v in s.box)
-        if len(segs) > 1 and conf is not None and conf < drop_floor(text, drop_score, zh_floor):
+        if len(segs) > 1 and conf is not None and conf < drop_floor(text, drop_score, zh_floor, stray):
             dropped += 1
             continue
         lines.append(
@@ -2123,6 +2145,7 @@ def assemble(
             [
                 f"{dropped} segment(s) read with a confidence below {drop_score} "
                 + (f"({zh_floor} if mostly Chinese) " if zh_floor < drop_score else "")
+                + (f"({stray} if partly Chinese) " if stray > drop_score else "")
                 + "left out"
             ]
             if dropped
