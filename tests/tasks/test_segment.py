@@ -418,6 +418,21 @@ def test_an_underline_three_rows_thick_is_not_part_of_the_print_it_touches():
     assert len(boxes) == 5 and all(b[3] <= r + 1 for b in boxes[1:]), boxes
 
 
+def test_a_rule_on_paper_is_printed_but_a_panels_edge_is_not():
+    # the rule mends (`_off_rules`, `_rules_apart`) take only rules with the same ground on both
+    # sides: a line on a coloured panel lost print when the panel's edge was taken for a rule
+    from hyocr.tasks.segment import _grainless, _long_rules, _printed_rules
+
+    g = np.full((60, 300), 245.0, np.float32)
+    g[10:12, 20:280] = 30.0  # a rule on the paper
+    g[40:60, 20:280] = 120.0  # a grey panel, its dark edge along its top
+    g[40:42, 20:280] = 30.0
+    rules = _long_rules(_grainless(g))
+    assert rules[10].any() and rules[40].any()
+    printed = _printed_rules(g, rules)
+    assert printed[10:12].any() and not printed[38:44].any()
+
+
 def test_bold_print_over_half_ink_is_a_segment_but_a_bar_is_not():
     # a shop's name in heavy print is more than 55% ink in its box, margins included, as a solid
     # patch is; its letters keep their gaps, a bar's rows are ink across
