@@ -689,8 +689,9 @@ def _off_rules(ink: np.ndarray, a: int, b: int, typical: float, ruled: np.ndarra
     """Band [a, b) ended over (begun under) a long rule `_ink` took out (`ruled`) in or beside its
     last (first) 4 rows, across at least 30% of the band's print and at most 3 rows thick (not the
     edge of a coloured ground): a printed rule 3 rows thick is a long run only in its middle rows,
-    and its fringes, left as print, join the print they touch into the band (a real receipt's underlined "Qty Price Amt(RM)" was one segment with its
-    underline's fringe, read as junk and dropped). The print kept is at least 0.6 lines tall."""
+    and its fringes, left as print, join the print they touch into the band (a real receipt's
+    underlined "Qty Price Amt(RM)" was one segment with its underline's fringe, read as junk and
+    dropped). The print kept is at least 0.6 lines tall."""
     cols = np.flatnonzero(ink[a:b].any(axis=0))
     if not cols.size:
         return a, b
