@@ -686,21 +686,22 @@ def _printed_rules(gray: np.ndarray, rules: np.ndarray, alike: float = 40.0) -> 
 
 
 def _off_rules(ink: np.ndarray, a: int, b: int, typical: float, ruled: np.ndarray) -> tuple[int, int]:
-    """Band [a, b) ended over (begun under) a long rule `_ink` took out (`ruled`) in or beside its
-    last (first) 4 rows, across at least 30% of the band's print and at most 3 rows thick (not the
-    edge of a coloured ground): a printed rule 3 rows thick is a long run only in its middle rows,
+    """Band [a, b) ended over (begun under) a long rule `_ink` took out (`ruled`: printed ones,
+    `_printed_rules`, so at most 3 rows thick) in or beside its last (first) 4 rows, across at least
+    30% of the band's print: a printed rule 3 rows thick is a long run only in its middle rows,
     and its fringes, left as print, join the print they touch into the band (a real receipt's
     underlined "Qty Price Amt(RM)" was one segment with its underline's fringe, read as junk and
     dropped). The print kept is at least 0.6 lines tall."""
     cols = np.flatnonzero(ink[a:b].any(axis=0))
     if not cols.size:
         return a, b
-    across = ruled.sum(axis=1) >= 0.3 * (cols[-1] + 1 - cols[0])
-    thin = {t for r0, r1 in _runs(across) if r1 - r0 <= 3 for t in range(r0, r1)}
-    low = [t for t in range(max(a, b - 4), min(len(across), b + 1)) if t in thin]
+    # only the rows next to the band's ends are looked at (this runs for every band of a page)
+    lo, hi = max(0, a - 1), min(len(ruled), b + 1)
+    across = ruled[lo:hi].sum(axis=1) >= 0.3 * (cols[-1] + 1 - cols[0])
+    low = [t for t in range(max(a, b - 4), hi) if across[t - lo]]
     if low and low[0] - 1 - a >= 0.6 * typical:
         b = low[0] - 1
-    high = [t for t in range(max(0, a - 1), min(b, a + 4)) if t in thin]
+    high = [t for t in range(lo, min(b, a + 4)) if across[t - lo]]
     if high and b - (high[-1] + 2) >= 0.6 * typical:
         a = high[-1] + 2
     return a, b
