@@ -621,6 +621,27 @@ def test_a_last_piece_that_is_only_a_panels_edge_is_not_read():
     ]
 
 
+def test_a_last_piece_off_the_panel_past_its_border_is_not_read():
+    # the panel's border a dark stripe short of the crop's top and bottom rows, and past it the
+    # mid-grey ground the page is printed on: that last piece was read "指" by the Chinese reader
+    from hyocr.tasks.segment import pieces
+
+    panel = Image.new("L", (520, 31), 150)
+    d = ImageDraw.Draw(panel)
+    d.rectangle((0, 0, 506, 30), fill=250)  # the panel, its border at columns 504-506
+    x = 6
+    for k in range(37):  # print up to column 483
+        d.rectangle((x, 10, x + 7, 19), fill=20)
+        x += 8 + (14 if k % 4 == 3 else 2)
+    d.rectangle((504, 1, 506, 24), fill=100)
+    parts = pieces(panel.convert("RGB"), 20)
+    assert len(parts) >= 2 and sum(p.width for p in parts) < 504, [p.width for p in parts]
+    # a mark printed past the border, on the grey ground, is read
+    d.rectangle((509, 8, 516, 21), fill=20)
+    parts = pieces(panel.convert("RGB"), 20)
+    assert sum(p.width for p in parts) == 520, [p.width for p in parts]
+
+
 def test_tight_lines_tilted_apart_from_the_page_are_cut_on_their_own_turn():
     # a curled receipt: the page is level, but one block of tightly printed lines (a shop's
     # address) is tilted by 3 degrees, so no blank row parts them once the page is levelled;

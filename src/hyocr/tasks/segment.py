@@ -1327,8 +1327,19 @@ def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Im
     # a first or last piece no wider than the crop is tall whose ink runs into the crop's top or
     # bottom row (print keeps a margin there) is the edge of the box or panel the line is printed
     # on, not print (read, it was a "1" after the line)
+    # So is one that lies mostly off the line's paper (its median grey 40 levels off the crop's)
+    # with ink in at most a quarter of its columns: the panel's border and the ground past it
+    # (read, it was a "指" after the line)
+    paper = np.median(gray)
     edge = [
-        (a, b) for a, b in (spans[0], spans[-1]) if b - a <= h and (ink[0, a:b].any() or ink[-1, a:b].any())
+        (a, b)
+        for a, b in (spans[0], spans[-1])
+        if b - a <= h
+        and (
+            ink[0, a:b].any()
+            or ink[-1, a:b].any()
+            or (abs(np.median(gray[:, a:b]) - paper) >= 40 and ink[:, a:b].any(axis=0).mean() <= 0.25)
+        )
     ]
     return [crop.crop((a, 0, b, h)) for a, b in [s for s in spans if s not in edge] or spans]
 
