@@ -433,6 +433,47 @@ def test_a_rule_on_paper_is_printed_but_a_panels_edge_is_not():
     assert printed[10:12].any() and not printed[38:44].any()
 
 
+def test_a_slanted_rule_running_into_the_print_under_it_is_taken_off_its_band():
+    # a header's rule tilted by half a degree steps down a row every 100 px: no row of it is a long
+    # run, and two specks bridge the blank row between it and the line under it, so they were one
+    # band (a real receipt's "SR I00100000060- 4 Vege", read "56.1001 08/10/2000 4 Vega --type")
+    from hyocr.tasks.segment import _off_slanted_rules
+
+    ink = np.zeros((18, 400), bool)
+    for i in range(3):  # the rule: 3 steps 2 rows thick, cols 0-329
+        ink[i : i + 2, 110 * i : 110 * (i + 1)] = True
+    ink[4, 60] = ink[4, 140] = True  # specks in the blank row
+    for x in range(8, 160, 8):  # the print under the rule's first half: strokes 11 rows tall
+        ink[5:16, x : x + 2] = True
+        ink[5, x : x + 6] = True
+    assert _off_slanted_rules(ink, 0, 18, 11.0)[0] >= 3
+    # the print alone keeps its rows; so does print under a rule no wider than itself (an
+    # underline is not this mend's to take)
+    assert _off_slanted_rules(ink[5:], 0, 13, 11.0) == (0, 13)
+    short = ink.copy()
+    short[:4, 170:] = False
+    assert _off_slanted_rules(short, 0, 18, 11.0) == (0, 18)
+    # and a rule under the print, its last rows
+    assert _off_slanted_rules(ink[::-1], 0, 18, 11.0)[1] <= 15
+
+
+def test_a_pieces_print_height_is_not_a_rule_the_crops_margin_took_in():
+    # the crop of a heading with a dashed rule in its bottom margin: the rule's row is the inkiest,
+    # and measured around it the print was 3 rows tall, so the heading was cut into pieces
+    # between letters ("TAX INVOICE" read "-0.02 1 X INVOICE")
+    from hyocr.tasks.segment import pieces
+
+    crop = Image.new("L", (220, 30), 255)
+    d = ImageDraw.Draw(crop)
+    x = 30
+    for k in range(10):  # 10 letters, 14 px wide, 20 rows tall, a word space after the third
+        d.rectangle((x, 3, x + 13, 23), outline=0, width=2)
+        x += 16 + (10 if k == 2 else 0)
+    for x in range(4, 216, 12):  # the dashed rule, 3 rows
+        d.rectangle((x, 27, x + 9, 29), fill=0)
+    assert len(pieces(crop.convert("RGB"), 20)) == 1
+
+
 def test_bold_print_over_half_ink_is_a_segment_but_a_bar_is_not():
     # a shop's name in heavy print is more than 55% ink in its box, margins included, as a solid
     # patch is; its letters keep their gaps, a bar's rows are ink across
