@@ -22,6 +22,7 @@ Non-obvious choices
 
 Example:
     $ hyocr eval --data ../shared/realdev/receipts --task text --engine tesseract --out runs/tess
+    $ hyocr eval --data ../shared/realdev/receipts --task spotting --engine rapidocr --out runs/ppocr
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ TASKS: dict[str, tuple[str, ...]] = {
     "formula": ("latex",),
     "document": ("markdown",),
 }
-ENGINES = ("hyocr", "tesseract")
+ENGINES = ("hyocr", "tesseract", "rapidocr")  # the model, then the baselines
 GT_FIELDS = ("text", "boxes", "fields", "html", "latex", "markdown")
 
 
@@ -103,6 +104,10 @@ def make_engine(
         from hyocr.eval.tesseract import TesseractEngine
 
         return TesseractEngine(lang=lang, threads=threads, psm=psm)
+    if name == "rapidocr":
+        from hyocr.eval.rapidocr_engine import RapidOCREngine
+
+        return RapidOCREngine(threads=threads)
     try:
         from hyocr.eval.engines import hyocr_engine
     except ImportError as exc:
@@ -303,7 +308,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=whole_at_least(1), default=None, help="only the first N items")
     # who answers
     parser.add_argument(
-        "--engine", default="hyocr", choices=list(ENGINES), help="hyocr model or a baseline engine"
+        "--engine",
+        default="hyocr",
+        choices=list(ENGINES),
+        help="the hyocr model, or a baseline: tesseract (Tesseract LSTM), rapidocr (PP-OCRv6 small on onnxruntime)",
     )
     parser.add_argument(
         "--model", default=None, help="model directory (for --engine hyocr; default: the shipped model)"
@@ -318,7 +326,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lang", default="", help="tesseract language(s), e.g. eng or eng+fra (default: from gt lang)"
     )
     parser.add_argument(
-        "--threads", type=whole_at_least(1), default=1, help="tesseract threads (OMP_THREAD_LIMIT)"
+        "--threads",
+        type=whole_at_least(1),
+        default=1,
+        help="baseline threads, default 1: tesseract's OMP_THREAD_LIMIT; rapidocr's onnxruntime and OpenCV threads (at most the core count)",
     )
     parser.add_argument(
         "--psm",
