@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import matplotlib
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
@@ -12,29 +11,14 @@ from hyocr.eval.bench import load_predictions, run_eval
 from hyocr.eval.report import score_item
 from hyocr.eval.tesseract import TesseractEngine
 
-FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-
-
-def _render(path: Path, lines: list[str]) -> list[dict]:
-    font = ImageFont.truetype(str(FONT), 36)
-    im = Image.new("RGB", (640, 80 + 70 * len(lines)), "white")
-    d = ImageDraw.Draw(im)
-    boxes = []
-    for k, text in enumerate(lines):
-        x, y = 40, 40 + 70 * k
-        d.text((x, y), text, fill="black", font=font)
-        x1, y1, x2, y2 = d.textbbox((x, y), text, font=font)
-        boxes.append({"text": text, "poly": [x1, y1, x2, y1, x2, y2, x1, y2]})
-    im.save(path)
-    return boxes
-
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
+def folder(tmp_path: Path, render_lines) -> Path:
     data = tmp_path / "data"
     data.mkdir()
     lines = ["HELLO WORLD", "TOTAL 9.00"]
-    boxes = _render(data / "good.png", lines)
+    im, boxes = render_lines(lines)
+    im.save(data / "good.png")
     (data / "broken.png").write_bytes(b"this is not a png")
     records = [
         {"image": "good.png", "task": "kie", "text": "\n".join(lines), "boxes": boxes,

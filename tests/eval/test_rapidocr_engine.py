@@ -5,9 +5,8 @@ import os
 import sys
 from pathlib import Path
 
-import matplotlib
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from hyocr.cli import main as cli_main
 from hyocr.eval.bench import load_predictions, make_engine
@@ -15,21 +14,7 @@ from hyocr.eval.metrics import polygon_iou
 from hyocr.eval.rapidocr_engine import RapidOCREngine
 from hyocr.eval.report import score_item
 
-FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 LINES = ["TOTAL 12.50", "THANK YOU"]
-
-
-def _render(lines: list[str]) -> tuple[Image.Image, list[dict]]:
-    font = ImageFont.truetype(str(FONT), 36)
-    im = Image.new("RGB", (400, 80 + 70 * len(lines)), "white")
-    d = ImageDraw.Draw(im)
-    boxes = []
-    for k, text in enumerate(lines):
-        x, y = 40, 40 + 70 * k
-        d.text((x, y), text, fill="black", font=font)
-        x1, y1, x2, y2 = d.textbbox((x, y), text, font=font)
-        boxes.append({"text": text, "poly": [x1, y1, x2, y1, x2, y2, x1, y2]})
-    return im, boxes
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +24,8 @@ def engine() -> RapidOCREngine:
     return built
 
 
-def test_rapidocr_reads_rendered_lines_with_boxes_over_them(engine: RapidOCREngine):
-    im, gt_boxes = _render(LINES)
+def test_rapidocr_reads_rendered_lines_with_boxes_over_them(engine: RapidOCREngine, render_lines):
+    im, gt_boxes = render_lines(LINES, width=400)
     pred = engine.predict(im, {"lang": "en"})
     assert pred["text"].casefold() == "\n".join(LINES).casefold()
     assert [b["text"].casefold() for b in pred["boxes"]] == [t.casefold() for t in LINES]
@@ -59,10 +44,10 @@ def test_rapidocr_blank_page_is_empty_text_and_no_boxes(engine: RapidOCREngine):
     assert pred["text"] == "" and pred["boxes"] == []
 
 
-def test_cli_eval_engine_rapidocr_scores_a_folder(tmp_path: Path, capsys):
+def test_cli_eval_engine_rapidocr_scores_a_folder(tmp_path: Path, capsys, render_lines):
     data = tmp_path / "data"
     data.mkdir()
-    im, boxes = _render(LINES)
+    im, boxes = render_lines(LINES, width=400)
     im.save(data / "footer.png")
     gt = {"image": "footer.png", "task": "kie", "text": "\n".join(LINES), "boxes": boxes, "lang": "en"}
     (data / "gt.jsonl").write_text(json.dumps(gt) + "\n")
