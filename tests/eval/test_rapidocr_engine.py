@@ -70,3 +70,21 @@ def test_missing_rapidocr_is_one_error_line(tmp_path: Path, monkeypatch, capsys)
     assert rc == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("hyocr eval: error:") and "pip install 'hyocr[eval]'" in err[0]
+
+
+def test_rapidocr_one_line_reads_a_tight_crop_with_its_recognizer_alone(render_lines):
+    # `--psm 7`: a line crop cut tight to its print, as a receipt's ground-truth boxes are; the
+    # whole crop is the one box
+    im, boxes = render_lines(["TOTAL 12.50"], width=400)
+    x0, y0, x1, y1 = (
+        int(v) for v in (boxes[0]["poly"][0], boxes[0]["poly"][1], boxes[0]["poly"][4], boxes[0]["poly"][5])
+    )
+    crop = im.crop((x0 - 2, y0 - 2, x1 + 2, y1 + 2))
+    one = make_engine("rapidocr", psm=7)
+    assert one.one_line and "rec alone" in one.describe()
+    pred = one.predict(crop, {})
+    assert pred["text"].casefold() == "total 12.50"
+    assert [b["poly"] for b in pred["boxes"]] == [
+        [0.0, 0.0, crop.width, 0.0, crop.width, crop.height, 0.0, crop.height]
+    ]
+    assert one.predict(Image.new("RGB", (120, 30), "white"), {})["boxes"] == []

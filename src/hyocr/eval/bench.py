@@ -107,7 +107,7 @@ def make_engine(
     if name == "rapidocr":
         from hyocr.eval.rapidocr_engine import RapidOCREngine
 
-        return RapidOCREngine(threads=threads)
+        return RapidOCREngine(threads=threads, one_line=psm == 7)
     try:
         from hyocr.eval.engines import hyocr_engine
     except ImportError as exc:
@@ -337,7 +337,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=3,
         choices=range(14),
         metavar="N",
-        help="tesseract page segmentation mode (3: page, 6: one block, 7: one line)",
+        help="tesseract page segmentation mode (3: page, 6: one block, 7: one line); rapidocr reads "
+        "each image as one line with its recognizer alone (no detection) at 7",
     )
     parser.add_argument(
         "--batch-size",

@@ -22,6 +22,10 @@ Non-obvious choices
   detector's input so its shorter side is 736 (`Det.limit_side_len`, `limit_type: min`: a small
   image is scaled up, and costs about as much as a page). The item's `lang` is not used: the one
   recognition model reads Chinese and Latin script.
+- `one_line` (`hyocr eval --engine rapidocr --psm 7`, as Tesseract's one-line mode): each image is
+  one line crop, read by the recognizer alone (`use_det=False`); its one box is the whole image.
+  On a tight crop the detector may find only part of the line, or nothing: on the 576 real receipt
+  line crops, caseless CER 0.266 with it, 0.031 without.
 - rapidocr logs at INFO level (model files, engine) and warns on every page where it finds no
   text; only its errors are shown.
 
@@ -61,6 +65,7 @@ class RapidOCREngine:
     (boxes: one per line, `poly` as 8 floats in pixels of the image given, with `confidence`)."""
 
     threads: int = 1
+    one_line: bool = False
     name: str = "rapidocr"
     _ocr: Any = field(default=None, init=False, repr=False)
 
@@ -87,10 +92,18 @@ class RapidOCREngine:
             load()
 
     def describe(self) -> str:
-        return f"PP-OCRv6 small det/rec + mobile cls ({rapidocr_version()}, {self.threads} thread(s))"
+        models = "rec alone, one line an image" if self.one_line else "det/rec + mobile cls"
+        return f"PP-OCRv6 small {models} ({rapidocr_version()}, {self.threads} thread(s))"
 
     def predict(self, image: Image.Image, item: dict[str, Any]) -> dict[str, Any]:
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])  # (H, W, 3) uint8
+        if self.one_line:
+            out = self._ocr(bgr, use_det=False, use_cls=False, use_rec=True)
+            text = "".join(out.txts or ())
+            w, h = image.size
+            box = {"text": text, "poly": [0.0, 0.0, float(w), 0.0, float(w), float(h), 0.0, float(h)]}
+            box["confidence"] = round(float(out.scores[0]), 4) if out.scores else 0.0
+            return self._answer([box] if text else [])
         out = self._ocr(bgr)
         boxes = []
         # nothing found: boxes and txts are None (an empty RapidOCROutput)
@@ -103,6 +116,10 @@ class RapidOCREngine:
                         "confidence": round(float(score), 4),
                     }
                 )
+        return self._answer(boxes)
+
+    @staticmethod
+    def _answer(boxes: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "text": "\n".join(b["text"] for b in boxes),
             "boxes": boxes,
