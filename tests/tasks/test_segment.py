@@ -197,8 +197,8 @@ def test_assemble_leaves_out_unsure_segments_of_a_page_but_never_a_lone_line():
     assert chinese_floor(mixed, 0.25) == 0.25  # never over the page's own drop score
     # a reading with some Chinese in it, not mostly Chinese, on a page of Latin print without a sure
     # Chinese line is the Chinese reader's junk over unsure Latin print: left out under ZH_STRAY
-    # (0.7); beside a sure Chinese line, or with the drop score 0, as any other
-    stray = [SegmentAnswer("Customers Pa 以匹配 t", [math.log(0.65)] * 4), *answers[1:]]
+    # (0.75); beside a sure Chinese line, or with the drop score 0, as any other
+    stray = [SegmentAnswer("Customers Pa 以匹配 t", [math.log(0.72)] * 4), *answers[1:]]
     assert stray_floor(stray, 0.5) == ZH_STRAY and stray_floor(stray, 0.0) == 0.0
     spot = assemble("spotting", (200, 100), segs, stray, drop_score=0.5)
     assert [ln.text for ln in spot.lines] == ["TOTAL 12.50", "THANKS"]
