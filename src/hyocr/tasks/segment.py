@@ -635,7 +635,8 @@ def _rules_apart(
     rule's fringe. Such runs are taken off one after another; first the band is taken off a thin
     rule it touches (`_off_rules`). With both (session 47), realdev's detection F1 0.839 -> 0.842,
     held-out pages 0.956 -> 0.957, held-out Chinese lines 0.627 -> 0.629, dev page lines 0.878 as
-    before, synthetic receipts 0.948 -> 0.947."""
+    before, synthetic receipts 0.948 -> 0.947. Then it is taken off a slanted rule over its print
+    (`_off_slanted_rules`, session 48)."""
     if ruled is not None:
         a, b = _off_rules(ink, a, b, typical, ruled)
     a, b = _off_slanted_rules(ink, a, b, typical)
@@ -1309,12 +1310,12 @@ def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Im
     print is tall (a line reader reads a short piece better than a long line: see PIECE_ASPECT); the
     crop itself when it is short enough or has no word space to cut at. The print's height is the
     run of rows holding at least a fifth of the inkiest row's ink that holds the most ink (about
-    the x-height: a neighbour's sliver or a rule above or below is left out); spaces are columns of that band with neither
-    ink nor any pixel darker than its paper (`_dark`: the specks the ink's grain filter drops count,
-    and the decimal point of small print is one: cut through, "90.27" was read "90 27"), at least
-    0.35 of its height wide; each cut is at the widest space in the second half of the width a piece
-    may have (else the last space within it). A first or last piece that is only the edge of the
-    panel the line is printed on is left out."""
+    the x-height: a neighbour's sliver or a rule above or below is left out); spaces are columns of
+    that run with neither ink nor any pixel darker than its paper (`_dark`: the specks the ink's
+    grain filter drops count, and the decimal point of small print is one: cut through, "90.27" was
+    read "90 27"), at least 0.35 of its height wide; each cut is at the widest space in the second
+    half of the width a piece may have (else the last space within it). A first or last piece that
+    is only the edge of the panel the line is printed on, or lies off its paper, is left out."""
     h, w = crop.height, crop.width
     if max_aspect <= 0 or w <= max_aspect * h / 3 or h < 8:  # the print is at most the crop's height
         return [crop]
