@@ -659,10 +659,7 @@ def _rules_apart(
             return True
         # a faint dashed rule (its dashes mostly lost to the grain filter) that runs on well past
         # the print it touches: no mark of a line's own reaches 2 line heights beyond its letters
-        print_cols = np.flatnonzero(rest.any(axis=0))
-        return bool(print_cols.size) and (
-            cols[0] < print_cols[0] - 2 * typical or cols[-1] > print_cols[-1] + 2 * typical
-        )
+        return _reaches_past(cols, np.flatnonzero(rest.any(axis=0)), typical)
 
     i, j = 0, len(runs) - 1
     while i < j and rule(*runs[i], ink[a + runs[i + 1][0] : b]):
@@ -712,6 +709,14 @@ def _off_rules(ink: np.ndarray, a: int, b: int, typical: float, ruled: np.ndarra
     return a, b
 
 
+def _reaches_past(cols: np.ndarray, print_cols: np.ndarray, typical: float) -> bool:
+    """Whether a run of ink over columns `cols` reaches 2 typical lines past the print beside it (its
+    columns `print_cols`; none: no): no mark of a line's own does, a rule does."""
+    return bool(print_cols.size) and bool(
+        cols[0] < print_cols[0] - 2 * typical or cols[-1] > print_cols[-1] + 2 * typical
+    )
+
+
 def _off_slanted_rules(ink: np.ndarray, a: int, b: int, typical: float) -> tuple[int, int]:
     """Band [a, b) begun under a slightly slanted rule in its first k = 4 or 3 rows that runs into
     its print with no blank row between: those rows' ink is a stroke under k pixels thick down 90%
@@ -723,20 +728,18 @@ def _off_slanted_rules(ink: np.ndarray, a: int, b: int, typical: float) -> tuple
     08/10/2000 4 Vega --type --comment"). Not a rule under the print: taken off a heading's band
     on a tilted receipt, it left the rule's steep end beside the heading, and the block under it
     was cut worse (a held-out Chinese receipt lost "DATE :" and "CASHIER :")."""
+    cols_ink = ink[a:b].sum(axis=0)  # the band's ink down each column, once for both k
     for k in (4, 3):
         if b - a - k < max(4, 0.6 * typical):
             continue
         down = ink[a : a + k].sum(axis=0)
         cols = np.flatnonzero(down)
-        print_cols = np.flatnonzero(ink[a + k : b].sum(axis=0) >= 3)  # a speck is no print
-        if not cols.size or not print_cols.size:
-            continue
-        span = cols[-1] + 1 - cols[0]
         if (
-            span > 3 * typical
+            cols.size
+            and (span := cols[-1] + 1 - cols[0]) > 3 * typical
             and cols.size >= 0.7 * span
             and (down[cols] < k).mean() >= 0.9
-            and (cols[0] < print_cols[0] - 2 * typical or cols[-1] > print_cols[-1] + 2 * typical)
+            and _reaches_past(cols, np.flatnonzero(cols_ink - down >= 3), typical)  # a speck is no print
         ):
             return a + k, b
     return a, b
@@ -1329,11 +1332,10 @@ def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Im
     # not a rule the crop's margin took in under it (its one row is the inkiest: "TAX INVOICE" was
     # cut into pieces 3 rule rows wide, read "-0.02 1 X INVOICE")
     t0, t1 = max(_runs(rows >= 0.2 * rows.max()), key=lambda r: rows[r[0] : r[1]].sum())
-    t1 -= 1
-    th = t1 - t0 + 1
+    th = t1 - t0
     if w <= max_aspect * th:
         return [crop]
-    blank = ~(ink | dark)[t0 : t1 + 1].any(axis=0)  # `dark` is `ink` before the grain filter (and rules)
+    blank = ~(ink | dark)[t0:t1].any(axis=0)  # `dark` is `ink` before the grain filter (and rules)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], blank.view(np.int8), [0]))))
     spaces = [
         (int((a + b) // 2), int(b - a))
