@@ -395,10 +395,12 @@ class TextSource:
         f = self._fake(rng)
         if f is None or not self.lang.faker_lorem:
             return None
-        s = f.text(max_nb_chars=max(20, max_chars)).replace("\n", " ")
+        s = f.text(max_nb_chars=max(20, max_chars))
         if not self.lang.spaces and self.lang.script in ("hans", "hant", "jpan"):
-            s = s.replace(".", "。")
-        return s
+            # Faker joins a text's sentences with spaces and its paragraphs with line breaks;
+            # Chinese and Japanese write neither between sentences
+            return "".join(s.split()).replace(".", "。")
+        return s.replace("\n", " ")
 
     # -- public API
     def word(self, rng) -> str:
