@@ -1159,6 +1159,18 @@ def test_words_join_without_a_space_between_chinese_characters():
     assert has_chinese("合计 12") and has_chinese("㐀") and not has_chinese("TOTAL ½ ＴＯＴＡＬ")
 
 
+def test_words_join_without_a_space_next_to_a_full_width_mark():
+    """A Chinese line is cut into pieces at the blank half of its "。" and "，": the pieces meet
+    with no space after the mark, nor before an opening one, whatever the next piece begins with;
+    Latin punctuation is joined as before."""
+    from hyocr.tasks.segment import join_words
+
+    assert join_words(["文件。", "82移除"]) == "文件。82移除"
+    assert join_words(["根据", "（变音符号）", "18.04.2003"]) == "根据（变音符号）18.04.2003"
+    assert join_words(["经是最新的。", "HFT", "输入"]) == "经是最新的。HFT 输入"
+    assert join_words(["Total:", "12.50", "(RM)"]) == "Total: 12.50 (RM)"
+
+
 def test_which_chinese_readings_are_kept():
     import math
     from types import SimpleNamespace

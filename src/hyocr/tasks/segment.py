@@ -1828,15 +1828,27 @@ def _wide(ch: str) -> bool:
     return unicodedata.east_asian_width(ch) in ("W", "F")
 
 
-def join_words(words: Sequence[str]) -> str:
-    """Words joined by spaces, but not between two wide (CJK) characters.
+def _wide_mark(ch: str) -> bool:
+    """A full-width (CJK) punctuation mark: "。", "，", "、", "（" and the like."""
+    return _wide(ch) and unicodedata.category(ch).startswith("P")
 
-    >>> join_words(["合计", "金额", "12.00", "元"])
-    '合计金额 12.00 元'
+
+def join_words(words: Sequence[str]) -> str:
+    """Words joined by spaces, but not between two wide (CJK) characters, nor next to a full-width
+    punctuation mark, which holds its own space ("。" then "82" is "。82"; a Chinese line is cut into
+    pieces at the blank half of its "。" and "，").
+
+    >>> join_words(["合计", "金额", "12.00", "元"]), join_words(["文件。", "HFT 输入"])
+    ('合计金额 12.00 元', '文件。HFT 输入')
     """
     out = ""
     for w in words:
-        if out and w and not (_wide(out[-1]) and _wide(w[0])):
+        if (
+            out
+            and w
+            and not (_wide(out[-1]) and _wide(w[0]))
+            and not (_wide_mark(out[-1]) or _wide_mark(w[0]))
+        ):
             out += " "
         out += w
     return out
