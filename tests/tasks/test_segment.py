@@ -1277,3 +1277,18 @@ def test_the_chinese_readers_unsure_readings_are_read_again_by_it(tmp_path):
     calls.clear()  # the line reader's readings are still read again, the Chinese reader's not
     OCR(engine=engine, max_new_tokens=8, reread=1.01, zh_again=0, drop_score=0).spotting(page)
     assert {c[0] for c in calls if c[1] == REREAD_BEAMS} == {"line"}
+
+
+def test_a_segment_read_in_pieces_has_no_space_after_a_full_width_mark():
+    """The Chinese reader writes "。 " now and then (its training text had a space after about one
+    "。" in eight); a segment's answer drops the spaces after a full-width closing mark and before
+    an opening one, within a piece and where two pieces meet, and leaves Latin print as it is."""
+    from hyocr.tasks.segment import SegmentAnswer, joined
+
+    answers = [
+        SegmentAnswer("原因。 08.08.1997一次 ", [-0.1]),
+        SegmentAnswer("详细 （图）。", [-0.2]),
+        SegmentAnswer("Total: 12.50", [-0.3]),
+    ]
+    texts = [a.text for a in joined(answers, [0, 0, 1], 2)]
+    assert texts == ["原因。08.08.1997一次详细（图）。", "Total: 12.50"]

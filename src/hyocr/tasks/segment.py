@@ -141,6 +141,7 @@ __all__ = [
     "joined",
     "levelled",
     "margins",
+    "mark_spaced",
     "page_plan",
     "probe_crops",
     "page_segments",
@@ -1833,6 +1834,26 @@ def _wide_mark(ch: str) -> bool:
     return _wide(ch) and unicodedata.category(ch).startswith("P")
 
 
+def mark_spaced(text: str) -> str:
+    """`text` without spaces after a full-width closing or full stop mark ("。", "，", "）") nor
+    before a full-width opening one ("（", "「"): Chinese and Japanese put none there, the mark holds
+    its own. (The Chinese reader writes "。 " now and then: Faker's Chinese text, which it was
+    trained on up to version 25, had a space after about one "。" in eight.)
+
+    >>> mark_spaced("原因。 08.08.1997 一次， 详细 （图）")
+    '原因。08.08.1997 一次，详细（图）'
+    """
+    out = []
+    for ch in text:
+        if ch.isspace() and out and _wide_mark(out[-1]) and unicodedata.category(out[-1]) != "Ps":
+            continue
+        if _wide_mark(ch) and unicodedata.category(ch) == "Ps":
+            while out and out[-1].isspace():
+                out.pop()
+        out.append(ch)
+    return "".join(out)
+
+
 def join_words(words: Sequence[str]) -> str:
     """Words joined by spaces, but not between two wide (CJK) characters, nor next to a full-width
     punctuation mark, which holds its own space ("。" then "82" is "。82"; a Chinese line is cut into
@@ -2091,8 +2112,9 @@ def joined(
 ) -> list[SegmentAnswer]:
     """The answers of `n` segments from the answers of their pieces (`owner[i]`: the segment of
     piece i, in order): texts joined by a space, log-probabilities one after the other; with the
-    pieces' `crops`, each text `fitted` to its crop first. Two pieces meet without a space between
-    two wide (CJK) characters (`join_words`)."""
+    pieces' `crops`, each text `fitted` to its crop first. Spaces next to a full-width mark are
+    dropped (`mark_spaced`); two pieces meet without a space between two wide (CJK) characters or
+    next to such a mark (`join_words`)."""
     if crops is not None:
         answers = [replace(a, text=fitted(a.text, c)) for a, c in zip(answers, crops, strict=True)]
     parts: list[list[SegmentAnswer]] = [[] for _ in range(n)]
@@ -2100,7 +2122,7 @@ def joined(
         parts[k].append(a)
     return [
         SegmentAnswer(
-            join_words([a.text.strip() for a in ps if a.text.strip()]),
+            join_words([mark_spaced(a.text.strip()) for a in ps if a.text.strip()]),
             [x for a in ps for x in a.logprobs],
             any(a.repetition_cut for a in ps),
             any(a.truncated for a in ps),
