@@ -1,4 +1,6 @@
-"""Per-language (and per-scenario) text scores of an eval run: CER, NED, exact-line rate, spotting F1.
+"""Per-language (and per-scenario) text scores of an eval run: CER, NED, exact-line rate, spotting F1;
+also by the ground truth's length in characters, spaces aside (1-4, 5-15, 16+: the model card's
+Chinese line tables).
 
 python scripts/score_by_lang.py DATA_DIR RUN_DIR [RUN_DIR ...]
 """
@@ -22,6 +24,11 @@ def load(path: Path) -> dict[str, dict]:
     return out
 
 
+def _length(text: str) -> str:
+    n = sum(not c.isspace() for c in text)
+    return "chars 1-4" if n <= 4 else "chars 5-15" if n <= 15 else "chars 16+"
+
+
 def main() -> None:
     data = Path(sys.argv[1])
     gt = load(data / "gt.jsonl")
@@ -38,7 +45,12 @@ def main() -> None:
             }
             if "boxes" in p:
                 row["f1"] = spotting_prf(p["boxes"], g["boxes"]).f1
-            for key in (g.get("lang", "?"), f"{g.get('lang', '?')}/{g.get('task', '?')}", "all"):
+            for key in (
+                g.get("lang", "?"),
+                f"{g.get('lang', '?')}/{g.get('task', '?')}",
+                "all",
+                _length(g["text"]),
+            ):
                 groups[key].append(row)
         print(f"== {run}")
         print(f"{'group':<22}{'n':>5}{'CER':>8}{'NED':>8}{'exact':>8}{'spotF1':>8}{'s/img':>8}")
