@@ -1835,19 +1835,19 @@ def _wide_mark(ch: str) -> bool:
 
 
 def mark_spaced(text: str) -> str:
-    """`text` without spaces after a full-width closing or full stop mark ("。", "，", "）") nor
-    before a full-width opening one ("（", "「"): Chinese and Japanese put none there, the mark holds
-    its own. (The Chinese reader writes "。 " now and then: Faker's Chinese text, which it was
-    trained on up to version 25, had a space after about one "。" in eight.)
+    """`text` without spaces next to a full-width punctuation mark ("。", "，", "（"): Chinese and
+    Japanese put none there, the mark holds its own (`join_words` joins words by the same rule). The
+    Chinese reader writes "。 " now and then: Faker's Chinese text, which it was trained on up to
+    version 25, had a space after about one "。" in eight.
 
     >>> mark_spaced("原因。 08.08.1997 一次， 详细 （图）")
     '原因。08.08.1997 一次，详细（图）'
     """
-    out = []
+    out: list[str] = []
     for ch in text:
-        if ch.isspace() and out and _wide_mark(out[-1]) and unicodedata.category(out[-1]) != "Ps":
+        if ch.isspace() and out and _wide_mark(out[-1]):
             continue
-        if _wide_mark(ch) and unicodedata.category(ch) == "Ps":
+        if _wide_mark(ch):
             while out and out[-1].isspace():
                 out.pop()
         out.append(ch)
