@@ -1127,6 +1127,51 @@ def test_a_line_on_a_panel_of_colour_is_cut_down_to_its_print():
     assert y1 - y0 < 1.8 * (ink[:, 0].max() - ink[:, 0].min() + 1)
 
 
+def test_a_turned_line_on_a_panel_is_cut_down_to_its_print_and_stays_turned():
+    # a skewed line crop: a pale label with dark print across a ground of coloured bars, the cutter's
+    # segment a turned rectangle around the whole label. Read at one line height the print was a
+    # third of the crop's height and the reader wrote other words (held-out Chinese lines)
+    import math
+
+    from hyocr.tasks.segment import Segment, _within_panel
+
+    flat = Image.new("RGB", (700, 200), (120, 110, 140))
+    d = ImageDraw.Draw(flat)
+    for box, colour in (
+        ((40, 20, 300, 60), (40, 200, 140)),
+        ((330, 15, 600, 62), (240, 170, 20)),
+        ((40, 135, 280, 185), (200, 20, 70)),
+        ((300, 140, 640, 180), (40, 200, 230)),
+    ):
+        d.rectangle(box, fill=colour)
+    d.rectangle((60, 78, 650, 118), fill=(240, 240, 220))
+    d.text((80, 86), "Thread Group Id and the rest of it", fill=(170, 40, 40), font_size=24)
+    ys, xs = np.nonzero((np.asarray(flat) == (170, 40, 40)).all(axis=2))
+    angle = math.radians(3)
+    page = flat.rotate(3, Image.BILINEAR, fillcolor=(120, 110, 140))
+
+    def turned(x: float, y: float) -> tuple[float, float]:  # where Image.rotate puts a point
+        dx, dy = x - 350, y - 100
+        c, s = math.cos(angle), math.sin(angle)
+        return 350 + dx * c + dy * s, 100 - dx * s + dy * c
+
+    quad = tuple(v for pt in ((30, 10), (670, 10), (670, 190), (30, 190)) for v in turned(*pt))
+    xs0, ys0 = [quad[i] for i in range(0, 8, 2)], [quad[i] for i in range(1, 8, 2)]
+    seg = Segment((int(min(xs0)), int(min(ys0)), math.ceil(max(xs0)), math.ceil(max(ys0))), 0, quad)
+    cut = _within_panel(page, seg)
+    assert cut.quad is not None  # still turned
+    tl, tr, br, bl = cut.page_corners()
+    tall = ys.max() - ys.min() + 1
+    assert math.dist(tl, bl) < 1.8 * tall and math.dist(tl, tr) < 0.95 * 640
+    # every print pixel lies inside the cut's turned rectangle: its level coordinates within it
+    ux, uy = (tr[0] - tl[0]) / math.dist(tl, tr), (tr[1] - tl[1]) / math.dist(tl, tr)
+    for x, y in ((xs.min(), ys.min()), (xs.max(), ys.min()), (xs.min(), ys.max()), (xs.max(), ys.max())):
+        px, py = turned(x, y)
+        along = (px - tl[0]) * ux + (py - tl[1]) * uy
+        down = -(px - tl[0]) * uy + (py - tl[1]) * ux
+        assert 0 <= along <= math.dist(tl, tr) and 0 <= down <= math.dist(tl, bl)
+
+
 def test_formulas_are_read_beside_the_second_reading_and_give_the_same_page():
     # with two workers, the unsure segments' second reading and the formula candidates' reading
     # (chosen on the first reading) run side by side, one worker each; the page is the one read

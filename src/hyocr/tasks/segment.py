@@ -1427,16 +1427,16 @@ def _within_panel(image: Image.Image, seg: Segment) -> Segment:
     small. The print is found by its strokes' edges instead (`_print_band`); its box, with the
     usual margin, is taken when it is under `PANEL_SHRINK` of the segment's height (a wide margin
     around a line on the paper itself is cut down the same way; the rows of its darkness near the
-    band are kept whole)."""
-    if seg.quad is not None:
-        return seg
-    gray = np.asarray(image.crop(seg.box).convert("L"), np.float32)
+    band are kept whole). A turned segment is searched upright (its crop) and stays turned."""
+    crop = seg.crop(image) if seg.quad is not None else image.crop(seg.box)
+    gray = np.asarray(crop.convert("L"), np.float32)
+    h, w = gray.shape
     band = _print_band(gray)
     if band is None:
         return seg
     bx0, by0, bx1, by1 = band
     height = by1 - by0
-    if height >= PANEL_SHRINK * (seg.box[3] - seg.box[1]):
+    if height >= PANEL_SHRINK * h:
         return seg
     # print on the paper itself is its darkness, whose rows the band may miss a little of (round
     # tops have few steps): they are taken in; a panel's dark ground reaching far beyond is not
@@ -1445,14 +1445,12 @@ def _within_panel(image: Image.Image, seg: Segment) -> Segment:
         by0, by1 = min(by0, int(dark[0])), max(by1, int(dark[-1]) + 1)
         height = by1 - by0
     mx, my = round(PANEL_MARGIN[0] * height), round(PANEL_MARGIN[1] * height)
-    x0, y0 = seg.box[0], seg.box[1]
-    box = (
-        max(seg.box[0], x0 + bx0 - mx),
-        max(seg.box[1], y0 + by0 - my),
-        min(seg.box[2], x0 + bx1 + mx),
-        min(seg.box[3], y0 + by1 + my),
-    )
-    return replace(seg, box=box)
+    x0, y0, x1, y1 = max(0, bx0 - mx), max(0, by0 - my), min(w, bx1 + mx), min(h, by1 + my)
+    if seg.quad is None:
+        return replace(seg, box=(seg.box[0] + x0, seg.box[1] + y0, seg.box[0] + x1, seg.box[1] + y1))
+    page, _ = _frame(seg, w, h)
+    quad = tuple(round(v, 1) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for v in page(x, y))
+    return replace(seg, box=_bounds(quad, image.width, image.height), quad=quad)
 
 
 def _print_band(g: np.ndarray) -> tuple[int, int, int, int] | None:
