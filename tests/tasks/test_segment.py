@@ -683,6 +683,29 @@ def test_a_last_piece_off_the_panel_past_its_border_is_not_read():
     assert sum(p.width for p in parts) == 520, [p.width for p in parts]
 
 
+def test_a_wider_last_piece_off_the_panel_is_not_read_either():
+    # a label whose cut takes in its end and more of the ground past it than the crop is tall (up to
+    # 1.5 times): that piece, mostly ground, was read "1" after the line (held-out lines: 4 of 400)
+    from hyocr.tasks.segment import pieces
+
+    def label(word: str = "") -> Image.Image:
+        im = Image.new("L", (246, 30), 110)
+        d = ImageDraw.Draw(im)
+        d.rectangle((0, 0, 214, 29), fill=235)  # the label; past it, 31 columns of darker ground
+        x = 6
+        for k in range(13):  # print up to column 198
+            d.rectangle((x, 9, x + 9, 20), fill=20)
+            x += 10 + (14 if k % 4 == 3 else 2)
+        if word:
+            d.text((219, 7), word, fill=0, font_size=16)
+        return im.convert("RGB")
+
+    parts = pieces(label(), 20)
+    assert [p.width for p in parts] == [205]
+    # a word printed on the ground there is print: read
+    assert sum(p.width for p in pieces(label("ok"), 20)) == 246
+
+
 def test_tight_lines_tilted_apart_from_the_page_are_cut_on_their_own_turn():
     # a curled receipt: the page is level, but one block of tightly printed lines (a shop's
     # address) is tilted by 3 degrees, so no blank row parts them once the page is levelled;
@@ -1127,13 +1150,10 @@ def test_a_line_on_a_panel_of_colour_is_cut_down_to_its_print():
     assert y1 - y0 < 1.8 * (ink[:, 0].max() - ink[:, 0].min() + 1)
 
 
-def test_a_turned_line_on_a_panel_is_cut_down_to_its_print_and_stays_turned():
-    # a skewed line crop: a pale label with dark print across a ground of coloured bars, the cutter's
-    # segment a turned rectangle around the whole label. Read at one line height the print was a
-    # third of the crop's height and the reader wrote other words (held-out Chinese lines)
+def _slanted_label():
+    """A pale label with dark print across a ground of coloured bars, turned 3 degrees: the page,
+    where `Image.rotate` put a point of the level label (`turned`), and the print's level pixels."""
     import math
-
-    from hyocr.tasks.segment import Segment, _within_panel
 
     flat = Image.new("RGB", (700, 200), (120, 110, 140))
     d = ImageDraw.Draw(flat)
@@ -1147,19 +1167,19 @@ def test_a_turned_line_on_a_panel_is_cut_down_to_its_print_and_stays_turned():
     d.rectangle((60, 78, 650, 118), fill=(240, 240, 220))
     d.text((80, 86), "Thread Group Id and the rest of it", fill=(170, 40, 40), font_size=24)
     ys, xs = np.nonzero((np.asarray(flat) == (170, 40, 40)).all(axis=2))
-    angle = math.radians(3)
-    page = flat.rotate(3, Image.BILINEAR, fillcolor=(120, 110, 140))
+    c, s = math.cos(math.radians(3)), math.sin(math.radians(3))
 
-    def turned(x: float, y: float) -> tuple[float, float]:  # where Image.rotate puts a point
+    def turned(x: float, y: float) -> tuple[float, float]:
         dx, dy = x - 350, y - 100
-        c, s = math.cos(angle), math.sin(angle)
         return 350 + dx * c + dy * s, 100 - dx * s + dy * c
 
-    quad = tuple(v for pt in ((30, 10), (670, 10), (670, 190), (30, 190)) for v in turned(*pt))
-    xs0, ys0 = [quad[i] for i in range(0, 8, 2)], [quad[i] for i in range(1, 8, 2)]
-    seg = Segment((int(min(xs0)), int(min(ys0)), math.ceil(max(xs0)), math.ceil(max(ys0))), 0, quad)
-    cut = _within_panel(page, seg)
-    assert cut.quad is not None  # still turned
+    return flat.rotate(3, Image.BILINEAR, fillcolor=(120, 110, 140)), turned, ys, xs
+
+
+def _holds_the_print_tightly(cut, turned, ys, xs) -> None:
+    import math
+
+    assert cut.quad is not None  # turned along the print
     tl, tr, br, bl = cut.page_corners()
     tall = ys.max() - ys.min() + 1
     assert math.dist(tl, bl) < 1.8 * tall and math.dist(tl, tr) < 0.95 * 640
@@ -1170,6 +1190,37 @@ def test_a_turned_line_on_a_panel_is_cut_down_to_its_print_and_stays_turned():
         along = (px - tl[0]) * ux + (py - tl[1]) * uy
         down = -(px - tl[0]) * uy + (py - tl[1]) * ux
         assert 0 <= along <= math.dist(tl, tr) and 0 <= down <= math.dist(tl, bl)
+
+
+def test_a_turned_line_on_a_panel_is_cut_down_to_its_print_and_stays_turned():
+    # a skewed line crop whose segment is a turned rectangle around the whole label. Read at one
+    # line height the print was a third of the crop's height and the reader wrote other words
+    # (held-out Chinese lines)
+    import math
+
+    from hyocr.tasks.segment import Segment, _within_panel
+
+    page, turned, ys, xs = _slanted_label()
+    quad = tuple(v for pt in ((30, 10), (670, 10), (670, 190), (30, 190)) for v in turned(*pt))
+    xs0, ys0 = quad[0::2], quad[1::2]
+    seg = Segment((int(min(xs0)), int(min(ys0)), math.ceil(max(xs0)), math.ceil(max(ys0))), 0, quad)
+    _holds_the_print_tightly(_within_panel(page, seg), turned, ys, xs)
+
+
+def test_a_level_segment_of_slanted_print_is_cut_down_turned_along_it():
+    # the cutter found the label's segment level (the bars' darkness hid the print's slant): the
+    # print's strokes give its slant, and the cut is turned along it, not a band as tall as the slant
+    from hyocr.tasks.segment import Segment, _within_panel
+
+    page, turned, ys, xs = _slanted_label()
+    corners = [turned(x, y) for x, y in ((60, 78), (650, 78), (650, 118), (60, 118))]
+    box = (
+        int(min(x for x, _ in corners)),
+        int(min(y for _, y in corners)),
+        int(max(x for x, _ in corners)) + 1,
+        int(max(y for _, y in corners)) + 1,
+    )
+    _holds_the_print_tightly(_within_panel(page, Segment(box, 0)), turned, ys, xs)
 
 
 def test_formulas_are_read_beside_the_second_reading_and_give_the_same_page():

@@ -1309,6 +1309,10 @@ def _is_colon(ink: np.ndarray, typical: float) -> bool:
     return max(sizes) <= 1.25 * min(sizes) + 1
 
 
+# the widest (in crop heights) that a first or last piece lying off the line's paper is left out at
+EDGE_PIECE = 1.5
+
+
 def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Image]:
     """A segment's crop cut at word spaces into pieces at most `max_aspect` times as wide as its
     print is tall (a line reader reads a short piece better than a long line: see PIECE_ASPECT); the
@@ -1364,19 +1368,20 @@ def pieces(crop: Image.Image, max_aspect: float = PIECE_ASPECT) -> list[Image.Im
     # a first or last piece no wider than the crop is tall whose ink runs into the crop's top or
     # bottom row (print keeps a margin there) is the edge of the box or panel the line is printed
     # on, not print (read, it was a "1" after the line)
-    # So is one that lies mostly off the line's paper (its median grey 40 levels off the crop's)
-    # with ink in at most a quarter of its columns: the panel's border and the ground past it
-    # (read, it was a "指" after the line)
+    # So is one up to `EDGE_PIECE` times as wide as the crop is tall that lies mostly off the line's
+    # paper (its median grey 40 levels off the crop's) with ink in at most a quarter of its
+    # columns: the panel's border and the ground past it (read, it was a "指" after the line; and a
+    # "1" after 4 of 400 held-out lines when it was only left out up to the crop's height)
     paper = np.median(gray)
+
+    def off_paper(a: int, b: int) -> bool:
+        return abs(np.median(gray[:, a:b]) - paper) >= 40 and ink[:, a:b].any(axis=0).mean() <= 0.25
+
     edge = [
         (a, b)
         for a, b in (spans[0], spans[-1])
-        if b - a <= h
-        and (
-            ink[0, a:b].any()
-            or ink[-1, a:b].any()
-            or (abs(np.median(gray[:, a:b]) - paper) >= 40 and ink[:, a:b].any(axis=0).mean() <= 0.25)
-        )
+        if (b - a <= h and (ink[0, a:b].any() or ink[-1, a:b].any()))
+        or (b - a <= EDGE_PIECE * h and off_paper(a, b))
     ]
     return [crop.crop((a, 0, b, h)) for a, b in [s for s in spans if s not in edge] or spans]
 
@@ -1427,17 +1432,49 @@ def _within_panel(image: Image.Image, seg: Segment) -> Segment:
     small. The print is found by its strokes' edges instead (`_print_band`); its box, with the
     usual margin, is taken when it is under `PANEL_SHRINK` of the segment's height (a wide margin
     around a line on the paper itself is cut down the same way; the rows of its darkness near the
-    band are kept whole). A turned segment is searched upright (its crop) and stays turned."""
+    band are kept whole). A turned segment is searched upright (its crop) and stays turned; a level
+    one whose strokes' edges lie skewed (`_skew` of them: the panel's darkness hid the print's
+    slant from the cutter) is searched turned along them, and turned if cut."""
+    if seg.quad is None:
+        gray = np.asarray(image.crop(seg.box).convert("L"), np.float32)
+        angle = _skew(_steps(gray)) if gray.shape[0] >= 8 and gray.shape[1] >= 8 else 0.0
+        if angle:
+            cut = _cut_to_print(image, _turned(seg, angle, image.size), seg.box[3] - seg.box[1])
+            if cut is not None:
+                return cut
+    return _cut_to_print(image, seg) or seg
+
+
+def _turned(seg: Segment, angle: float, size: tuple[int, int]) -> Segment:
+    """Level `seg`'s box as a rectangle turned by `angle` (`_skew`'s degrees) about its centre,
+    large enough to hold all of the box, on an image of `size`."""
+    x0, y0, x1, y1 = seg.box
+    w, h = x1 - x0, y1 - y0
+    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    across, updown = (w * c + h * abs(s)) / 2, (h * c + w * abs(s)) / 2
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    # along the print (c, s), down across it (-s, c): a level row runs along y = r + x * s
+    quad = tuple(
+        round(v, 1)
+        for a, d in ((-across, -updown), (across, -updown), (across, updown), (-across, updown))
+        for v in (mx + a * c - d * s, my + a * s + d * c)
+    )
+    return replace(seg, box=_bounds(quad, *size), quad=quad)
+
+
+def _cut_to_print(image: Image.Image, seg: Segment, height_of: int | None = None) -> Segment | None:
+    """`_within_panel`'s cut of `seg` (its crop, upright) to its print's band and margin; None when
+    there is no band or it is not under `PANEL_SHRINK` of `height_of` (default: the crop's height)."""
     crop = seg.crop(image) if seg.quad is not None else image.crop(seg.box)
     gray = np.asarray(crop.convert("L"), np.float32)
     h, w = gray.shape
     band = _print_band(gray)
     if band is None:
-        return seg
+        return None
     bx0, by0, bx1, by1 = band
     height = by1 - by0
-    if height >= PANEL_SHRINK * h:
-        return seg
+    if height >= PANEL_SHRINK * (height_of or h):
+        return None
     # print on the paper itself is its darkness, whose rows the band may miss a little of (round
     # tops have few steps): they are taken in; a panel's dark ground reaching far beyond is not
     dark = np.nonzero(_dark(gray).any(1))[0]
@@ -1453,10 +1490,17 @@ def _within_panel(image: Image.Image, seg: Segment) -> Segment:
     return replace(seg, box=_bounds(quad, image.width, image.height), quad=quad)
 
 
+def _steps(g: np.ndarray) -> np.ndarray:
+    """The pixels of a grey crop `g` (but its last column) whose grey level steps across, to their
+    right neighbour, by more than 0.35 of the crop's strongest steps (its 99.5th percentile, at
+    least 12 levels): the edges of print's strokes, whatever its ground."""
+    step = np.abs(np.diff(g, axis=1))
+    return step > max(12.0, 0.35 * float(np.percentile(step, 99.5)))
+
+
 def _print_band(g: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The box of a line's print in a grey crop `g` by the edges of its strokes, whatever its ground: pixels
-    whose grey level steps across (from the one to their left) by more than 0.35 of the crop's
-    strongest steps (its 99.5th percentile, at least 12 levels). The print's rows are those around
+    """The box of a line's print in a grey crop `g` by the edges of its strokes (`_steps`),
+    whatever its ground. The print's rows are those around
     the row of most steps that keep a quarter of its steps, widened to those keeping 6% (ascenders
     and descenders, at most 0.6 of the band each way); its columns are the runs of stepping
     columns in those rows, parted where more than 0.8 of the band is blank, kept from the run of
@@ -1465,8 +1509,7 @@ def _print_band(g: np.ndarray) -> tuple[int, int, int, int] | None:
     h, w = g.shape
     if h < 8 or w < 8:
         return None
-    step = np.abs(np.diff(g, axis=1))
-    edges = step > max(12.0, 0.35 * float(np.percentile(step, 99.5)))
+    edges = _steps(g)
     profile = np.convolve(edges.sum(1).astype(np.float32), np.ones(3, np.float32) / 3, mode="same")
     peak = int(np.argmax(profile))
     if profile[peak] < 4:
