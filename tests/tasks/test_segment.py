@@ -1223,6 +1223,33 @@ def test_a_level_segment_of_slanted_print_is_cut_down_turned_along_it():
     _holds_the_print_tightly(_within_panel(page, Segment(box, 0)), turned, ys, xs)
 
 
+def test_a_line_on_a_striped_ground_is_one_segment_but_two_lines_stay_two():
+    # light print on a dark label over a blurred ground of dark stripes: the cutter finds 29 pieces
+    # of stripes and label in rows (held-out Chinese lines: 3 read as nothing). By its strokes'
+    # edges the image is one line, cut down to its print; a crop of two lines stays two segments
+    from PIL import ImageFilter
+
+    im = Image.new("RGB", (700, 180), (230, 200, 120))
+    d = ImageDraw.Draw(im)
+    for i, x in enumerate(range(0, 700, 70)):
+        d.rectangle((x, 0, x + 34, 179), fill=(40 + 15 * i, 90, 60))
+    im = im.filter(ImageFilter.GaussianBlur(6))
+    d = ImageDraw.Draw(im)
+    d.rectangle((60, 70, 640, 112), fill=(40, 140, 60))
+    d.text((80, 78), "Thread Group Id and the rest of it", fill=(235, 225, 160), font_size=24)
+    text = np.argwhere((np.asarray(im) == (235, 225, 160)).all(axis=2))
+    ((x0, y0, x1, y1),) = [s.box for s in page_segments(im)]
+    assert (
+        x0 <= text[:, 1].min() and text[:, 1].max() < x1 and y0 <= text[:, 0].min() and text[:, 0].max() < y1
+    )
+    assert y1 - y0 < 1.8 * (text[:, 0].max() - text[:, 0].min() + 1)
+    two = Image.new("RGB", (700, 190), (240, 240, 230))
+    d = ImageDraw.Draw(two)
+    d.text((30, 40), "Thread Group Id and the rest of it", fill=(20, 20, 20), font_size=24)
+    d.text((30, 110), "a second line under the first one", fill=(20, 20, 20), font_size=24)
+    assert len(page_segments(two)) == 2
+
+
 def test_formulas_are_read_beside_the_second_reading_and_give_the_same_page():
     # with two workers, the unsure segments' second reading and the formula candidates' reading
     # (chosen on the first reading) run side by side, one worker each; the page is the one read
