@@ -1250,6 +1250,28 @@ def test_a_line_on_a_striped_ground_is_one_segment_but_two_lines_stay_two():
     assert len(page_segments(two)) == 2
 
 
+def test_a_panel_whose_sides_step_in_most_rows_is_cut_down_to_its_print():
+    # light digits on a purple panel in a pale frame: the panel's sides step in every row from its
+    # top to its bottom, and held the print's band open to the panel's height, so nothing was cut
+    # and the digits were read at a third of the crop's height ("18:18:24" read "Jun 88, 2024")
+    im = Image.new("RGB", (200, 84), (235, 225, 240))
+    d = ImageDraw.Draw(im)
+    d.rectangle((10, 12, 190, 72), fill=(130, 40, 160))
+    d.text((30, 28), "18:18:24", fill=(170, 230, 140), font_size=28)
+    text = np.argwhere((np.asarray(im) == (170, 230, 140)).all(axis=2))
+    ((x0, y0, x1, y1),) = [s.box for s in page_segments(im)]
+    assert (
+        x0 <= text[:, 1].min() and text[:, 1].max() < x1 and y0 <= text[:, 0].min() and text[:, 0].max() < y1
+    )
+    assert y1 - y0 < 1.8 * (text[:, 0].max() - text[:, 0].min() + 1) and x0 > 10 and x1 < 190
+    # a tight crop of a word whose stems step in most of its rows keeps them ("Falwell" lost "ll")
+    word = Image.new("RGB", (140, 40), (250, 250, 250))
+    ImageDraw.Draw(word).text((6, 2), "Falwell", fill=(20, 20, 20), font_size=32)
+    ink = np.argwhere(np.asarray(word.convert("L")) < 128)
+    ((x0, y0, x1, y1),) = [s.box for s in page_segments(word)]
+    assert x0 <= ink[:, 1].min() and ink[:, 1].max() < x1 and y0 <= ink[:, 0].min() and ink[:, 0].max() < y1
+
+
 def test_formulas_are_read_beside_the_second_reading_and_give_the_same_page():
     # with two workers, the unsure segments' second reading and the formula candidates' reading
     # (chosen on the first reading) run side by side, one worker each; the page is the one read

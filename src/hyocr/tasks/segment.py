@@ -1459,6 +1459,7 @@ def _one_band(gray: np.ndarray) -> bool:
 
 
 PANEL_SHRINK = 0.6
+PANEL_SIDE = 0.6  # a column of `_print_band`'s steps stepping in this share of the rows or more
 PANEL_MARGIN = (0.3, 0.2)  # across and up and down, in heights of the print's band
 
 
@@ -1505,13 +1506,14 @@ def _cut_to_print(image: Image.Image, seg: Segment, height_of: int | None = None
     crop = seg.crop(image) if seg.quad is not None else image.crop(seg.box)
     gray = np.asarray(crop.convert("L"), np.float32)
     h, w = gray.shape
+    limit = PANEL_SHRINK * (height_of or h)
     band = _print_band(gray)
-    if band is None:
+    if band is None or band[3] - band[1] >= limit:
+        band = _print_band(gray, sides=True)  # a panel's sides may have held the band open
+    if band is None or band[3] - band[1] >= limit:
         return None
     bx0, by0, bx1, by1 = band
     height = by1 - by0
-    if height >= PANEL_SHRINK * (height_of or h):
-        return None
     # print on the paper itself is its darkness, whose rows the band may miss a little of (round
     # tops have few steps): they are taken in; a panel's dark ground reaching far beyond is not
     dark = np.nonzero(_dark(gray).any(1))[0]
@@ -1535,18 +1537,29 @@ def _steps(g: np.ndarray) -> np.ndarray:
     return step > max(12.0, 0.35 * float(np.percentile(step, 99.5)))
 
 
-def _print_band(g: np.ndarray) -> tuple[int, int, int, int] | None:
+def _print_band(g: np.ndarray, sides: bool = False) -> tuple[int, int, int, int] | None:
     """The box of a line's print in a grey crop `g` by the edges of its strokes (`_steps`),
     whatever its ground. The print's rows are those around
     the row of most steps that keep a quarter of its steps, widened to those keeping 6% (ascenders
     and descenders, at most 0.6 of the band each way); its columns are the runs of stepping
     columns in those rows, parted where more than 0.8 of the band is blank, kept from the run of
     most steps outwards while the next run is within 1.5 of the band, and a panel's edge (a run at
-    most 0.15 of the band wide, stepping in 80% of its rows) left out. None when nothing steps."""
+    most 0.15 of the band wide, stepping in 80% of its rows) left out. None when nothing steps.
+    `sides`: the columns stepping in `PANEL_SIDE` of all rows or more are left out first (a panel's
+    or frame's sides, which hold the band open above and below the print), and None unless one of
+    them steps in half the rows above the band and half below (a letter's stems in a tight crop
+    step as often, but end at the band); `_cut_to_print` asks for this only when the plain band
+    cuts nothing."""
     h, w = g.shape
     if h < 8 or w < 8:
         return None
     edges = _steps(g)
+    side = np.zeros(w - 1, bool)
+    if sides:
+        # a panel's or frame's sides step in most rows: left out, or they hold the band open above
+        # and below the print
+        side = edges.mean(axis=0) >= PANEL_SIDE
+        steps, edges = edges, edges & ~side
     profile = np.convolve(edges.sum(1).astype(np.float32), np.ones(3, np.float32) / 3, mode="same")
     peak = int(np.argmax(profile))
     if profile[peak] < 4:
@@ -1562,6 +1575,12 @@ def _print_band(g: np.ndarray) -> tuple[int, int, int, int] | None:
 
     a, b = grown(peak, peak, 0.25 * profile[peak], h)
     a, b = grown(a, b, 0.06 * profile[peak], max(2, int(0.6 * (b - a + 1))))
+    if side.any():
+        # sides run on past the band above and below it; a letter's stems (a tight crop's "ll")
+        # end at it on one side at least: then there is no band without them
+        above, below = steps[:a].mean(axis=0) if a else 0, steps[b + 1 :].mean(axis=0) if b < h - 1 else 0
+        if not (side & (above >= 0.5) & (below >= 0.5)).any():
+            return None
     band = b - a + 1
     cols = edges[a : b + 1].sum(0)
     on = np.nonzero(cols)[0]
