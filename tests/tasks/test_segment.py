@@ -22,6 +22,32 @@ def _iou(a, b) -> float:
     return inter / union if union else 0.0
 
 
+def _box_holds(box, pixels: np.ndarray) -> bool:
+    """Whether a box (x0, y0, x1, y1) holds every (row, column) of `pixels`."""
+    x0, y0, x1, y1 = box
+    return bool(
+        x0 <= pixels[:, 1].min()
+        and pixels[:, 1].max() < x1
+        and y0 <= pixels[:, 0].min()
+        and pixels[:, 0].max() < y1
+    )
+
+
+def _tall(pixels: np.ndarray) -> int:
+    """The rows (row, column) `pixels` span."""
+    return int(pixels[:, 0].max() - pixels[:, 0].min() + 1)
+
+
+def _cut_to_print_of(im: Image.Image, colour: tuple[int, int, int]) -> tuple[int, int, int, int]:
+    """The one segment `page_segments` gives of `im`, checked to hold all of its print (the pixels
+    of `colour`) and to be less than 1.8 times as tall."""
+    text = np.argwhere((np.asarray(im) == colour).all(axis=2))
+    ((x0, y0, x1, y1),) = [s.box for s in page_segments(im)]
+    assert _box_holds((x0, y0, x1, y1), text)
+    assert y1 - y0 < 1.8 * _tall(text)
+    return x0, y0, x1, y1
+
+
 def _gt_boxes(render):
     return [
         (min(q[0::2]), min(q[1::2]), max(q[0::2]), max(q[1::2]))
@@ -97,7 +123,7 @@ def test_a_line_crop_is_read_as_its_line_without_margins_or_slivers():
     ImageDraw.Draw(wide).text((200, 90), "19:20 22% Jersey", fill=0, font_size=30)
     ink = np.argwhere(np.asarray(wide) < 128)
     ((x0, y0, x1, y1),) = [s.box for s in page_segments(wide)]
-    assert x0 <= ink[:, 1].min() and ink[:, 1].max() < x1 and y0 <= ink[:, 0].min() and ink[:, 0].max() < y1
+    assert _box_holds((x0, y0, x1, y1), ink)
     assert x1 - x0 < 350 and y1 - y0 < 60
 
 
@@ -1136,9 +1162,7 @@ def test_a_line_on_a_panel_of_colour_is_cut_down_to_its_print():
     d.text((60, 62), "Thread Group Id", fill=(250, 250, 250), font_size=24)
     text = np.argwhere((np.asarray(im) == 250).all(axis=2))
     ((x0, y0, x1, y1),) = [s.box for s in page_segments(im)]
-    assert (
-        x0 <= text[:, 1].min() and text[:, 1].max() < x1 and y0 <= text[:, 0].min() and text[:, 0].max() < y1
-    )
+    assert _box_holds((x0, y0, x1, y1), text)
     tall = text[:, 0].max() - text[:, 0].min() + 1
     assert y1 - y0 < 1.8 * tall and x0 >= 35 and x1 <= 385  # the panel's edges are left out
     # a line on the paper with a wide margin is cut down the same way, its round tops kept whole
@@ -1146,8 +1170,8 @@ def test_a_line_on_a_panel_of_colour_is_cut_down_to_its_print():
     ImageDraw.Draw(plain).text((40, 30), "use good", fill=20, font_size=22)
     ink = np.argwhere(np.asarray(plain) < 128)
     ((x0, y0, x1, y1),) = [s.box for s in page_segments(plain)]
-    assert x0 <= ink[:, 1].min() and ink[:, 1].max() < x1 and y0 <= ink[:, 0].min() and ink[:, 0].max() < y1
-    assert y1 - y0 < 1.8 * (ink[:, 0].max() - ink[:, 0].min() + 1)
+    assert _box_holds((x0, y0, x1, y1), ink)
+    assert y1 - y0 < 1.8 * _tall(ink)
 
 
 def _slanted_label():
@@ -1237,12 +1261,7 @@ def test_a_line_on_a_striped_ground_is_one_segment_but_two_lines_stay_two():
     d = ImageDraw.Draw(im)
     d.rectangle((60, 70, 640, 112), fill=(40, 140, 60))
     d.text((80, 78), "Thread Group Id and the rest of it", fill=(235, 225, 160), font_size=24)
-    text = np.argwhere((np.asarray(im) == (235, 225, 160)).all(axis=2))
-    ((x0, y0, x1, y1),) = [s.box for s in page_segments(im)]
-    assert (
-        x0 <= text[:, 1].min() and text[:, 1].max() < x1 and y0 <= text[:, 0].min() and text[:, 0].max() < y1
-    )
-    assert y1 - y0 < 1.8 * (text[:, 0].max() - text[:, 0].min() + 1)
+    _cut_to_print_of(im, (235, 225, 160))
     two = Image.new("RGB", (700, 190), (240, 240, 230))
     d = ImageDraw.Draw(two)
     d.text((30, 40), "Thread Group Id and the rest of it", fill=(20, 20, 20), font_size=24)
@@ -1258,18 +1277,14 @@ def test_a_panel_whose_sides_step_in_most_rows_is_cut_down_to_its_print():
     d = ImageDraw.Draw(im)
     d.rectangle((10, 12, 190, 72), fill=(130, 40, 160))
     d.text((30, 28), "18:18:24", fill=(170, 230, 140), font_size=28)
-    text = np.argwhere((np.asarray(im) == (170, 230, 140)).all(axis=2))
-    ((x0, y0, x1, y1),) = [s.box for s in page_segments(im)]
-    assert (
-        x0 <= text[:, 1].min() and text[:, 1].max() < x1 and y0 <= text[:, 0].min() and text[:, 0].max() < y1
-    )
-    assert y1 - y0 < 1.8 * (text[:, 0].max() - text[:, 0].min() + 1) and x0 > 10 and x1 < 190
+    x0, _, x1, _ = _cut_to_print_of(im, (170, 230, 140))
+    assert x0 > 10 and x1 < 190
     # a tight crop of a word whose stems step in most of its rows keeps them ("Falwell" lost "ll")
     word = Image.new("RGB", (140, 40), (250, 250, 250))
     ImageDraw.Draw(word).text((6, 2), "Falwell", fill=(20, 20, 20), font_size=32)
     ink = np.argwhere(np.asarray(word.convert("L")) < 128)
     ((x0, y0, x1, y1),) = [s.box for s in page_segments(word)]
-    assert x0 <= ink[:, 1].min() and ink[:, 1].max() < x1 and y0 <= ink[:, 0].min() and ink[:, 0].max() < y1
+    assert _box_holds((x0, y0, x1, y1), ink)
 
 
 def test_formulas_are_read_beside_the_second_reading_and_give_the_same_page():
