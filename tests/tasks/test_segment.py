@@ -1267,6 +1267,13 @@ def test_a_line_on_a_striped_ground_is_one_segment_but_two_lines_stay_two():
     d.text((30, 40), "Thread Group Id and the rest of it", fill=(20, 20, 20), font_size=24)
     d.text((30, 110), "a second line under the first one", fill=(20, 20, 20), font_size=24)
     assert len(page_segments(two)) == 2
+    # so does a crop of a long line over a short one, whose few steps a row are no band of their own
+    for word, height in (("ok", 150), ("and more", 200), ("12", 300)):
+        short = Image.new("RGB", (700, height), (245, 245, 240))
+        d = ImageDraw.Draw(short)
+        d.text((30, 20), "Thread Group Id and the rest of it", fill=(20, 20, 20), font_size=24)
+        d.text((30, height // 2), word, fill=(20, 20, 20), font_size=24)
+        assert len(page_segments(short)) == 2, word
 
 
 def test_a_panel_whose_sides_step_in_most_rows_is_cut_down_to_its_print():

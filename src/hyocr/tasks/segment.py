@@ -1401,8 +1401,8 @@ def page_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
     the 31 multi-line crops there are 3.3 to 16 times as tall as their tallest line) and a
     line-sized image (at most 200 px tall) in which no segment was found are read whole. Either
     way a line whose neighbours touch it (no empty row between them) is then cut out of them at
-    the valleys of its ink (`_middle_line`). A line-sized image whose strokes are one band
-    (`_one_band`) is one segment too, cut down to its print (`_within_panel`)."""
+    the valleys of its ink (`_middle_line`). An image at most `LINE_IMAGE` tall whose strokes are
+    one band (`_one_band`) is one segment too, cut down to its print (`_within_panel`)."""
     segs = find_segments(image, gap=gap)
     whole = (0, 0, image.width, image.height)
     if not segs:
@@ -1423,39 +1423,60 @@ def page_segments(image: Image.Image, *, gap: float = 1.3) -> list[Segment]:
         return [_within_panel(image, _middle_line(image, box))]
     if image.height <= 3 * tallest:
         return [_within_panel(image, _middle_line(image, whole))]
-    if image.height <= LINE_IMAGE and _one_band(np.asarray(image.convert("L"), np.float32)):
+    if image.height <= LINE_IMAGE and _one_band(np.asarray(image.convert("L"), np.float32), segs):
         return [_within_panel(image, Segment(whole, 0))]
     return segs
 
 
-LINE_IMAGE = 200  # px: the tallest image `page_segments` takes for one line by its strokes (`_one_band`)
+LINE_IMAGE = 400  # px: the tallest image `page_segments` takes for one line by its strokes (`_one_band`)
 ONE_BAND = 0.4
 
 
-def _one_band(gray: np.ndarray) -> bool:
+def _one_band(gray: np.ndarray, segs: Sequence[Segment] = ()) -> bool:
     """Whether the print of a grey image is one line by its strokes' edges (`_steps`), whatever
     its ground: levelled by their own skew, no row beyond the print's band (`_print_band`, and 0.3
     of its height around it) holds `ONE_BAND` of the steps of the band's busiest row. (The cutter
-    takes the patches of a coloured ground for more lines: on the held-out line sets, the 37 single
-    lines it cut so reach at most 0.27, the 11 crops of two lines or more at least 0.57.)"""
+    takes the patches of a coloured ground for more lines: on the held-out line sets, the 41 single
+    lines it cut so reach at most 0.27, the 32 crops of two lines or more at least 0.57.) Nor may
+    any of the cutter's segments `segs` centred beyond it be print: at least half the band's height
+    and as wide as tall (a ground's specks and a panel's corners are narrower), its strokes' edges
+    at least half as dense as the band's (a short last line, "ok" under a long one, steps in few of
+    the rows' columns)."""
     if min(gray.shape) < 8:
         return False
-    angle = _skew(_steps(gray))
+    page_steps = _steps(gray)
+    H, W = gray.shape
+    angle = _skew(page_steps)
+    level = gray
     if angle:
         paper = float(np.percentile(gray, 90))
         turned = Image.fromarray(gray.astype(np.uint8)).rotate(
             angle, Image.BILINEAR, expand=True, fillcolor=int(paper)
         )
-        gray = np.asarray(turned, np.float32)
-    band = _print_band(gray)
+        level = np.asarray(turned, np.float32)
+    band = _print_band(level)
     if band is None:
         return False
-    profile = np.convolve(_steps(gray).sum(1).astype(np.float32), np.ones(3, np.float32) / 3, mode="same")
-    _, y0, _, y1 = band
+    steps = _steps(level)
+    profile = np.convolve(steps.sum(1).astype(np.float32), np.ones(3, np.float32) / 3, mode="same")
+    x0, y0, x1, y1 = band
     reach = 0.3 * (y1 - y0)
     rows = np.arange(profile.size)
     beyond = profile[(rows < y0 - reach) | (rows >= y1 + reach)]
-    return not beyond.size or float(beyond.max()) < ONE_BAND * float(profile.max())
+    if beyond.size and float(beyond.max()) >= ONE_BAND * float(profile.max()):
+        return False
+    density = float(steps[y0:y1, x0:x1].mean())
+    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    for seg in segs:
+        sx0, sy0, sx1, sy1 = seg.box
+        # the segment's centre on the levelled image (Image.rotate turns about the centres)
+        dx, dy = (sx0 + sx1) / 2 - W / 2, (sy0 + sy1) / 2 - H / 2
+        row = level.shape[0] / 2 - dx * s + dy * c
+        if y0 - reach <= row < y1 + reach or sy1 - sy0 < 0.5 * (y1 - y0) or sx1 - sx0 < sy1 - sy0:
+            continue
+        if float(page_steps[sy0:sy1, sx0 : max(sx0 + 1, sx1 - 1)].mean()) >= 0.5 * density:
+            return False
+    return True
 
 
 PANEL_SHRINK = 0.6
