@@ -76,9 +76,10 @@ Non-obvious choices:
   found by its darkness as the whole panel, so its print is found by the edges of its strokes
   instead (`_print_band`). Held-out full-variety lines CER 0.149 -> 0.116 with version 19.
   Since session 50 a turned segment is cut so too (searched upright), a level one whose strokes'
-  edges lie skewed is cut turned along them, and a line-sized image whose strokes are one band
-  (`_one_band`) is one line even where the cutter took its coloured ground for more lines: version
-  25, held-out Chinese lines CER 0.0857 -> 0.074 -> 0.068 (and see the model card).
+  edges lie skewed is cut turned along them, a panel's sides no longer hold the band open, and an
+  image up to `LINE_IMAGE` tall whose strokes are one band (`_one_band`) is one line even where
+  the cutter took its coloured ground for more lines: version 25, held-out Chinese lines CER 0.0858
+  -> 0.0564, English full-variety lines 0.0878 -> 0.0584 (model card, "Session 50's cutter").
 """
 
 from __future__ import annotations
