@@ -1091,11 +1091,7 @@ def levelled(
     angle = _skew(ink)
     if angle == 0.0:
         return [(box, row, None, tuple(extra)) for box, row, *extra in cut(gray, ink)]
-    paper = float(np.percentile(gray, 90))
-    turned = Image.fromarray(gray.astype(np.uint8)).rotate(
-        angle, Image.BILINEAR, expand=True, fillcolor=int(paper)
-    )
-    level = np.asarray(turned, np.float32)
+    level = _turned_gray(gray, angle)
     c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
     cx, cy, tx, ty = W / 2, H / 2, level.shape[1] / 2, level.shape[0] / 2
 
@@ -1111,6 +1107,16 @@ def levelled(
         if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
             out.append((box, row, quad, tuple(extra)))
     return out
+
+
+def _turned_gray(gray: np.ndarray, angle: float) -> np.ndarray:
+    """A grey image turned by `angle` degrees (counter-clockwise, `Image.rotate`) about its centre,
+    grown to hold all of it, its new corners filled with its paper (90th percentile grey)."""
+    paper = int(np.percentile(gray, 90))
+    turned = Image.fromarray(gray.astype(np.uint8)).rotate(
+        angle, Image.BILINEAR, expand=True, fillcolor=paper
+    )
+    return np.asarray(turned, np.float32)
 
 
 def _skew(ink: np.ndarray) -> float:
@@ -1448,17 +1454,11 @@ def _one_band(gray: np.ndarray, segs: Sequence[Segment] = ()) -> bool:
     page_steps = _steps(gray)
     H, W = gray.shape
     angle = _skew(page_steps)
-    level = gray
-    if angle:
-        paper = float(np.percentile(gray, 90))
-        turned = Image.fromarray(gray.astype(np.uint8)).rotate(
-            angle, Image.BILINEAR, expand=True, fillcolor=int(paper)
-        )
-        level = np.asarray(turned, np.float32)
-    band = _print_band(level)
+    level = _turned_gray(gray, angle) if angle else gray
+    steps = _steps(level) if angle else page_steps
+    band = _print_band(level, edges=steps)
     if band is None:
         return False
-    steps = _steps(level)
     profile = np.convolve(steps.sum(1).astype(np.float32), np.ones(3, np.float32) / 3, mode="same")
     x0, y0, x1, y1 = band
     reach = 0.3 * (y1 - y0)
@@ -1559,7 +1559,9 @@ def _steps(g: np.ndarray) -> np.ndarray:
     return step > max(12.0, 0.35 * float(np.percentile(step, 99.5)))
 
 
-def _print_band(g: np.ndarray, sides: bool = False) -> tuple[int, int, int, int] | None:
+def _print_band(
+    g: np.ndarray, sides: bool = False, edges: np.ndarray | None = None
+) -> tuple[int, int, int, int] | None:
     """The box of a line's print in a grey crop `g` by the edges of its strokes (`_steps`),
     whatever its ground. The print's rows are those around
     the row of most steps that keep a quarter of its steps, widened to those keeping 6% (ascenders
@@ -1571,11 +1573,11 @@ def _print_band(g: np.ndarray, sides: bool = False) -> tuple[int, int, int, int]
     or frame's sides, which hold the band open above and below the print), and None unless one of
     them steps in half the rows above the band and half below (a letter's stems in a tight crop
     step as often, but end at the band); `_cut_to_print` asks for this only when the plain band
-    cuts nothing."""
+    cuts nothing. `edges`: `_steps(g)`, when the caller has it already."""
     h, w = g.shape
     if h < 8 or w < 8:
         return None
-    edges = _steps(g)
+    edges = _steps(g) if edges is None else edges
     side = np.zeros(w - 1, bool)
     if sides:
         # a panel's or frame's sides step in most rows: left out, or they hold the band open above
