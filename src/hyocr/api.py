@@ -24,7 +24,7 @@ that reads as Chinese, `segment.ZH_MIXED_DROP` (0.3) on one with a sure Chinese 
 widened `reread_widen` times (1.15; 1: not), and the surest reading kept (`segment.rereading`;
 greedy reading only). A model with a Chinese reader (its config's `zh_model`): segments still read
 with a confidence under `zh_reread` (0.9; 0: off), the drop score's too, are read by it as well, and
-its reading kept where it has Chinese in it and is surer (`segment.chinese_kept`); its kept readings
+its reading kept where it has Chinese in it, or is Latin print, and is surer (`segment.reading_kept`); its kept readings
 under `zh_again` (0.85; 0: none) and `reread` (but not under `segment.zh_again_floor`) are read again
 by it with beam search (`OCR._chinese_again`).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
@@ -68,6 +68,7 @@ from hyocr.tasks.segment import (
     mostly_chinese,
     probe_asking,
     probe_crops,
+    reading_kept,
     rereading,
     segmenting,
     surest,
@@ -403,7 +404,8 @@ class OCR:
     ) -> tuple[list, list[int]]:
         """Crops whose reading is still under `zh_reread` are read by the Chinese reader too, if the
         model has one (`Engine.zh`), all in batches (but not again those it read already, `zh`);
-        its reading is kept where `chinese_kept`. Those it `settled` keep its reading. Returned with
+        its reading is kept where `reading_kept` (with Chinese in it, or Latin, and surer). Those it
+        `settled` keep its reading. Returned with
         the crops whose reading is now the Chinese reader's (for `_chinese_again`)."""
         from hyocr.engine.generate import ZH_TASK
 
@@ -416,7 +418,7 @@ class OCR:
         zh |= self._read(prompt, crops, [i for i in unsure if i not in zh], ZH_TASK)
         out = list(gens)
         for i in unsure:
-            if chinese_kept(gens[i], zh[i], self.drop_score):
+            if reading_kept(gens[i], zh[i], self.drop_score):
                 out[i] = zh[i]
         return out, sorted(settled | {i for i in unsure if out[i] is zh[i]})
 

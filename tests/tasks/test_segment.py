@@ -1366,6 +1366,28 @@ def test_which_chinese_readings_are_kept():
     assert drop_floor("合计 12.50", 0.5, ZH_DROP) == drop_floor("合计金额", 0.5, 0.5) == 0.5
 
 
+def test_surer_latin_readings_of_the_chinese_reader_are_kept():
+    """The Chinese reader reads at twice the line reader's height: its reading of a crop the line
+    reader read unsurely is kept when it is Latin print and surer (`latin_kept`), and never when it
+    has a wide or broken character in it; `chinese_kept` still asks for Chinese (the page probe)."""
+    import math
+    from types import SimpleNamespace
+
+    from hyocr.tasks.segment import chinese_kept, latin_kept, reading_kept
+
+    def read(text: str, confidence: float):
+        return SimpleNamespace(text=text, logprobs=[math.log(confidence)])
+
+    first = read("TOTAL 5.60", 0.70)
+    assert latin_kept(first, read("TOTAL 5.50", 0.80)) and reading_kept(first, read("TOTAL 5.50", 0.80), 0.5)
+    assert not chinese_kept(first, read("TOTAL 5.50", 0.80), 0.5)
+    assert not reading_kept(first, read("TOTAL 5.50", 0.69), 0.5)  # less sure
+    assert not reading_kept(first, read("TOTAL，5.50", 0.99), 0.5)  # a full-width comma
+    assert not reading_kept(first, read("TOTAL 5.5\ufffd", 0.99), 0.5)  # a broken character
+    assert not reading_kept(first, read("TOTAL\x015.50", 0.99), 0.5)  # a control character
+    assert reading_kept(first, read("合计 5.50", 0.80), 0.5)  # Chinese in it: chinese_kept's rules
+
+
 def test_a_chinese_reader_takes_the_segments_the_line_reader_cannot_read(tmp_path):
     """A model directory naming a Chinese reader (`zh_model`, `tests.conftest.with_chinese_reader`):
     its random-weight reader writes a Chinese character, surely, on the Chinese line and no Chinese

@@ -79,6 +79,7 @@ from hyocr.tasks.segment import (
     page_plan,
     probe_asking,
     probe_crops,
+    reading_kept,
     reads_formulas,
     rereading,
     segmenting,
@@ -127,7 +128,8 @@ class ServeConfig:
     reread_beams: int = REREAD_BEAMS  # beams of that second reading
     reread_widen: float = REREAD_WIDEN  # and a greedy one of the crop widened so many times (1: none)
     # segmented pages, a model with a Chinese reader: segments still read under this are read by it
-    # too, its reading kept where it has Chinese in it and is surer (`segment.chinese_kept`)
+    # too, its reading kept where it has Chinese in it, or is Latin print, and is surer
+    # (`segment.reading_kept`)
     zh_reread: float = ZH_REREAD
     # ... and its readings under this (and reread) read again by it with beam search (api.OCR
     # `zh_again`; 0: never)
@@ -830,7 +832,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 )
             )
             outs = [
-                z if z is not None and chinese_kept(o, z, config.drop_score) else o
+                z if z is not None and reading_kept(o, z, config.drop_score) else o
                 for o, z in zip(outs, zh, strict=True)
             ]
             # the Chinese reader's readings under zh_again read again by it, with beams as the line reader's
