@@ -439,3 +439,42 @@ def test_server_reads_a_chinese_page_by_the_chinese_reader_first():
         assert g["text"] == a.text or max(g["confidence"], a.confidence) < UNSURE, (g, a)
     assert counts["text"] <= ZH_PROBE + len(latin) and counts[ZH_TASK] >= len(chinese)
     assert res["usage"]["completion_tokens"] > 0
+
+
+def test_the_chinese_readers_surer_latin_reading_is_kept_by_the_api_and_the_server():
+    """Small blurred print the line reader misreads unsurely ("GST 6% 1.20" as "GST 6% : ZO") is
+    read by the Chinese reader too, which reads at twice its height; its Latin reading, surer, is
+    kept (`segment.latin_kept`) by the API and the server alike, and with `zh_reread` 0 it is not
+    asked."""
+    import io
+
+    import httpx
+    from PIL import Image, ImageDraw, ImageFilter
+
+    from hyocr import OCR
+    from hyocr.engine.backends import load_engine
+    from hyocr.tasks.draw import label_font
+    from hyocr.tasks.segment import ZH_REREAD
+    from tests.serve.conftest import LiveServer, make_app
+
+    text = "GST 6% 1.20"
+    page = Image.new("RGB", (320, 60), "white")
+    ImageDraw.Draw(page).text((20, 20), text, fill="black", font=label_font(text, 9))
+    page = page.filter(ImageFilter.GaussianBlur(1.0))
+    kw = {"max_new_tokens": 24, "reread": 0, "zh_again": 0}
+    (line,) = OCR(zh_reread=0, **kw).spotting(page).lines
+    (zh,) = OCR(str(DEFAULT_MODEL_DIR / "zh"), max_new_tokens=24, reread=0, drop_score=0).spotting(page).lines
+    assert line.text != text and line.confidence < ZH_REREAD, line
+    assert zh.text == text and zh.confidence > line.confidence, zh
+    (both,) = OCR(**kw).spotting(page).lines
+    assert (both.text, both.confidence) == (zh.text, zh.confidence)
+    buf = io.BytesIO()
+    page.save(buf, format="PNG")
+    with LiveServer(make_app(load_engine(None), **kw)) as server:
+        resp = httpx.post(
+            server.url + "/v1/ocr/spotting",
+            files={"file": ("p.png", buf.getvalue(), "image/png")},
+            timeout=120,
+        )
+    assert resp.status_code == 200, resp.text
+    assert [ln["text"] for ln in resp.json()["results"][0]["lines"]] == [text]
