@@ -24,8 +24,8 @@ that reads as Chinese, `segment.ZH_MIXED_DROP` (0.3) on one with a sure Chinese 
 widened `reread_widen` times (1.15; 1: not), and the surest reading kept (`segment.rereading`;
 greedy reading only). A model with a Chinese reader (its config's `zh_model`): segments still read
 with a confidence under `zh_reread` (0.9; 0: off), the drop score's too, are read by it as well, and
-its reading kept where it has Chinese in it, or is Latin print, and is surer (`segment.reading_kept`); its kept readings
-under `zh_again` (0.85; 0: none) and `reread` (but not under `segment.zh_again_floor`) are read again
+its reading kept where it has Chinese in it, or is Latin print, and is surer
+(`segment.reading_kept`); its kept readings under `zh_again` (0.85; 0: none) and `reread` (but not under `segment.zh_again_floor`) are read again
 by it with beam search (`OCR._chinese_again`).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
 that many at a time side by side, each on its share of the threads. A line reader's decoding is many
@@ -405,8 +405,8 @@ class OCR:
         """Crops whose reading is still under `zh_reread` are read by the Chinese reader too, if the
         model has one (`Engine.zh`), all in batches (but not again those it read already, `zh`);
         its reading is kept where `reading_kept` (with Chinese in it, or Latin, and surer). Those it
-        `settled` keep its reading. Returned with
-        the crops whose reading is now the Chinese reader's (for `_chinese_again`)."""
+        `settled` keep its reading. Returned with the crops whose reading is now the Chinese
+        reader's (for `_chinese_again`)."""
         from hyocr.engine.generate import ZH_TASK
 
         if not self._reads_chinese():
