@@ -1532,9 +1532,10 @@ def _cut_to_print(image: Image.Image, seg: Segment, height_of: int | None = None
     gray = np.asarray(crop.convert("L"), np.float32)
     h, w = gray.shape
     limit = PANEL_SHRINK * (height_of or h)
-    band = _print_band(gray)
+    edges = _steps(gray) if min(h, w) >= 8 else None  # both bands below look at the same steps
+    band = _print_band(gray, edges=edges)
     if band is None or band[3] - band[1] >= limit:
-        band = _print_band(gray, sides=True)  # a panel's sides may have held the band open
+        band = _print_band(gray, sides=True, edges=edges)  # a panel's sides may have held the band open
     if band is None or band[3] - band[1] >= limit:
         return None
     bx0, by0, bx1, by1 = band
