@@ -84,6 +84,11 @@ class HyocrConfig:
     # line height. A display formula stacks fractions, scripts and limits, which one 32-px row of
     # tokens reads at a few pixels each; at three rows (96) its main symbols are a text line tall.
     formula_height: int = 0
+    # the other heights this reader was trained to read formulas at (`train.data`: each formula
+    # image at one of `formula_height` and these, by its digest). At 96 px a fraction's numerator
+    # and a limit's script are a few pixels tall; the pipeline reads a formula it reads unsurely
+    # again at each of these and keeps the surest reading (api.OCR `_formulas_again`). (): none.
+    formula_heights: tuple[int, ...] = ()
     # a directory beside this model's files (a relative path inside its directory) holding the
     # model that reads the `formula` task in this one's stead: a small line reader taught formulas
     # too reads lines worse (session 13 and 15), so the shipped line reader has a formula reader of
@@ -109,6 +114,12 @@ class HyocrConfig:
             )
         if self.formula_height and not self.line_height:
             raise ValueError("formula_height needs a line_height (it is a line reader's setting)")
+        if any(h <= 0 or h % self.factor for h in self.formula_heights):
+            raise ValueError(
+                f"formula_heights must be multiples of {self.factor}, not {list(self.formula_heights)}"
+            )
+        if self.formula_heights and not self.formula_height:
+            raise ValueError("formula_heights needs a formula_height (the height read first)")
         for name in ("formula_model", "zh_model"):
             sub = getattr(self, name)
             if sub and (Path(sub).is_absolute() or ".." in Path(sub).parts):
@@ -225,6 +236,7 @@ class HyocrConfig:
             | ({"stretch": self.stretch} if self.stretch != 1.0 else {})
             | ({"line_height": self.line_height} if self.line_height else {})
             | ({"formula_height": self.formula_height} if self.formula_height else {})
+            | ({"formula_heights": list(self.formula_heights)} if self.formula_heights else {})
             | ({"formula_model": self.formula_model} if self.formula_model else {})
             | ({"zh_model": self.zh_model} if self.zh_model else {}),
         }
@@ -310,6 +322,15 @@ class HyocrConfig:
                         f"config.json: hyocr.{name} must be a whole number, not {extra[name]!r}"
                     )
                 kw[name] = extra[name]
+        if "formula_heights" in extra:
+            heights = extra["formula_heights"]
+            if not isinstance(heights, list) or not all(
+                isinstance(h, int) and not isinstance(h, bool) for h in heights
+            ):
+                raise ModelLoadError(
+                    f"config.json: hyocr.formula_heights must be a list of whole numbers, not {heights!r}"
+                )
+            kw["formula_heights"] = tuple(heights)
         try:
             return cls(**kw)
         except ValueError as exc:

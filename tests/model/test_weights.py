@@ -292,3 +292,30 @@ def test_formula_height_round_trips_and_is_checked(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(raw))
     with pytest.raises(ModelLoadError, match="hyocr.formula_height must be a whole number"):
         load_config(tmp_path)
+
+
+def test_formula_heights_round_trip_and_are_checked(tmp_path):
+    import dataclasses
+
+    from hyocr.config import save_config
+    from hyocr.errors import ModelLoadError
+
+    cfg = dataclasses.replace(
+        get_preset("hyocr-test"), line_height=32, formula_height=96, formula_heights=(128, 160)
+    )
+    save_config(cfg, tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["hyocr"]["formula_heights"] == [128, 160]
+    assert load_config(tmp_path).formula_heights == (128, 160)
+    save_config(dataclasses.replace(cfg, formula_heights=()), tmp_path)
+    assert "formula_heights" not in json.loads((tmp_path / "config.json").read_text())["hyocr"]
+    assert load_config(tmp_path).formula_heights == ()
+    with pytest.raises(ValueError, match="formula_heights must be multiples of 32"):
+        dataclasses.replace(cfg, formula_heights=(100,))
+    with pytest.raises(ValueError, match="formula_heights needs a formula_height"):
+        dataclasses.replace(cfg, formula_height=0)
+    save_config(cfg, tmp_path)
+    raw = json.loads((tmp_path / "config.json").read_text())
+    raw["hyocr"]["formula_heights"] = 160
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(ModelLoadError, match="hyocr.formula_heights must be a list of whole numbers"):
+        load_config(tmp_path)

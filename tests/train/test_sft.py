@@ -298,6 +298,49 @@ def test_a_stage_formula_height_reads_formulas_taller_on_both_sides(toy_dir, tmp
         stage_config("2", dict(formula_height=48))
 
 
+def test_a_stage_formula_heights_train_each_formula_image_at_one_of_them_and_travel_with_the_model(
+    toy_dir, tmp_path
+):
+    # a reader trained at several formula heights: each formula image is encoded at one of them,
+    # chosen by its digest (the same in `plan_length` and `encode`, spread over the images); the
+    # model remembers them, and a request may name the height to read at (what training saw)
+    import io
+
+    from PIL import Image
+
+    from hyocr.tasks.prompts import instruction
+    from hyocr.train.data import Sample
+
+    heights = dict(line_height=32, formula_height=96, formula_heights=[160])
+    cfg = stage_config("2", dict(TOY, max_steps=1, warmup_steps=0, max_pixels=160 * 512, **heights))
+    assert cfg.formula_heights == (160,)
+    run_sft(SftJob(toy_dir / "init", toy_dir / "shards", tmp_path, cfg, quiet=True))
+    engine = Engine.from_dir(tmp_path / "latest")
+    assert (engine.cfg.formula_height, engine.cfg.formula_heights) == (96, (160,))
+    enc = SampleEncoder(engine.cfg, engine.tok, cfg.max_pixels, cfg.min_pixels)
+    seen = {}
+    for k in range(12):
+        buf = io.BytesIO()
+        Image.new("RGB", (128, 64), (255 - k, 255, 255)).save(buf, format="PNG")
+        formula = Sample(f"f{k}", "formula", instruction("formula"), "x^{2}", [buf.getvalue()])
+        encoded = enc.encode(formula)
+        tall = encoded.grids[0][0] * 16
+        assert tall in (96, 160)
+        assert enc.plan_length(formula) == len(encoded.ids)
+        assert enc.encode(formula).grids == encoded.grids  # the same image, the same height
+        prepared = engine.prepare(Request(formula.instruction, formula.images, task="formula", height=tall))
+        assert prepared.image_sizes[0]["resized_height"] == tall
+        assert encoded.ids[: len(prepared.ids)] == prepared.ids
+        seen[tall] = seen.get(tall, 0) + 1
+    assert len(seen) == 2, seen  # both heights are trained
+    line = ShardIndex(toy_dir / "eval")[0]
+    assert [list(g) for g in enc.encode(line).grids] == [[2, 4]]  # text keeps the line height
+    with pytest.raises(ValueError, match="formula_heights must be multiples of 32"):
+        stage_config("2", dict(formula_heights=[100]))
+    with pytest.raises(ValueError, match="a read height must be a multiple of 32"):
+        engine.prepare(Request(formula.instruction, formula.images, task="formula", height=100))
+
+
 def test_tight_lines_trains_on_the_crop_inference_reads(toy_dir):
     # a line drawn small in a wide margin: under `tight_lines` the encoder plans and encodes the cut
     # that inference makes for a line reader (page_segments), not the whole image; a two-line image

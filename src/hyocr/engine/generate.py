@@ -109,6 +109,9 @@ class Request:
     # the task the instruction asks for, when the caller knows it: a line reader reads a formula's
     # image at its config's formula_height (HyocrConfig.read_height); "" reads every image alike
     task: str = ""
+    # the height to read the images at instead (a multiple of the model's 32): a formula read again
+    # at one of its reader's `formula_heights`; 0: the config's for `task`
+    height: int = 0
 
 
 @dataclass
@@ -369,6 +372,9 @@ class Engine:
     # ---- preparation ---------------------------------------------------------------------------
     def prepare(self, request: Request) -> _Prepared:
         pixel_values, grids, counts, sizes = [], [], [], []
+        height = request.height or self.cfg.read_height(request.task)
+        if height % self.cfg.factor or height < 0:
+            raise ValueError(f"a read height must be a multiple of {self.cfg.factor}, not {height}")
         for k, src in enumerate(request.images):
             name = src if isinstance(src, (str, Path)) else f"image {k}"
             img = load_image(src, name=str(name))
@@ -379,7 +385,7 @@ class Engine:
                 min_pixels=self.min_pixels,
                 max_pixels=self.max_pixels,
                 stretch=self.cfg.stretch,
-                line_height=self.cfg.read_height(request.task),
+                line_height=height,
             )
             pixel_values.append(p.pixel_values)
             grids.append(p.grid_hw)
@@ -397,7 +403,7 @@ class Engine:
                 f"images need {sum(counts)} vision tokens, over the budget of {self.max_vision_tokens} (lower max_pixels)"
             )
         ids = self.prompts.prompt(request.instruction, counts, request.system).ids
-        heights = [self.cfg.read_height(request.task)] * len(grids)
+        heights = [height] * len(grids)
         return _Prepared(ids, pixel_values, grids, sizes, list(request.images), heights)
 
     def _ctx(self, decoding: bool = False):

@@ -310,6 +310,19 @@ class SampleEncoder:
             self._cuts[digest] = line_cut(img)
         return self._cuts[digest]
 
+    def read_height(self, sample: Sample, image: bytes) -> int:
+        """The height `image` (one of `sample`'s, encoded) is read at: the model's for the sample's
+        task (`HyocrConfig.read_height`), except that a formula image of a reader trained at several
+        heights (`formula_heights`) is read at one of `formula_height` and those, chosen by the
+        image's digest: the same for every encoding of the image (`plan_length` and `encode` agree),
+        evenly spread over the images."""
+        heights = self.cfg.formula_heights
+        if sample.task != "formula" or not heights or not self.cfg.formula_height:
+            return self.cfg.read_height(sample.task)
+        choice = (self.cfg.formula_height, *heights)
+        digest = hashlib.blake2b(image, digest_size=8).digest()
+        return choice[int.from_bytes(digest, "little") % len(choice)]
+
     def _scanned(self, sample: Sample) -> bool:
         """Whether this encoding of a one-image text sample is scanned once more (`scan_lines`)."""
         if not self.scan_lines or sample.task != "text" or len(sample.images) != 1:
@@ -333,7 +346,7 @@ class SampleEncoder:
                     self.min_pixels,
                     self.max_pixels,
                     stretch=self.cfg.stretch,
-                    line_height=self.cfg.read_height(sample.task),
+                    line_height=self.read_height(sample, b),
                 )
             )
         return out
@@ -364,7 +377,7 @@ class SampleEncoder:
                 min_pixels=self.min_pixels,
                 max_pixels=self.max_pixels,
                 stretch=self.cfg.stretch,
-                line_height=self.cfg.read_height(sample.task),
+                line_height=self.read_height(sample, b),
             )
             pixel_values.append(p.pixel_values)
             grids.append(p.grid_hw)

@@ -25,7 +25,7 @@ Choices and departures
 - Position ids restart at 0 for every packed sample and attention is confined to it, so a packed
   row computes exactly what the samples would alone.
 - The exported config records the stage's image bounds (`min_pixels`/`max_pixels`) and, when the
-  stage sets them, its `stretch`, `line_height` and `formula_height`, so the model directory is
+  stage sets them, its `stretch`, `line_height`, `formula_height` and `formula_heights`, so the model directory is
   used at inference with the resolution it was trained at.
 - Evaluation (`eval_every`): the mean answer-token loss on held-out samples, plus greedy decoding of
   a few of them scored with the task reward of rewards.py (the same code as GRPO and eval/).
@@ -280,6 +280,8 @@ def run_sft(job: SftJob) -> TrainerState:
         model.cfg = replace(model.cfg, line_height=cfg.line_height)
     if cfg.formula_height is not None:
         model.cfg = replace(model.cfg, formula_height=cfg.formula_height)
+    if cfg.formula_heights is not None:
+        model.cfg = replace(model.cfg, formula_heights=tuple(cfg.formula_heights))
     model.train()
     params = freeze_for_stage(model, cfg.trains)
     model.vision.gradient_checkpointing = cfg.grad_checkpointing

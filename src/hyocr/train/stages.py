@@ -63,6 +63,9 @@ class StageConfig:
     stretch: float | None = None  # set the model's `stretch` (images widened before resizing); None keeps it
     line_height: int | None = None  # set the model's `line_height` (0: off); None keeps it
     formula_height: int | None = None  # set the model's `formula_height` (0: off); None keeps it
+    # set the model's `formula_heights`; None keeps them. A formula image is then trained at one of
+    # `formula_height` and these, chosen by its digest (train/data.py `SampleEncoder.read_height`)
+    formula_heights: tuple[int, ...] | None = None
     # cut a text line's image as inference cuts it for a line reader (train/data.py `tight_lines`)
     tight_lines: bool = False
     # probability that a one-image text sample's line is scanned once more (train/data.py `scan_lines`)
@@ -105,6 +108,8 @@ class StageConfig:
             value = getattr(self, name)
             if value is not None and (value < 0 or value % 32):
                 raise ValueError(f"{name} must be 0 (off) or a multiple of 32, not {value}")
+        if self.formula_heights is not None and any(h <= 0 or h % 32 for h in self.formula_heights):
+            raise ValueError(f"formula_heights must be multiples of 32, not {list(self.formula_heights)}")
         if not 0.0 <= self.scan_lines <= 1.0:
             raise ValueError(f"scan_lines is a probability (0 to 1), not {self.scan_lines}")
         if self.max_steps < 1 or self.seq_len < 16 or self.rows < 1 or self.grad_accum < 1:
@@ -149,7 +154,7 @@ def autocast_bf16(bf16: bool | str, device: Any, say: Any = None) -> bool:
 def _coerce(name: str, value: Any) -> Any:
     if name == "bf16":
         _check_bf16(value)
-    if name in ("betas", "tasks") and isinstance(value, list):
+    if name in ("betas", "tasks", "formula_heights") and isinstance(value, list):
         return tuple(value)
     if name == "stretch" and isinstance(value, int):
         return float(value)
