@@ -53,6 +53,7 @@ from hyocr.tasks import results as R
 from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import instruction, task_of
 from hyocr.tasks.segment import (
+    FORMULA_AGAIN,
     PIECE_ASPECT,
     REREAD,
     REREAD_BEAMS,
@@ -62,6 +63,7 @@ from hyocr.tasks.segment import (
     ZH_AGAIN_WIDEN,
     ZH_PROBE,
     ZH_REREAD,
+    answer_confidence,
     chinese_kept,
     chinese_page,
     formula_params,
@@ -91,6 +93,17 @@ LINE_BATCH = 32
 
 def _is_many(images: Any) -> bool:
     return isinstance(images, (list, tuple))
+
+
+def _within(g, budget: int, tok):
+    """A formula reading cut to its crop's token `budget` and marked cut short ("length") if it
+    reached it, as it would have been read alone under that budget (`OCR._formulas`)."""
+    if len(g.token_ids) < budget:
+        return g
+    ids = g.token_ids[:budget]
+    return replace(
+        g, text=tok.decode(ids), token_ids=ids, logprobs=g.logprobs[:budget], finish_reason="length"
+    )
 
 
 def _default_workers(engine) -> int:
@@ -181,6 +194,7 @@ class OCR:
         zh_reread: float = ZH_REREAD,
         zh_again: float = ZH_AGAIN,
         zh_probe: int = ZH_PROBE,
+        formula_again: float = FORMULA_AGAIN,
         workers: int | None = None,
     ):
         """`params` (engine.generate.SamplingParams) overrides the release's decoding defaults."""
@@ -194,6 +208,7 @@ class OCR:
             ("reread", reread),
             ("zh_reread", zh_reread),
             ("zh_again", zh_again),
+            ("formula_again", formula_again),
         ):
             if not 0.0 <= value < float("inf"):
                 raise ValueError(f"{name} must be a finite number of at least 0, not {value}")
@@ -223,6 +238,7 @@ class OCR:
         self.zh_reread = zh_reread
         self.zh_again = zh_again
         self.zh_probe = zh_probe
+        self.formula_again = formula_again
         self.workers = workers or _default_workers(self.engine)
 
     # ---- core -------------------------------------------------------------------------------
@@ -235,8 +251,10 @@ class OCR:
         task: str = "",
         by_shape: bool = False,
         workers: int | None = None,
+        height: int = 0,
     ):
-        """One generation per image, `batch_size` at a time, by `workers` (default: the reader's);
+        """One generation per image, `batch_size` at a time, by `workers` (default: the reader's),
+        read `height` px tall if given (else at the reader's height for `task`);
         `by_shape` (PIL images): batched in the order of their width to height, so that a batch
         holds crops of about the same number of image tokens and answers of about the same length
         (less padding, fewer decoding steps spent on rows that have finished), the generations
@@ -261,7 +279,9 @@ class OCR:
             chunks.reverse()  # the widest crops first: they have the most patches and tokens
 
         def read(chunk: list[int]) -> list:
-            return self.engine.generate([Request(prompt, [images[k]], task=task) for k in chunk], params)
+            return self.engine.generate(
+                [Request(prompt, [images[k]], task=task, height=height) for k in chunk], params
+            )
 
         if workers > 1 and len(chunks) > 1:
             with _threads_shared(workers), ThreadPoolExecutor(workers) as pool:
@@ -456,18 +476,46 @@ class OCR:
             by_shape=True,
             workers=workers,
         )
-        out = []
-        for g, budget in zip(gens, budgets, strict=True):
-            if len(g.token_ids) >= budget:
-                ids = g.token_ids[:budget]
-                g = replace(
-                    g,
-                    text=reader.tok.decode(ids),
-                    token_ids=ids,
-                    logprobs=g.logprobs[:budget],
-                    finish_reason="length",
-                )
-            out.append(g)
+        out = [_within(g, budget, reader.tok) for g, budget in zip(gens, budgets, strict=True)]
+        return self._formulas_again(instruction("formula", lang), crops, out, base, budgets, workers)
+
+    def _formulas_again(
+        self,
+        prompt: str,
+        images: list,
+        gens: list,
+        base,
+        budgets: list[int] | None = None,
+        workers: int | None = None,
+    ) -> list:
+        """Formula readings under `formula_again` read again at each of the formula reader's other
+        heights (its config's `formula_heights`: a fraction's numerator or a limit is a few pixels
+        tall at its first height), within their `budgets` if given, all in batches; the surest
+        reading of each is kept, its seconds those of all its readings. Sampled readings are kept as
+        they are."""
+        reader = self.engine.for_task("formula")
+        heights = getattr(reader.cfg, "formula_heights", ())
+        unsure = [i for i, g in enumerate(gens) if answer_confidence(g.logprobs) < self.formula_again]
+        if not heights or not unsure or base.temperature > 0:
+            return gens
+        if budgets is not None:
+            base = replace(base, max_new_tokens=max(budgets[i] for i in unsure))
+        out = list(gens)
+        for height in heights:
+            again = self._generate(
+                prompt,
+                [images[i] for i in unsure],
+                base,
+                task="formula",
+                by_shape=all(hasattr(images[i], "width") for i in unsure),
+                workers=workers,
+                height=height,
+            )
+            for i, g in zip(unsure, again, strict=True):
+                if budgets is not None:
+                    g = _within(g, budgets[i], reader.tok)
+                seconds = out[i].seconds + g.seconds
+                out[i] = replace(surest([out[i], g]), seconds=seconds)
         return out
 
     def segmenting(self, task: str) -> bool:
@@ -486,6 +534,11 @@ class OCR:
             **{k: v for k, v in kw.items() if k in ("key", "fields", "target", "question")},
         )
         gens = self._generate(prompt, items, task=task)
+        if task == "formula":
+            from hyocr.engine.generate import SamplingParams
+
+            base = self.params or SamplingParams(max_new_tokens=self.max_new_tokens)
+            gens = self._formulas_again(prompt, items, gens, base)
         tok = self.engine.tok
         results = []
         for src, g in zip(items, gens, strict=True):

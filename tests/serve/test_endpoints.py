@@ -424,6 +424,47 @@ def test_document_reads_centred_rows_as_formulas_too_when_the_model_reads_formul
     assert spotted[96] - spotted[0] == len(tall.ids)
 
 
+def test_the_server_reads_an_unsure_candidate_formula_again_at_the_readers_other_heights(
+    random_model, tokenizer
+):
+    # a formula reader trained at several heights (`formula_heights`): the document endpoint reads a
+    # page's candidate formula again at each of them when its reading is under formula_again (every
+    # reading, at 1.01), as api.OCR does, and counts that reading in the usage; at 0 it reads it once
+    import io
+    from dataclasses import replace
+
+    from hyocr.engine.generate import Engine, Request
+    from hyocr.processing.template import PromptBuilder
+    from hyocr.tasks.prompts import instruction
+    from hyocr.tasks.segment import formula_crops, read_plan
+    from tests.serve.conftest import LiveServer, make_app
+    from tests.tasks.test_layout import formula_page
+
+    page, _ = formula_page()
+    buf = io.BytesIO()
+    page.save(buf, format="PNG")
+    usage = {}
+    for again in (0.0, 1.01):
+        engine = Engine(random_model, tokenizer, PromptBuilder(tokenizer), autocast=False)
+        engine.cfg = replace(
+            engine.cfg, reads="lines", line_height=32, formula_height=64, formula_heights=(128,)
+        )
+        app = make_app(engine, max_new_tokens=3, drop_score=0.0, reread=0.0, formula_again=again)
+        with LiveServer(app) as srv:
+            r = httpx.post(
+                srv.url + "/v1/ocr/document", files={"file": ("p.png", buf.getvalue())}, timeout=120
+            )
+        assert r.status_code == 200, r.text
+        usage[again] = r.json()["results"][0]["usage"]
+    segs, _, _ = read_plan("document", page)
+    _, crops = formula_crops(page, segs)
+    assert len(crops) == 1
+    taller = engine.prepare(Request(instruction("formula"), [crops[0]], task="formula", height=128))
+    assert taller.image_sizes[0]["resized_height"] == 128
+    assert usage[1.01]["prompt_tokens"] - usage[0.0]["prompt_tokens"] == len(taller.ids)
+    assert 1 <= usage[1.01]["completion_tokens"] - usage[0.0]["completion_tokens"] <= 3
+
+
 def test_formula_requests_are_read_by_the_formula_reader(random_model, test_cfg, tokenizer):
     """An engine with a formula reader (a model directory's `formula_model`): the formula
     instruction, in a chat request or at /v1/ocr/formula, is answered by that model, the text one by

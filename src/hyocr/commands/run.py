@@ -194,6 +194,7 @@ def main(args: argparse.Namespace) -> int:
         zh_reread=args.zh_reread,
         zh_again=args.zh_again,
         zh_probe=args.zh_probe,
+        formula_again=args.formula_again,
         workers=args.workers,
     )
     runner = _Runner(args, ocr, params)

@@ -40,6 +40,7 @@ from PIL import Image
 from hyocr.arguments import whole_at_least
 from hyocr.errors import HyocrError
 from hyocr.tasks.segment import (
+    FORMULA_AGAIN,
     PIECE_ASPECT,
     REREAD,
     REREAD_BEAMS,
@@ -95,6 +96,7 @@ def make_engine(
     zh_reread: float = ZH_REREAD,
     zh_again: float = ZH_AGAIN,
     zh_probe: int = ZH_PROBE,
+    formula_again: float = FORMULA_AGAIN,
     num_beams: int | None = None,
 ) -> Engine:
     """Build an engine by name; closed choice, one-line errors."""
@@ -129,6 +131,7 @@ def make_engine(
         zh_reread=zh_reread,
         zh_again=zh_again,
         zh_probe=zh_probe,
+        formula_again=formula_again,
         params=params,
     )
 
@@ -368,6 +371,7 @@ def main(args: argparse.Namespace) -> int:
         zh_reread=args.zh_reread,
         zh_again=args.zh_again,
         zh_probe=args.zh_probe,
+        formula_again=args.formula_again,
         num_beams=args.num_beams,
     )
     meta = {"engine": getattr(engine, "describe", lambda: args.engine)()}

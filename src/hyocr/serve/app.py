@@ -60,6 +60,7 @@ from hyocr.serve.inputs import InputLimits, decode_image, image_from_url, is_pdf
 from hyocr.tasks.parse import parse_answer, spotting_confidences
 from hyocr.tasks.prompts import LANGUAGES, TASKS, TRANSLATION_TARGETS, instruction, task_of
 from hyocr.tasks.segment import (
+    FORMULA_AGAIN,
     PIECE_ASPECT,
     REREAD,
     REREAD_BEAMS,
@@ -69,6 +70,7 @@ from hyocr.tasks.segment import (
     ZH_PROBE,
     ZH_REREAD,
     SegmentAnswer,
+    answer_confidence,
     assemble,
     chinese_kept,
     chinese_page,
@@ -137,6 +139,9 @@ class ServeConfig:
     # segmented pages, a model with a Chinese reader: a page of more crops than this is probed
     # (api.OCR `zh_probe`; 0: never)
     zh_probe: int = ZH_PROBE
+    # candidate formulas read with a lower confidence are read again at each of the formula reader's
+    # other heights (its config's `formula_heights`), the surest kept (api.OCR `formula_again`; 0: never)
+    formula_again: float = FORMULA_AGAIN
 
 
 class ApiError(Exception):
@@ -712,13 +717,29 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             async with width:
                 return await backend.generate(GenRequest(line_text, [crop]), params, config.timeout)
 
-        async def read_formula(crop) -> Completion:
-            # a candidate formula of a page, within its token budget
+        async def read_formula(crop) -> list[Completion]:
+            # a candidate formula of a page, within its token budget; an unsure (greedy or beamed)
+            # reading read again at the reader's other heights (api.OCR._formulas_again): every
+            # reading made, the first first (the surest is kept)
             limited = formula_params(params, crop, formula_cfg)
-            async with width:
-                return await backend.generate(
-                    GenRequest(formula_text, [crop], task="formula"), limited, config.timeout
-                )
+
+            async def read(height: int = 0) -> Completion:
+                async with width:
+                    return await backend.generate(
+                        GenRequest(formula_text, [crop], task="formula", height=height),
+                        limited,
+                        config.timeout,
+                    )
+
+            first = await read()
+            heights = getattr(formula_cfg, "formula_heights", ())
+            if (
+                not heights
+                or params.temperature > 0
+                or answer_confidence(first.logprobs) >= config.formula_again
+            ):
+                return [first]
+            return [first, *await asyncio.gather(*(read(h) for h in heights))]
 
         # greedy readings only are read again with beams (sampled ones cannot be searched, beamed ones
         # were), and only by a backend that searches
@@ -854,7 +875,8 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             )
             for i, t in zip(chinese, tried_zh, strict=True):
                 outs[i] = zh_again_kept(t[0], surest(t))
-            fouts = fouts if beside else later
+            freads = fouts if beside else later
+            fouts = [surest(t) for t in freads]
             # every reading made, for the usage: the line reader's (none of a settled crop's) and
             # the Chinese reader's, each once
             spent = (
@@ -862,7 +884,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 + list(made.values())
                 + [z for i, z in enumerate(zh) if z is not None and i not in made]
                 + [c for t in tried_zh for c in t[1:]]
-                + list(fouts)
+                + [c for t in freads for c in t]
             )
             answers = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
             typed = assemble(

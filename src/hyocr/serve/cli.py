@@ -158,6 +158,7 @@ def build_config(args: argparse.Namespace, model_name: str):
         zh_reread=args.zh_reread,
         zh_again=args.zh_again,
         zh_probe=args.zh_probe,
+        formula_again=args.formula_again,
     )
 
 

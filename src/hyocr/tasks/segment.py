@@ -100,6 +100,7 @@ from hyocr.tasks import results as R
 from hyocr.tasks.parse import geo_mean_probability
 
 __all__ = [
+    "FORMULA_AGAIN",
     "PIECE_ASPECT",
     "REREAD",
     "REREAD_BEAMS",
@@ -289,8 +290,8 @@ def widened(crop: Image.Image, factor: float) -> Image.Image:
 
 
 def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/document") -> None:
-    """The `--segment`, `--piece-aspect`, `--drop-score`, `--reread`, `--reread-beams` and `--reread-widen`
-    options of `hyocr run`, `eval` and `serve`."""
+    """The `--segment`, `--piece-aspect`, `--drop-score`, `--reread`, `--reread-beams`, `--reread-widen`,
+    `--zh-*` and `--formula-again` options of `hyocr run`, `eval` and `serve`."""
     group.add_argument(
         "--segment",
         default="auto",
@@ -356,6 +357,14 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
         help="segmented pages, a model with a Chinese reader: a page of more crops than this has so many "
         "of them read first, and if they read as Chinese the Chinese reader reads the rest first "
         f"(default: {ZH_PROBE}; 0: never)",
+    )
+    group.add_argument(
+        "--formula-again",
+        type=number_in(0),
+        default=FORMULA_AGAIN,
+        help="formulas, a formula reader trained at several heights (its config's formula_heights): a "
+        "formula read with a lower confidence is read again at each of them, the surest reading kept "
+        f"(default: {FORMULA_AGAIN:g}; 0: never)",
     )
 
 
@@ -2131,6 +2140,10 @@ FORMULA_SURE = 0.91
 # reading that is a lone letter or digit does not count (`_surest_text`): version 20 read a
 # fraction's denominator "h" at 0.979
 TEXT_SURE = 0.95
+# a formula reading under this confidence (geometric-mean token probability) is read again at each
+# of the formula reader's other heights (its config's `formula_heights`) and the surest kept
+# (api.OCR `formula_again`; 0: never)
+FORMULA_AGAIN = 0.95
 
 
 def formulas_worth_reading(
