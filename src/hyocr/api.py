@@ -27,6 +27,9 @@ with a confidence under `zh_reread` (0.9; 0: off), the drop score's too, are rea
 its reading kept where it has Chinese in it, or is Latin print, and is surer
 (`segment.reading_kept`); its kept readings under `zh_again` (0.85; 0: none) and `reread` (but not under `segment.zh_again_floor`) are read again
 by it with beam search (`OCR._chinese_again`).
+A formula reading (a formula image's, or a page's candidate's) under `formula_again` (0.98; 0: never)
+by a formula reader that reads at a height of its own is read again widened, and at each height the
+reader was also trained at (its config's `formula_heights`), the surest kept (`segment.formula_views`).
 `workers` (default 2 on a CPU with 2 or more PyTorch threads, else 1): the batches of a call are read
 that many at a time side by side, each on its share of the threads. A line reader's decoding is many
 small steps that two threads share badly; two batches on one thread each keep both cores busy
@@ -67,6 +70,7 @@ from hyocr.tasks.segment import (
     chinese_kept,
     chinese_page,
     formula_params,
+    formula_views,
     mostly_chinese,
     probe_asking,
     probe_crops,
@@ -488,26 +492,29 @@ class OCR:
         budgets: list[int] | None = None,
         workers: int | None = None,
     ) -> list:
-        """Formula readings under `formula_again` read again at each of the formula reader's other
-        heights (its config's `formula_heights`: a fraction's numerator or a limit is a few pixels
-        tall at its first height), within their `budgets` if given, all in batches; the surest
-        reading of each is kept, its seconds those of all its readings. Sampled readings are kept as
-        they are."""
+        """Formula readings under `formula_again` read again in each of the formula reader's
+        `formula_views` (at its other heights, its config's `formula_heights`: a fraction's numerator
+        or a limit is a few pixels tall at its first height; and widened), within their `budgets` if
+        given, all in batches; the surest reading of each is kept, its seconds those of all its
+        readings. Sampled readings are kept as they are."""
+        from hyocr.processing.image import load_image
+
         reader = self.engine.for_task("formula")
-        heights = getattr(reader.cfg, "formula_heights", ())
+        views = formula_views(getattr(reader, "cfg", None))
         unsure = [i for i, g in enumerate(gens) if answer_confidence(g.logprobs) < self.formula_again]
-        if not heights or not unsure or base.temperature > 0:
+        if not views or not unsure or base.temperature > 0:
             return gens
         if budgets is not None:
             base = replace(base, max_new_tokens=max(budgets[i] for i in unsure))
+        seen = [load_image(images[i]) for i in unsure]
         out = list(gens)
-        for height in heights:
+        for height, widen in views:
             again = self._generate(
                 prompt,
-                [images[i] for i in unsure],
+                [widened(im, widen) if widen != 1.0 else im for im in seen],
                 base,
                 task="formula",
-                by_shape=all(hasattr(images[i], "width") for i in unsure),
+                by_shape=True,
                 workers=workers,
                 height=height,
             )

@@ -393,7 +393,9 @@ def test_document_reads_centred_rows_as_formulas_too_when_the_model_reads_formul
     for height, reread in ((0, 0.0), (96, 0.0), (0, 1.01), (96, 1.01)):  # 1.01: every segment read again
         engine = Engine(random_model, tokenizer, PromptBuilder(tokenizer), autocast=False)
         engine.cfg = replace(engine.cfg, reads="lines", line_height=32, formula_height=height)
-        with LiveServer(make_app(engine, max_new_tokens=3, drop_score=0.0, reread=reread)) as srv:
+        # (formula_again 0: each candidate read once; its second readings are another test's)
+        app = make_app(engine, max_new_tokens=3, drop_score=0.0, reread=reread, formula_again=0.0)
+        with LiveServer(app) as srv:
             r = httpx.post(
                 srv.url + "/v1/ocr/document", files={"file": ("p.png", buf.getvalue())}, timeout=120
             )
@@ -415,7 +417,7 @@ def test_document_reads_centred_rows_as_formulas_too_when_the_model_reads_formul
     for height in (0, 96):
         engine = Engine(random_model, tokenizer, PromptBuilder(tokenizer), autocast=False)
         engine.cfg = replace(engine.cfg, reads="lines", line_height=32, formula_height=height)
-        with LiveServer(make_app(engine, max_new_tokens=3, drop_score=0.0)) as srv:
+        with LiveServer(make_app(engine, max_new_tokens=3, drop_score=0.0, formula_again=0.0)) as srv:
             r = httpx.post(
                 srv.url + "/v1/ocr/spotting", files={"file": ("p.png", buf.getvalue())}, timeout=120
             )
@@ -436,7 +438,7 @@ def test_the_server_reads_an_unsure_candidate_formula_again_at_the_readers_other
     from hyocr.engine.generate import Engine, Request
     from hyocr.processing.template import PromptBuilder
     from hyocr.tasks.prompts import instruction
-    from hyocr.tasks.segment import formula_crops, read_plan
+    from hyocr.tasks.segment import FORMULA_WIDEN, formula_crops, read_plan, widened
     from tests.serve.conftest import LiveServer, make_app
     from tests.tasks.test_layout import formula_page
 
@@ -461,8 +463,12 @@ def test_the_server_reads_an_unsure_candidate_formula_again_at_the_readers_other
     assert len(crops) == 1
     taller = engine.prepare(Request(instruction("formula"), [crops[0]], task="formula", height=128))
     assert taller.image_sizes[0]["resized_height"] == 128
-    assert usage[1.01]["prompt_tokens"] - usage[0.0]["prompt_tokens"] == len(taller.ids)
-    assert 1 <= usage[1.01]["completion_tokens"] - usage[0.0]["completion_tokens"] <= 3
+    wider = engine.prepare(
+        Request(instruction("formula"), [widened(crops[0], FORMULA_WIDEN)], task="formula")
+    )
+    assert wider.image_sizes[0]["resized_height"] == 64
+    assert usage[1.01]["prompt_tokens"] - usage[0.0]["prompt_tokens"] == len(taller.ids) + len(wider.ids)
+    assert 2 <= usage[1.01]["completion_tokens"] - usage[0.0]["completion_tokens"] <= 6
 
 
 def test_formula_requests_are_read_by_the_formula_reader(random_model, test_cfg, tokenizer):

@@ -183,7 +183,10 @@ def test_formula_candidates_read_together_equal_each_alone(random_model, tokeniz
     model = copy.copy(random_model)
     factor = model.cfg.factor
     model.cfg = dataclasses.replace(model.cfg, reads="lines", line_height=factor, formula_height=2 * factor)
-    ocr = OCR(engine=Engine(model, tokenizer, autocast=False), max_new_tokens=40, workers=1)
+    # (read once: `formula_again` 0; its second readings are the next test's)
+    ocr = OCR(
+        engine=Engine(model, tokenizer, autocast=False), max_new_tokens=40, workers=1, formula_again=0.0
+    )
     crops = [make_image(40, w, seed=w) for w in (40, 90, 160, 300)]
     budgets = [formula_params(SamplingParams(max_new_tokens=40), c, model.cfg).max_new_tokens for c in crops]
     assert len(set(budgets)) > 1  # the crops have budgets of their own
@@ -200,52 +203,55 @@ def test_formula_candidates_read_together_equal_each_alone(random_model, tokeniz
         assert got.logprobs == pytest.approx(alone.logprobs, abs=1e-4)
 
 
-def test_unsure_formulas_are_read_again_at_the_readers_other_heights_and_the_surest_kept(
+def test_unsure_formulas_are_read_again_in_the_readers_other_views_and_the_surest_kept(
     random_model, tokenizer
 ):
     """A formula reader trained at several heights (`formula_heights`): a formula reading under
-    `formula_again` is read again at each of them and the surest reading kept, for a formula image
-    (the formula task) and for a page's candidate formulas (`_formulas`, within their budgets);
-    `formula_again` 0 reads each once, at `formula_height`."""
+    `formula_again` is read again at each of them and widened (`formula_views`) and the surest
+    reading kept, for a formula image (the formula task) and for a page's candidate formulas
+    (`_formulas`, within their budgets); `formula_again` 0 reads each once, at `formula_height`."""
     import copy
     import dataclasses
 
     from hyocr.engine.generate import SamplingParams
     from hyocr.tasks.prompts import instruction
-    from hyocr.tasks.segment import answer_confidence, formula_params
+    from hyocr.tasks.segment import FORMULA_WIDEN, formula_params, formula_views, surest, widened
 
     model = copy.copy(random_model)
     f = model.cfg.factor
     model.cfg = dataclasses.replace(
         model.cfg, reads="lines", line_height=f, formula_height=2 * f, formula_heights=(3 * f,)
     )
+    assert formula_views(model.cfg) == [(3 * f, 1.0), (0, FORMULA_WIDEN)]
+    assert formula_views(dataclasses.replace(model.cfg, formula_heights=(), formula_height=0)) == []
     engine = Engine(model, tokenizer, autocast=False)
     images = [make_image(40, w, seed=w) for w in (40, 90, 160, 300, 70, 120)]
     prompt = instruction("formula", "en")
-    p = SamplingParams(max_new_tokens=12)
     once = OCR(engine=engine, max_new_tokens=12, workers=1, formula_again=0.0)
     again = OCR(engine=engine, max_new_tokens=12, workers=1, formula_again=1.01)  # every reading
-    first = once._generate(prompt, images, p, task="formula")
-    tall = once._generate(prompt, images, p, task="formula", height=3 * f)
+
+    def views(params):
+        return [
+            once._generate(prompt, images, params, task="formula"),
+            once._generate(prompt, images, params, task="formula", height=3 * f),
+            once._generate(prompt, [widened(im, FORMULA_WIDEN) for im in images], params, task="formula"),
+        ]
+
+    first, tall, wide = views(SamplingParams(max_new_tokens=12))
     assert [g.image_sizes[0]["resized_height"] for g in first + tall] == [2 * f] * 6 + [3 * f] * 6
-    want = [
-        t if answer_confidence(t.logprobs) > answer_confidence(g.logprobs) else g
-        for g, t in zip(first, tall, strict=True)
-    ]
-    assert any(w is t for w, t in zip(want, tall, strict=True)) and any(
-        w is g for w, g in zip(want, first, strict=True)
-    )
+    want = [surest(v) for v in zip(first, tall, wide, strict=True)]
+    # each view is the surest somewhere, so leaving one out would change the answers
+    assert {id(w) for w in want} & {id(g) for g in first} and {id(w) for w in want} & {id(g) for g in tall}
+    assert {id(w) for w in want} & {id(g) for g in wide}
     assert [r.latex for r in once.formula(images)] == [g.text.strip() for g in first]
     assert [r.latex for r in again.formula(images)] == [w.text.strip() for w in want]
     # a page's candidates: each within its budget, read again within it
+    p = SamplingParams(max_new_tokens=12)
     budgets = [formula_params(p, c, model.cfg).max_new_tokens for c in images]
     got = again._formulas(images, "en")
-    for k, (image, budget) in enumerate(zip(images, budgets, strict=True)):
-        (a,) = once._generate(prompt, [image], SamplingParams(max_new_tokens=budget), task="formula")
-        (b,) = once._generate(
-            prompt, [image], SamplingParams(max_new_tokens=budget), task="formula", height=3 * f
-        )
-        best = b if answer_confidence(b.logprobs) > answer_confidence(a.logprobs) else a
+    for k, budget in enumerate(budgets):
+        readings = [v[k] for v in views(SamplingParams(max_new_tokens=budget))]
+        best = surest(readings)
         assert (got[k].token_ids, got[k].finish_reason) == (best.token_ids, best.finish_reason), k
     assert [g.token_ids for g in once._formulas(images, "en")] == [
         once._generate(prompt, [im], SamplingParams(max_new_tokens=b), task="formula")[0].token_ids

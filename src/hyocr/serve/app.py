@@ -75,6 +75,7 @@ from hyocr.tasks.segment import (
     chinese_kept,
     chinese_page,
     formula_params,
+    formula_views,
     formulas_worth_reading,
     joined,
     mostly_chinese,
@@ -139,8 +140,8 @@ class ServeConfig:
     # segmented pages, a model with a Chinese reader: a page of more crops than this is probed
     # (api.OCR `zh_probe`; 0: never)
     zh_probe: int = ZH_PROBE
-    # candidate formulas read with a lower confidence are read again at each of the formula reader's
-    # other heights (its config's `formula_heights`), the surest kept (api.OCR `formula_again`; 0: never)
+    # candidate formulas read with a lower confidence are read again in each of the formula reader's
+    # `segment.formula_views` (its other heights, and widened), the surest kept (api.OCR `formula_again`)
     formula_again: float = FORMULA_AGAIN
 
 
@@ -719,27 +720,28 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
 
         async def read_formula(crop) -> list[Completion]:
             # a candidate formula of a page, within its token budget; an unsure (greedy or beamed)
-            # reading read again at the reader's other heights (api.OCR._formulas_again): every
+            # reading read again in the reader's `formula_views` (api.OCR._formulas_again): every
             # reading made, the first first (the surest is kept)
             limited = formula_params(params, crop, formula_cfg)
 
-            async def read(height: int = 0) -> Completion:
+            async def read(height: int = 0, widen: float = 1.0) -> Completion:
+                view = widened(crop, widen) if widen != 1.0 else crop
                 async with width:
                     return await backend.generate(
-                        GenRequest(formula_text, [crop], task="formula", height=height),
+                        GenRequest(formula_text, [view], task="formula", height=height),
                         limited,
                         config.timeout,
                     )
 
             first = await read()
-            heights = getattr(formula_cfg, "formula_heights", ())
+            views = formula_views(formula_cfg)
             if (
-                not heights
+                not views
                 or params.temperature > 0
                 or answer_confidence(first.logprobs) >= config.formula_again
             ):
                 return [first]
-            return [first, *await asyncio.gather(*(read(h) for h in heights))]
+            return [first, *await asyncio.gather(*(read(h, w) for h, w in views))]
 
         # greedy readings only are read again with beams (sampled ones cannot be searched, beamed ones
         # were), and only by a backend that searches

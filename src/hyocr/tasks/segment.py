@@ -101,6 +101,7 @@ from hyocr.tasks.parse import geo_mean_probability
 
 __all__ = [
     "FORMULA_AGAIN",
+    "FORMULA_WIDEN",
     "PIECE_ASPECT",
     "REREAD",
     "REREAD_BEAMS",
@@ -141,6 +142,7 @@ __all__ = [
     "find_segments",
     "formula_budget",
     "formula_crops",
+    "formula_views",
     "formula_params",
     "formulas_worth_reading",
     "has_chinese",
@@ -362,9 +364,9 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
         "--formula-again",
         type=number_in(0),
         default=FORMULA_AGAIN,
-        help="formulas, a formula reader trained at several heights (its config's formula_heights): a "
-        "formula read with a lower confidence is read again at each of them, the surest reading kept "
-        f"(default: {FORMULA_AGAIN:g}; 0: never)",
+        help="formulas, a formula reader that reads at a height of its own (as the shipped one): a formula "
+        "read with a lower confidence is read again widened, and at each of the heights it was also "
+        f"trained at (its config's formula_heights), the surest reading kept (default: {FORMULA_AGAIN:g}; 0: never)",
     )
 
 
@@ -2140,10 +2142,27 @@ FORMULA_SURE = 0.91
 # reading that is a lone letter or digit does not count (`_surest_text`): version 20 read a
 # fraction's denominator "h" at 0.979
 TEXT_SURE = 0.95
-# a formula reading under this confidence (geometric-mean token probability) is read again at each
-# of the formula reader's other heights (its config's `formula_heights`) and the surest kept
-# (api.OCR `formula_again`; 0: never)
-FORMULA_AGAIN = 0.95
+# a formula reading under this confidence (geometric-mean token probability) is read again in each
+# of `formula_views` and the surest reading kept (api.OCR `formula_again`; 0: never). Session 52, the
+# formula reader of leg 67 (4 beams, 300 held-out formulas / 200 page formulas, exact): read at 96 px
+# alone 0.393 / 0.420; again at 160 px and widened under 0.9 0.413 / 0.420, 0.95 0.447 / 0.435, 0.98
+# 0.497 / 0.455 (198 and 125 of them read again), always 0.493 / 0.460
+FORMULA_AGAIN = 0.98
+# ... and widened this many times at its first height: a second view, as `REREAD_WIDEN` is a line
+# crop's (the same reader: widened alone 0.353 / 0.340, with the 160-px reading 0.497 / 0.455 against
+# 0.490 / 0.435 without it)
+FORMULA_WIDEN = 1.3
+
+
+def formula_views(cfg) -> list[tuple[int, float]]:
+    """The views (height, widening; height 0: the reader's own) an unsure formula reading is read
+    again in by a formula reader of config `cfg` that reads formulas at a height of their own (its
+    `formula_height`): each of its `formula_heights`, and widened `FORMULA_WIDEN` times. None for
+    one that reads formulas as the release does (smart_resize alone)."""
+    if not getattr(cfg, "formula_height", 0):
+        return []
+    views = [(h, 1.0) for h in getattr(cfg, "formula_heights", ())]
+    return views + ([(0, FORMULA_WIDEN)] if FORMULA_WIDEN != 1.0 else [])
 
 
 def formulas_worth_reading(
