@@ -14,7 +14,9 @@ under which a segment is read by a Chinese reader too, for a model that names on
 `--zh-probe 4,0` with each probe size (0: a page is never probed, so the line reader reads every
 crop first, as before session 43); `--zh-again 0.85,0.95,0` at each confidence under which the
 Chinese reader's readings are read again by it (session 46; session 45 read them under 0.95; 0: never,
-as before session 45).
+as before session 45). `--task formula --formula-again 0.98,0` reads formula images with each
+confidence under which a formula reading is read again in the formula reader's views (session 52:
+`segment.formula_views`; 0: never, as before).
 
 Each model is loaded and warmed up on the first page before any timing; the best round of each
 (the one least disturbed by other work on the machine) is shown beside the spread.
@@ -31,7 +33,7 @@ from hyocr.config import load_config
 from hyocr.documents.inputs import kind_of
 from hyocr.eval.bench import load_gt
 from hyocr.eval.metrics import ned
-from hyocr.tasks.segment import REREAD, REREAD_BEAMS, ZH_AGAIN, ZH_PROBE, ZH_REREAD
+from hyocr.tasks.segment import FORMULA_AGAIN, REREAD, REREAD_BEAMS, ZH_AGAIN, ZH_PROBE, ZH_REREAD
 
 
 def main() -> None:
@@ -39,7 +41,7 @@ def main() -> None:
     ap.add_argument("pages", type=Path, help="a directory of page images, with a gt.jsonl or not")
     ap.add_argument("models", nargs="+", help="model directories")
     ap.add_argument("--limit", type=int, default=8, help="pages to read")
-    ap.add_argument("--task", default="spotting", choices=["spotting", "text"])
+    ap.add_argument("--task", default="spotting", choices=["spotting", "text", "formula"])
     ap.add_argument("--repeat", type=int, default=2, help="rounds of the models, alternating")
     ap.add_argument(
         "--reread-beams", default=str(REREAD_BEAMS), help="comma-separated beam counts of the second reading"
@@ -62,6 +64,11 @@ def main() -> None:
         default=str(ZH_AGAIN),
         help="comma-separated confidences under which the Chinese reader's readings are read again by it (0: never)",
     )
+    ap.add_argument(
+        "--formula-again",
+        default=str(FORMULA_AGAIN),
+        help="comma-separated confidences under which a formula reading is read again in its reader's views (0: never)",
+    )
     args = ap.parse_args()
     pages = [p for p in sorted(args.pages.iterdir()) if kind_of(p) == "image"][: args.limit]
     if not pages:
@@ -74,23 +81,28 @@ def main() -> None:
     zh_under = [float(t) for t in args.zh_reread.split(",")]
     probes = [int(n) for n in args.zh_probe.split(",")]
     again = [float(t) for t in args.zh_again.split(",")]
+    formula_again = [float(t) for t in args.formula_again.split(",")]
 
-    def named(m: str, b: int, t: float, z: float, n: int, a: float) -> str:
+    def named(m: str, b: int, t: float, z: float, n: int, a: float, f: float) -> str:
         told = [f"{b} beams"] * (len(beams) > 1) + [f"under {t}"] * (len(under) > 1)
         told += [f"Chinese under {z}"] * (len(zh_under) > 1) + [f"probe {n}"] * (len(probes) > 1)
         told += [f"Chinese again under {a}"] * (len(again) > 1)
+        told += [f"formulas again under {f}"] * (len(formula_again) > 1)
         return f"{m} ({', '.join(told)})" if told else m
 
     # a model naming no Chinese reader reads alike at every --zh-reread and --zh-probe: once is enough
     chinese = {m: bool(load_config(m).zh_model) for m in args.models}
     readers = {
-        named(m, b, t, z, n, a): OCR(m, reread_beams=b, reread=t, zh_reread=z, zh_again=a, zh_probe=n)
+        named(m, b, t, z, n, a, f): OCR(
+            m, reread_beams=b, reread=t, zh_reread=z, zh_again=a, zh_probe=n, formula_again=f
+        )
         for m in args.models
         for b in beams
         for t in under
         for z in (zh_under if chinese[m] else zh_under[:1])
         for n in (probes if chinese[m] else probes[:1])
         for a in (again if chinese[m] else again[:1])
+        for f in formula_again
     }
     for ocr in readers.values():  # load and warm up every reader before timing
         getattr(ocr, args.task)(pages[0])
