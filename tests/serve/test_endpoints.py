@@ -426,49 +426,55 @@ def test_document_reads_centred_rows_as_formulas_too_when_the_model_reads_formul
     assert spotted[96] - spotted[0] == len(tall.ids)
 
 
-def test_the_server_reads_an_unsure_candidate_formula_again_at_the_readers_other_heights(
-    random_model, tokenizer
-):
-    # a formula reader trained at several heights (`formula_heights`): the document endpoint reads a
-    # page's candidate formula again at each of them when its reading is under formula_again (every
-    # reading, at 1.01), as api.OCR does, and counts that reading in the usage; at 0 it reads it once
+def test_the_server_reads_an_unsure_formula_image_again_in_the_readers_other_views(random_model, tokenizer):
+    # a formula reader trained at several heights (`formula_heights`): the formula endpoint reads an
+    # image again at each of them and widened when its reading is under formula_again (every
+    # reading, at 1.01), as api.OCR does, keeps the surest and counts every reading in the usage; at
+    # 0 it reads it once. A page's candidate formulas (the document endpoint) are read once either way
     import io
     from dataclasses import replace
 
-    from hyocr.engine.generate import Engine, Request
+    from hyocr.engine.generate import Engine, Request, SamplingParams
     from hyocr.processing.template import PromptBuilder
     from hyocr.tasks.prompts import instruction
-    from hyocr.tasks.segment import FORMULA_WIDEN, formula_crops, read_plan, widened
+    from hyocr.tasks.segment import FORMULA_WIDEN, surest, widened
     from tests.serve.conftest import LiveServer, make_app
     from tests.tasks.test_layout import formula_page
 
     page, _ = formula_page()
-    buf = io.BytesIO()
-    page.save(buf, format="PNG")
-    usage = {}
+    crop = page.crop((0, 0, 160, 64))
+    files = {}
+    for name, im in (("page", page), ("crop", crop)):
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        files[name] = buf.getvalue()
+    engine = Engine(random_model, tokenizer, PromptBuilder(tokenizer), autocast=False)
+    engine.cfg = replace(engine.cfg, reads="lines", line_height=32, formula_height=64, formula_heights=(128,))
+    got = {}
     for again in (0.0, 1.01):
-        engine = Engine(random_model, tokenizer, PromptBuilder(tokenizer), autocast=False)
-        engine.cfg = replace(
-            engine.cfg, reads="lines", line_height=32, formula_height=64, formula_heights=(128,)
-        )
         app = make_app(engine, max_new_tokens=3, drop_score=0.0, reread=0.0, formula_again=again)
         with LiveServer(app) as srv:
-            r = httpx.post(
-                srv.url + "/v1/ocr/document", files={"file": ("p.png", buf.getvalue())}, timeout=120
-            )
-        assert r.status_code == 200, r.text
-        usage[again] = r.json()["results"][0]["usage"]
-    segs, _, _ = read_plan("document", page)
-    _, crops = formula_crops(page, segs)
-    assert len(crops) == 1
-    taller = engine.prepare(Request(instruction("formula"), [crops[0]], task="formula", height=128))
-    assert taller.image_sizes[0]["resized_height"] == 128
-    wider = engine.prepare(
-        Request(instruction("formula"), [widened(crops[0], FORMULA_WIDEN)], task="formula")
+            for task, name in (("formula", "crop"), ("document", "page")):
+                r = httpx.post(
+                    f"{srv.url}/v1/ocr/{task}", files={"file": ("f.png", files[name])}, timeout=120
+                )
+                assert r.status_code == 200, r.text
+                got[again, task] = r.json()["results"][0]
+    prompt = instruction("formula")
+    views = [
+        Request(prompt, [crop], task="formula"),
+        Request(prompt, [crop], task="formula", height=128),
+        Request(prompt, [widened(crop, FORMULA_WIDEN)], task="formula"),
+    ]
+    readings = [engine.generate([v], SamplingParams(max_new_tokens=3))[0] for v in views]
+    assert got[0.0, "formula"]["latex"] == readings[0].text.strip()
+    assert got[1.01, "formula"]["latex"] == surest(readings).text.strip()
+    extra = sum(len(engine.prepare(v).ids) for v in views[1:])
+    assert (
+        got[1.01, "formula"]["usage"]["prompt_tokens"] - got[0.0, "formula"]["usage"]["prompt_tokens"]
+        == extra
     )
-    assert wider.image_sizes[0]["resized_height"] == 64
-    assert usage[1.01]["prompt_tokens"] - usage[0.0]["prompt_tokens"] == len(taller.ids) + len(wider.ids)
-    assert 2 <= usage[1.01]["completion_tokens"] - usage[0.0]["completion_tokens"] <= 6
+    assert got[1.01, "document"]["usage"] == got[0.0, "document"]["usage"]
 
 
 def test_formula_requests_are_read_by_the_formula_reader(random_model, test_cfg, tokenizer):

@@ -140,8 +140,9 @@ class ServeConfig:
     # segmented pages, a model with a Chinese reader: a page of more crops than this is probed
     # (api.OCR `zh_probe`; 0: never)
     zh_probe: int = ZH_PROBE
-    # candidate formulas read with a lower confidence are read again in each of the formula reader's
-    # `segment.formula_views` (its other heights, and widened), the surest kept (api.OCR `formula_again`)
+    # a formula image (the formula task) read with a lower confidence is read again in each of the
+    # formula reader's `segment.formula_views` (its other heights, and widened), the surest kept
+    # (api.OCR `formula_again`; a page's candidate formulas are read once)
     formula_again: float = FORMULA_AGAIN
 
 
@@ -718,30 +719,32 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             async with width:
                 return await backend.generate(GenRequest(line_text, [crop]), params, config.timeout)
 
-        async def read_formula(crop) -> list[Completion]:
-            # a candidate formula of a page, within its token budget; an unsure (greedy or beamed)
-            # reading read again in the reader's `formula_views` (api.OCR._formulas_again): every
-            # reading made, the first first (the surest is kept)
-            limited = formula_params(params, crop, formula_cfg)
+        async def formula_views_read(image, first: Completion, p: SamplingParams) -> list[Completion]:
+            # an unsure (greedy or beamed) formula reading read again in the formula reader's
+            # `formula_views` (api.OCR._formulas_again): every reading made, the first first (the
+            # surest is kept)
+            views = formula_views(formula_cfg)
+            if not views or p.temperature > 0 or answer_confidence(first.logprobs) >= config.formula_again:
+                return [first]
 
-            async def read(height: int = 0, widen: float = 1.0) -> Completion:
-                view = widened(crop, widen) if widen != 1.0 else crop
+            async def read(height: int, widen: float) -> Completion:
+                view = widened(image, widen) if widen != 1.0 else image
                 async with width:
                     return await backend.generate(
-                        GenRequest(formula_text, [view], task="formula", height=height),
-                        limited,
-                        config.timeout,
+                        GenRequest(formula_text, [view], task="formula", height=height), p, config.timeout
                     )
 
-            first = await read()
-            views = formula_views(formula_cfg)
-            if (
-                not views
-                or params.temperature > 0
-                or answer_confidence(first.logprobs) >= config.formula_again
-            ):
-                return [first]
             return [first, *await asyncio.gather(*(read(h, w) for h, w in views))]
+
+        async def read_formula(crop) -> list[Completion]:
+            # a candidate formula of a page, within its token budget, read once (as api.OCR._formulas)
+            limited = formula_params(params, crop, formula_cfg)
+            async with width:
+                return [
+                    await backend.generate(
+                        GenRequest(formula_text, [crop], task="formula"), limited, config.timeout
+                    )
+                ]
 
         # greedy readings only are read again with beams (sampled ones cannot be searched, beamed ones
         # were), and only by a backend that searches
@@ -915,6 +918,10 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             if by_segment:
                 return await by_segments(k, img)
             c = await backend.generate(GenRequest(text, [img], task=task), params, config.timeout)
+            readings = [c]
+            if task == "formula":
+                readings = await formula_views_read(img, c, params)
+                c = surest(readings)
             conf = None
             if task == "spotting" and backend.ref_ids and c.token_ids:
                 conf = spotting_confidences(c.token_ids, c.logprobs, *backend.ref_ids)
@@ -933,7 +940,11 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 seconds=c.seconds,
                 source=f"{name}#page={k + 1}" if pdf else name,
             ).to_dict()
-            typed.update(page=k + 1 if pdf else None, finish_reason=c.finish_reason, usage=_usage(c))
+            usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+            for r in readings:
+                for key, v in _usage(r).items():
+                    usage[key] += v
+            typed.update(page=k + 1 if pdf else None, finish_reason=c.finish_reason, usage=usage)
             return typed
 
         async def all_pages() -> list[dict]:
