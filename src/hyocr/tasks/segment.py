@@ -364,8 +364,8 @@ def add_segment_arguments(group, scope: str = "text/spotting/fields/key/table/do
         "--formula-again",
         type=number_in(0),
         default=FORMULA_AGAIN,
-        help="formulas, a formula reader that reads at a height of its own (as the shipped one): a formula "
-        "read with a lower confidence is read again widened, and at each of the heights it was also "
+        help="the formula task, a formula reader that reads at a height of its own (as the shipped one): a "
+        "formula image read with a lower confidence is read again widened, and at each of the heights it was also "
         f"trained at (its config's formula_heights), the surest reading kept (default: {FORMULA_AGAIN:g}; 0: never)",
     )
 
@@ -2142,8 +2142,9 @@ FORMULA_SURE = 0.91
 # reading that is a lone letter or digit does not count (`_surest_text`): version 20 read a
 # fraction's denominator "h" at 0.979
 TEXT_SURE = 0.95
-# a formula reading under this confidence (geometric-mean token probability) is read again in each
-# of `formula_views` and the surest reading kept (api.OCR `formula_again`; 0: never). Session 52, the
+# a formula image's reading (the formula task; a page's candidates are read once) under this
+# confidence (geometric-mean token probability) is read again in each of `formula_views` and the
+# surest reading kept (api.OCR `formula_again`; 0: never). Session 52, the
 # formula reader of leg 67 (4 beams, 300 held-out formulas / 200 page formulas, exact): read at 96 px
 # alone 0.393 / 0.420; again at 160 px and widened under 0.9 0.413 / 0.420, 0.95 0.447 / 0.435, 0.98
 # 0.497 / 0.455 (198 and 125 of them read again), always 0.493 / 0.460
