@@ -100,17 +100,6 @@ def _is_many(images: Any) -> bool:
     return isinstance(images, (list, tuple))
 
 
-def _within(g, budget: int, tok):
-    """A formula reading cut to its crop's token `budget` and marked cut short ("length") if it
-    reached it, as it would have been read alone under that budget (`OCR._formulas`)."""
-    if len(g.token_ids) < budget:
-        return g
-    ids = g.token_ids[:budget]
-    return replace(
-        g, text=tok.decode(ids), token_ids=ids, logprobs=g.logprobs[:budget], finish_reason="length"
-    )
-
-
 def _default_workers(engine) -> int:
     import torch
 
@@ -483,7 +472,19 @@ class OCR:
         )
         # read once: reading a page's candidates again in `formula_views` made held-out pages about a
         # third slower (2.36 -> 3.06 s a page) for text NED 0.0164 -> 0.0162 on 8 of them (session 52)
-        return [_within(g, budget, reader.tok) for g, budget in zip(gens, budgets, strict=True)]
+        out = []
+        for g, budget in zip(gens, budgets, strict=True):
+            if len(g.token_ids) >= budget:
+                ids = g.token_ids[:budget]
+                g = replace(
+                    g,
+                    text=reader.tok.decode(ids),
+                    token_ids=ids,
+                    logprobs=g.logprobs[:budget],
+                    finish_reason="length",
+                )
+            out.append(g)
+        return out
 
     def _formulas_again(self, prompt: str, images: list, gens: list, base) -> list:
         """Readings of formula images (the formula task) under `formula_again` read again in each of

@@ -565,6 +565,14 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             "total_tokens": c.prompt_tokens + c.completion_tokens,
         }
 
+    def _usage_of(completions) -> dict:
+        """The usage of several readings made for one answer, summed."""
+        usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        for c in completions:
+            for key, v in _usage(c).items():
+                usage[key] += v
+        return usage
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
         body = await _json_body(request)
@@ -736,15 +744,13 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
 
             return [first, *await asyncio.gather(*(read(h, w) for h, w in views))]
 
-        async def read_formula(crop) -> list[Completion]:
+        async def read_formula(crop) -> Completion:
             # a candidate formula of a page, within its token budget, read once (as api.OCR._formulas)
             limited = formula_params(params, crop, formula_cfg)
             async with width:
-                return [
-                    await backend.generate(
-                        GenRequest(formula_text, [crop], task="formula"), limited, config.timeout
-                    )
-                ]
+                return await backend.generate(
+                    GenRequest(formula_text, [crop], task="formula"), limited, config.timeout
+                )
 
         # greedy readings only are read again with beams (sampled ones cannot be searched, beamed ones
         # were), and only by a backend that searches
@@ -880,8 +886,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             )
             for i, t in zip(chinese, tried_zh, strict=True):
                 outs[i] = zh_again_kept(t[0], surest(t))
-            freads = fouts if beside else later
-            fouts = [surest(t) for t in freads]
+            fouts = fouts if beside else later
             # every reading made, for the usage: the line reader's (none of a settled crop's) and
             # the Chinese reader's, each once
             spent = (
@@ -889,7 +894,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 + list(made.values())
                 + [z for i, z in enumerate(zh) if z is not None and i not in made]
                 + [c for t in tried_zh for c in t[1:]]
-                + [c for t in freads for c in t]
+                + list(fouts)
             )
             answers = joined([SegmentAnswer.of(c, CUT_SHORT) for c in outs], owner, len(segs), crops)
             typed = assemble(
@@ -906,10 +911,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                     (fboxes[k], SegmentAnswer.of(c, CUT_SHORT)) for k, c in zip(worth, fouts, strict=True)
                 ],
             ).to_dict()
-            usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-            for c in spent:
-                for key, v in _usage(c).items():
-                    usage[key] += v
+            usage = _usage_of(spent)
             finish = "length" if any(a.truncated for a in answers) else "stop"
             typed.update(page=k + 1 if pdf else None, finish_reason=finish, usage=usage)
             return typed
@@ -940,11 +942,9 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
                 seconds=c.seconds,
                 source=f"{name}#page={k + 1}" if pdf else name,
             ).to_dict()
-            usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-            for r in readings:
-                for key, v in _usage(r).items():
-                    usage[key] += v
-            typed.update(page=k + 1 if pdf else None, finish_reason=c.finish_reason, usage=usage)
+            typed.update(
+                page=k + 1 if pdf else None, finish_reason=c.finish_reason, usage=_usage_of(readings)
+            )
             return typed
 
         async def all_pages() -> list[dict]:
