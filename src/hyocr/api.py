@@ -67,10 +67,10 @@ from hyocr.tasks.segment import (
     ZH_AGAIN_WIDEN,
     ZH_PROBE,
     ZH_REREAD,
-    answer_confidence,
     chinese_kept,
     chinese_page,
     formula_params,
+    formula_rereading,
     formula_views,
     mostly_chinese,
     probe_asking,
@@ -496,7 +496,7 @@ class OCR:
 
         reader = self.engine.for_task("formula")
         views = formula_views(getattr(reader, "cfg", None))
-        unsure = [i for i, g in enumerate(gens) if answer_confidence(g.logprobs) < self.formula_again]
+        unsure = [i for i, g in enumerate(gens) if formula_rereading(g.logprobs, self.formula_again)]
         if not views or not unsure or base.temperature > 0:
             return gens
         seen = [load_image(images[i]) for i in unsure]

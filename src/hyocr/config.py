@@ -86,8 +86,8 @@ class HyocrConfig:
     formula_height: int = 0
     # the other heights this reader was trained to read formulas at (`train.data`: each formula
     # image at one of `formula_height` and these, by its digest). At 96 px a fraction's numerator
-    # and a limit's script are a few pixels tall; the pipeline reads a formula it reads unsurely
-    # again at each of these and keeps the surest reading (api.OCR `_formulas_again`). (): none.
+    # and a limit's script are a few pixels tall; the pipeline reads a formula image it reads
+    # unsurely again at each of these and keeps the surest reading (api.OCR `_formulas_again`). (): none.
     formula_heights: tuple[int, ...] = ()
     # a directory beside this model's files (a relative path inside its directory) holding the
     # model that reads the `formula` task in this one's stead: a small line reader taught formulas

@@ -70,11 +70,11 @@ from hyocr.tasks.segment import (
     ZH_PROBE,
     ZH_REREAD,
     SegmentAnswer,
-    answer_confidence,
     assemble,
     chinese_kept,
     chinese_page,
     formula_params,
+    formula_rereading,
     formula_views,
     formulas_worth_reading,
     joined,
@@ -732,7 +732,7 @@ def create_app(backend: Backend, config: ServeConfig | None = None) -> FastAPI:
             # `formula_views` (api.OCR._formulas_again): every reading made, the first first (the
             # surest is kept)
             views = formula_views(formula_cfg)
-            if not views or p.temperature > 0 or answer_confidence(first.logprobs) >= config.formula_again:
+            if not views or p.temperature > 0 or not formula_rereading(first.logprobs, config.formula_again):
                 return [first]
 
             async def read(height: int, widen: float) -> Completion:

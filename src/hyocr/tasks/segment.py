@@ -142,6 +142,7 @@ __all__ = [
     "find_segments",
     "formula_budget",
     "formula_crops",
+    "formula_rereading",
     "formula_views",
     "formula_params",
     "formulas_worth_reading",
@@ -2162,8 +2163,13 @@ def formula_views(cfg) -> list[tuple[int, float]]:
     one that reads formulas as the release does (smart_resize alone)."""
     if not getattr(cfg, "formula_height", 0):
         return []
-    views = [(h, 1.0) for h in getattr(cfg, "formula_heights", ())]
-    return views + ([(0, FORMULA_WIDEN)] if FORMULA_WIDEN != 1.0 else [])
+    return [(h, 1.0) for h in getattr(cfg, "formula_heights", ())] + [(0, FORMULA_WIDEN)]
+
+
+def formula_rereading(logprobs: Sequence[float], formula_again: float) -> bool:
+    """Whether a formula image's reading with `logprobs` is read again in its reader's
+    `formula_views`: its confidence is under `formula_again` (`FORMULA_AGAIN`)."""
+    return answer_confidence(logprobs) < formula_again
 
 
 def formulas_worth_reading(
