@@ -77,6 +77,8 @@ SETS = [
     EvalSet("heldout_markdown", "document", "whole", "pages-en-markdown.toml", 900411, 20),
     EvalSet("heldout_formulas", "formula", "whole", "formulas-en.toml", 900511, 300),
     EvalSet("heldout_page_formulas", "formula", "whole", "formulas-en-page.toml", 900521, 200),
+    # a development set for choosing among a formula's readings, so the held-out sets stay unseen
+    EvalSet("dev_formulas", "formula", "whole", "formulas-en.toml", 900531, 200),
 ]
 BY_NAME = {s.name: s for s in SETS}
 
