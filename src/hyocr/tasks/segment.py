@@ -1774,16 +1774,30 @@ def _lighter_print(g: np.ndarray) -> bool:
     return hi - med > med - lo + 30
 
 
+def _dark_edge(g: np.ndarray) -> bool:
+    """Whether the top or the bottom row of grey pixels `g` (their middle 80%) is dark: nearer the
+    darkest (5th percentile) of `g` than its brightest (95th). A crop of a dark band has the band
+    along one edge at least; a tight crop of bold dark print has paper along both."""
+    w = g.shape[1]
+    rows = g[[0, -1], w // 10 : w - w // 10] if w >= 10 else g[[0, -1]]
+    lo, hi = np.percentile(g, (5, 95))
+    return float(np.median(rows, axis=1).min()) < (lo + hi) / 2
+
+
 def upright_print(crop: Image.Image) -> Image.Image:
     """`crop` as dark print on a light ground: inverted when its print is lighter than its ground
     (light print on a dark band) both in the whole crop and in its middle (the middle half of its
-    rows, 80% of its columns). The whole crop alone takes a line on a white box cut out of a page on
-    a coloured ground for light print (the ground is most of it); the middle alone, a tight crop of
-    bold print (its strokes are most of it)."""
+    rows, 80% of its columns), and its top or bottom edge is dark (`_dark_edge`). The whole crop
+    alone takes a line on a white box cut out of a page on a coloured ground for light print (the
+    ground is most of it); the middle alone, or both, a tight crop of bold print (its strokes are
+    most of it: "HUA BOOK STORE" in heavy italics was read inverted, "TUTCONSET ONT", and left
+    out). Of the crops the cutter made of 60 held-out receipts, 20 pages, 20 Markdown pages, 40
+    Chinese receipts and 40 training-face receipts, 24 were inverted that the edge keeps upright,
+    all of them dark print on paper; none of the 40 real receipts' changed."""
     g = np.asarray(crop.convert("L"))
     h, w = g.shape
     middle = g[h // 4 : h - h // 4, w // 10 : w - w // 10] if h >= 4 and w >= 10 else g
-    if not (_lighter_print(g) and _lighter_print(middle)):
+    if not (_lighter_print(g) and _lighter_print(middle) and _dark_edge(g)):
         return crop
     return ImageOps.invert(crop.convert("RGB"))
 
