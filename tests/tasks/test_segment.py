@@ -913,30 +913,32 @@ def test_a_tight_crop_of_heavy_dark_print_is_read_as_it_is_and_light_print_on_a_
 
     from hyocr.tasks.segment import upright_print
 
-    def tight(ground, ink, stroke, top=0):
-        # print cut out as the cutter cuts it: 2 px around its ink, `top` rows of the page over it
+    def tight(ground, ink, stroke, paper=(0, 0, 0, 0), pad=2):
+        # print cut out as the cutter cuts it: `pad` px around its ink, and `paper` (left, top,
+        # right, bottom) pixels of the page's paper round that
         img = Image.new("RGB", (260, 60), ground)
         d = ImageDraw.Draw(img)
         d.text((4, 12), "HUA BOOK", fill=ink, font_size=32, stroke_width=stroke, stroke_fill=ink)
         g = np.abs(np.asarray(img.convert("L"), dtype=int) - int(np.mean(ground)))
         ys, xs = np.where(g > 60)
-        crop = img.crop((xs.min() - 2, ys.min() - 2, xs.max() + 3, ys.max() + 3))
-        if top:
-            crop = ImageOps.expand(crop, (0, top, 0, 0), fill=(250, 250, 248))
+        crop = img.crop((xs.min() - pad, ys.min() - pad, xs.max() + pad + 1, ys.max() + pad + 1))
+        crop = ImageOps.expand(crop, paper, fill=(250, 250, 248))
         return crop.filter(ImageFilter.GaussianBlur(0.8))
 
-    def ground(crop):  # the median of its bottom row
-        return float(np.median(np.asarray(crop.convert("L"))[-1]))
+    def ground(crop):  # the median of its middle row
+        g = np.asarray(crop.convert("L"))
+        return float(np.median(g[len(g) // 2]))
 
     # heavy black print on paper: its strokes are most of the crop, and of its middle, so that both
     # look like light print on a dark ground; the paper along its top and bottom says otherwise (a
     # receipt's "HUA BOOK STORE" in heavy italics was read inverted, "TUTCONSET ONT")
     bold = tight((225, 225, 222), (25, 25, 25), 3)
-    assert ground(upright_print(bold)) == ground(bold) > 200
-    # light print on a black bar, alone and with the page's paper over it, is inverted
-    for top in (0, 6):
-        bar = tight((15, 15, 15), (245, 245, 245), 0, top)
-        assert ground(bar) < 50 and ground(upright_print(bar)) > 200
+    assert ground(bold) < 128 and upright_print(bold) is bold
+    # light print on a black bar is inverted: the bar alone, with the page's paper over it (the bar
+    # along the bottom edge), and with paper all round it (the bar round the print)
+    for paper in ((0, 0, 0, 0), (0, 6, 0, 0), (8, 4, 8, 4)):
+        bar = tight((15, 15, 15), (245, 245, 245), 0, paper, pad=6)
+        assert ground(bar) < 128 and ground(upright_print(bar)) > 128, paper
 
 
 def test_a_reading_that_runs_on_along_a_row_of_stars_is_cut_back_to_what_its_crop_holds():
