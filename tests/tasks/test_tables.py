@@ -159,6 +159,59 @@ def test_a_ruled_table_on_a_page_is_cut_along_its_rules():
     assert table_html(cells, reads)[0].count('rowspan="2"') == 1
 
 
+def test_a_ruled_grid_whose_rows_the_cutter_does_not_find_is_cut_along_its_rules_on_a_page():
+    # a cell spanning two rows sits between them, and the rows beside it hold one segment each:
+    # the cutter's rows give no run of two-segment rows over the whole table, its rules do
+    from hyocr.tasks.segment import page_segments
+    from hyocr.tasks.tables import Cell, with_tables
+
+    page = Image.new("RGB", (560, 380), (250, 250, 247))
+    d = ImageDraw.Draw(page)
+    d.text((30, 16), "Figures of the season, as printed below.", fill=(25, 25, 25), font_size=18)
+    xs, ys = [30, 200, 320], [60, 100, 140, 180, 220, 260]
+    for k, y in enumerate(ys):
+        x0 = xs[1] if k == 2 else xs[0]  # no rule under the spanning cell
+        d.line((x0, y, xs[-1], y), fill=(30, 30, 30), width=1)
+    for x in xs:
+        d.line((x, ys[0], x, ys[-1]), fill=(30, 30, 30), width=1)
+    text = {(0, 0): "Region", (0, 1): "Value", (1, 1): "783.75", (2, 1): "37.74"}
+    text |= {(3, 0): "Suffolk", (3, 1): "Button", (4, 0): "Pernambuco", (4, 1): "35.0%"}
+    for (r, c), t in text.items():
+        d.text((xs[c] + 12, ys[r] + 10), t, fill=(25, 25, 25), font_size=18)
+    d.text((xs[0] + 12, ys[1] + 30), "Dong, Northern", fill=(25, 25, 25), font_size=18)
+    d.text((30, 300), "All figures are rounded.", fill=(25, 25, 25), font_size=18)
+    segs = page_segments(page)
+    in_table = [s for s in segs if ys[0] < s.box[1] < ys[-1]]
+    rows = [sum(s.row == r for s in in_table) for r in sorted({s.row for s in in_table})]
+    assert rows[:4] == [2, 1, 1, 1], rows  # the case: no run of rows of two segments until row 3
+    cells = [s for s in with_tables(segs, page) if isinstance(s, Cell)]
+    assert [(c.row, c.col, c.rowspan) for c in cells] == [
+        (0, 0, 1),
+        (0, 1, 1),
+        (1, 0, 2),
+        (1, 1, 1),
+        (2, 1, 1),
+        (3, 0, 1),
+        (3, 1, 1),
+        (4, 0, 1),
+        (4, 1, 1),
+    ]
+    reads = [
+        "Region",
+        "Value",
+        "Dong, Northern",
+        "783.75",
+        "37.74",
+        "Suffolk",
+        "Button",
+        "Pernambuco",
+        "35.0%",
+    ]
+    assert table_html(cells, reads)[0].count('rowspan="2"') == 1
+    for c in cells:  # within the frame; the lines above and below the table are no cells
+        assert xs[0] <= c.box[0] and c.box[2] <= xs[-1] and ys[0] <= c.box[1] and c.box[3] <= ys[-1], c
+
+
 def test_a_decimal_point_the_grain_filter_drops_does_not_split_a_number_into_two_columns():
     # small monospaced print whose points scanned as single pixels: "11.79" is "11" and "79" a
     # character apart, as far apart as two words, with a speck between them
