@@ -212,6 +212,32 @@ def test_a_ruled_grid_whose_rows_the_cutter_does_not_find_is_cut_along_its_rules
         assert xs[0] <= c.box[0] and c.box[2] <= xs[-1] and ys[0] <= c.box[1] and c.box[3] <= ys[-1], c
 
 
+def test_a_table_ruled_by_rows_stays_one_table_across_a_cell_spanning_two_rows():
+    # the spanning cell's row holds one segment, in a gap of the rows around it: the run of rows
+    # of two segments goes on through it (it broke there, making two tables of one)
+    from hyocr.tasks.segment import page_segments
+    from hyocr.tasks.tables import Cell, with_tables
+
+    page = Image.new("RGB", (600, 420), (250, 250, 247))
+    d = ImageDraw.Draw(page)
+    d.text((30, 16), "Figures of the season, as printed below.", fill=(25, 25, 25), font_size=18)
+    xs, top, step = [40, 240, 400], 70, 44
+    rows = [["Query", "Damar", "West"], ["Varsinais", "1528", "51.61"], ["Volscian", "Southern", "Ahead"]]
+    rows += [["Kwer", "", "Walgreens"], ["Tb", "", "98.6%"], ["Peru", "Zaparo", "Maryland"]]
+    for r, row in enumerate(rows):
+        y = top + r * step
+        d.line((30, y, 560, y), fill=(30, 30, 30), width=1)
+        for x, t in zip(xs, row, strict=True):
+            d.text((x, y + 12), t, fill=(25, 25, 25), font_size=18)
+    d.line((30, top + len(rows) * step, 560, top + len(rows) * step), fill=(30, 30, 30), width=1)
+    d.text((xs[1], top + 3 * step + 12 + step // 2), "424.31", fill=(25, 25, 25), font_size=18)
+    d.text((30, 370), "All figures are rounded.", fill=(25, 25, 25), font_size=18)
+    cells = [s for s in with_tables(page_segments(page), page) if isinstance(s, Cell)]
+    assert len({c.block for c in cells}) == 1, [(c.row, c.block) for c in cells]
+    assert len(cells) == 17, [(c.row, c.col, c.box) for c in cells]  # 16 texts and "424.31"
+    assert [c.rowspan for c in cells].count(2) == 1
+
+
 def test_a_decimal_point_the_grain_filter_drops_does_not_split_a_number_into_two_columns():
     # small monospaced print whose points scanned as single pixels: "11.79" is "11" and "79" a
     # character apart, as far apart as two words, with a speck between them

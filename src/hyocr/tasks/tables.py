@@ -600,6 +600,23 @@ def _gridded(segs: Sequence[S.Segment], image: Image.Image) -> list[S.Segment]:
     return out
 
 
+def _spanning(rows: list[list[S.Segment]], j: int) -> bool:
+    """Whether row `j`, one segment between rows of two or more, is a cell spanning the rows
+    around it: short (at most 0.4 of their width), within their width and in a gap of both (its
+    column empty in them, as `table_cells` finds a cell spanning rows). The cutter's rows break
+    a table at such a row: a held-out Markdown page's table ruled by rows became two. A receipt's
+    second line of an item stands under its name, not in a gap."""
+    if len(rows[j]) != 1 or j + 1 >= len(rows) or len(rows[j + 1]) < 2 or j == 0:
+        return False
+    around = [s for r in (rows[j - 1], rows[j + 1]) for s in r]
+    if any(isinstance(s, Cell) for s in around + rows[j]):
+        return False
+    x0, x1 = min(s.box[0] for s in around), max(s.box[2] for s in around)
+    (b,) = [s.box for s in rows[j]]
+    apart = all(s.box[2] <= b[0] or b[2] <= s.box[0] for s in around)
+    return apart and b[2] - b[0] <= 0.4 * (x1 - x0) and x0 <= b[0] and b[2] <= x1
+
+
 def with_tables(segs: Sequence[S.Segment], image: Image.Image, framed_only: bool = False) -> list[S.Segment]:
     """A page's segments with each table on it cut into cells instead: each ruled grid
     (`_gridded`, with `framed_only` too: a grid is framed; its cells are not looked at again),
@@ -629,7 +646,7 @@ def with_tables(segs: Sequence[S.Segment], image: Image.Image, framed_only: bool
     k = 0
     while k < len(rows):
         j = k
-        while j < len(rows) and len(rows[j]) >= 2:
+        while j < len(rows) and (len(rows[j]) >= 2 or (j > k and _spanning(rows, j))):
             j += 1
         if j - k < 2:
             out += rows[k]
