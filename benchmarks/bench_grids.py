@@ -26,12 +26,6 @@ def images_of(folder: Path, limit: int) -> list[Image.Image]:
     return [Image.open(folder / n).convert("RGB") for n in sorted(set(names))[:limit]]
 
 
-def _height(im: Image.Image) -> float:
-    """The page's median segment height, as `_gridded` takes it."""
-    boxes = [s.box for s in S.page_segments(im)]
-    return float(sorted(b[3] - b[1] for b in boxes)[len(boxes) // 2]) if boxes else 20.0
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path, help="folders with gt.jsonl and its images")
@@ -55,7 +49,7 @@ def main() -> None:
                         spent[side] += time.perf_counter() - t0
                 best = {k: min(best[k], spent[k]) for k in best}
             T._gridded = gridded
-            found = sum(bool(T._grids(im, _height(im))) for im in images)
+            found = sum(bool(T._grids(im, T.segment_height(S.page_segments(im)))) for im in images)
             n = len(images)
             print(
                 f"| {folder.name} ({n}) | {task} | {best['without'] / n:.3f} | {best['with'] / n:.3f} | {found} |"

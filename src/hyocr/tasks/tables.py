@@ -572,14 +572,18 @@ def _placed(cells: Sequence[Cell], x0: int, y0: int, block: int) -> list[Cell]:
     ]
 
 
+def segment_height(segs: Sequence[S.Segment]) -> float:
+    """The median height of `segs` (the print height `_grids` looks for rules by)."""
+    return float(np.median([s.box[3] - s.box[1] for s in segs]))
+
+
 def _gridded(segs: Sequence[S.Segment], image: Image.Image) -> list[S.Segment]:
     """`segs` with the segments of each ruled grid on the page (`_grids`) replaced by its cells
     (`table_cells`, ruled only), where the grid is cut into two cells or more."""
     if len(segs) < 2:
         return list(segs)
-    height = float(np.median([s.box[3] - s.box[1] for s in segs]))
     out = list(segs)
-    for x0, y0, x1, y1 in _grids(image, height):
+    for x0, y0, x1, y1 in _grids(image, segment_height(segs)):
         inside = [
             k
             for k, s in enumerate(out)
