@@ -167,6 +167,17 @@ def test_held_out_faces_never_reach_training_renders_and_are_all_an_eval_set_see
             pass
 
 
+def test_no_training_face_is_a_copy_or_a_sibling_of_a_held_out_face():
+    # held-out faces measure reading print never seen: a clone under another name (TeX Gyre Bonum
+    # is URW Bookman redrawn) or the same design at another weight would leak them into training
+    from hyocr.data.fonts import HELDOUT_FACES, fonts_for
+
+    kin = ("URWBookman", "texgyrebonum", "Roboto", "JetBrainsMono", "Anonymous", "DejaVuSansCondensed-BoldOb")
+    training = {f.name for f in fonts_for("latn")} - HELDOUT_FACES
+    assert len(training) >= 130  # session 55's faces are installed (requirements/apt.txt)
+    assert not [name for name in training if name.startswith(kin)], training
+
+
 @pytest.mark.parametrize("code", ["zh-Hans", "zh-Hant", "ja"])
 def test_chinese_and_japanese_sentences_run_on_without_spaces(code):
     """Text of a language written without spaces has none after a sentence's full stop: Faker's
