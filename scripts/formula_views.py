@@ -1,0 +1,103 @@
+"""Read formula images under several views, then score ways of choosing among the readings.
+
+`collect` reads the first `--limit` images of a formula set (`gt.jsonl` with `latex`) with the
+shipped model's formula reader (or `--model`'s) in each view below: the reader's own height, other
+heights, and widened (`segment.widened`), each with its confidence (`segment.answer_confidence`).
+It writes one row per image after every view, so a stopped run keeps the views it finished.
+`score` replays choices offline: each view alone, the best view of each image (an upper bound), the
+shipped rule (`api.OCR._formulas_again`: the first view, and under `FORMULA_AGAIN` the other views
+of `segment.formula_views` too, the surest kept), that rule with more views, and votes (the reading
+most views agree on, ties to the surest). Exact match is of `normalize_latex`, as `hyocr eval`.
+
+    python scripts/formula_views.py collect runs/eval/dev_formulas runs/views/dev_formulas.jsonl --limit 100
+    python scripts/formula_views.py score runs/views/dev_formulas.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+VIEWS = ((0, 1.0), (160, 1.0), (0, 1.3), (128, 1.0), (160, 1.3), (128, 1.3))  # (height, widening)
+SHIPPED = (1, 2)  # the views `segment.formula_views` gives the shipped reader, by index into VIEWS
+
+
+def collect(data: Path, out: Path, model: str | None, limit: int) -> None:
+    from hyocr.api import OCR
+    from hyocr.engine.generate import SamplingParams
+    from hyocr.processing.image import load_image
+    from hyocr.tasks.prompts import instruction
+    from hyocr.tasks.segment import answer_confidence, widened
+
+    ocr = OCR(model) if model else OCR()
+    gt = [json.loads(line) for line in (data / "gt.jsonl").read_text(encoding="utf-8").splitlines()]
+    gt = gt[:limit] if limit else gt
+    images = [load_image(data / g["image"]) for g in gt]
+    prompt = instruction("formula", "en")
+    params = ocr.params or SamplingParams(max_new_tokens=ocr.max_new_tokens)
+    rows = [{"image": g["image"], "gt": g.get("latex") or g.get("text", ""), "views": []} for g in gt]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for height, widen in VIEWS:
+        seen = [widened(im, widen) if widen != 1.0 else im for im in images]
+        gens = ocr._generate(prompt, seen, params, task="formula", by_shape=True, height=height)
+        for row, g in zip(rows, gens, strict=True):
+            row["views"].append([height, widen, g.text, answer_confidence(g.logprobs)])
+        out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        print(f"view {height or 'own'} px x{widen}: {len(rows)} read", flush=True)
+
+
+def score(path: Path, again: float) -> None:
+    from hyocr.eval.metrics import normalize_latex
+
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    n_views = min(len(r["views"]) for r in rows)
+    right = [[normalize_latex(v[2]) == normalize_latex(r["gt"]) for v in r["views"]] for r in rows]
+
+    def chosen(extra: tuple[int, ...], votes: bool, threshold: float) -> int:
+        exact = 0
+        for r, ok in zip(rows, right, strict=True):
+            views = r["views"]
+            picks = [0] + list(extra) if views[0][3] < threshold else [0]
+            if votes:
+                count = Counter(normalize_latex(views[k][2]) for k in picks)
+                best = max(picks, key=lambda k: (count[normalize_latex(views[k][2])], views[k][3]))
+            else:
+                best = max(picks, key=lambda k: views[k][3])
+            exact += ok[best]
+        return exact
+
+    name = [f"{h or 'own'}px x{w}" for h, w, _, _ in rows[0]["views"][:n_views]]
+    print(f"{len(rows)} formulas, exact matches:")
+    for k in range(n_views):
+        print(f"  {name[k]} alone: {sum(ok[k] for ok in right)}")
+    print(f"  best view of each: {sum(any(ok[:n_views]) for ok in right)}")
+    for extra in (SHIPPED, *((*SHIPPED, k) for k in range(3, n_views)), tuple(range(1, n_views))):
+        if max(extra) < n_views:
+            views = ", ".join(name[k] for k in (0, *extra))
+            print(
+                f"  under {again}: {views}: surest {chosen(extra, False, again)}, votes {chosen(extra, True, again)}"
+            )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect", help="read a formula set under every view")
+    c.add_argument("data", type=Path)
+    c.add_argument("out", type=Path)
+    c.add_argument("--model", help="model directory (default: the shipped model)")
+    c.add_argument("--limit", type=int, default=100, help="the first N images (0: all)")
+    s = sub.add_parser("score", help="replay ways of choosing among the views")
+    s.add_argument("views", type=Path)
+    s.add_argument("--again", type=float, default=0.98, help="read other views under this confidence")
+    a = ap.parse_args()
+    if a.cmd == "collect":
+        collect(a.data, a.out, a.model, a.limit)
+    else:
+        score(a.views, a.again)
+
+
+if __name__ == "__main__":
+    main()
