@@ -79,7 +79,9 @@ SETS = [
     EvalSet("heldout_page_formulas", "formula", "whole", "formulas-en-page.toml", 900521, 200),
     # a development set for choosing among a formula's readings, so the held-out sets stay unseen
     EvalSet("dev_formulas", "formula", "whole", "formulas-en.toml", 900531, 200),
-    # a development set for choosing how page lines are read (20 pages, as the held-out pages)
+    # a development set for choosing how page lines are read (20 pages, as the held-out pages).
+    # dev_pages and the dev receipts draw training faces: the sets on disk were drawn from the 98
+    # Latin faces before session 55; a rebuild draws from its 141 and gives other images
     EvalSet("dev_pages", "spotting", "whole", "pages-en.toml", 900541, 40),
 ]
 BY_NAME = {s.name: s for s in SETS}
