@@ -296,10 +296,10 @@ CATALOGUE: tuple[FontSpec, ...] = (
         "opentype/league-spartan/LeagueSpartan-Bold.otf", "fonts-league-spartan", ("latn",), ("heavy", "bold")
     ),
     FontSpec("truetype/roadgeek/RG2014C.ttf", "fonts-roadgeek", ("latn",), ("heavy", "narrow"), weight=0.5),
-    # more text faces (session 55): held-out faces were misread for want of variety, not of data
-    # (URW Bookman lost 34 of 126 page lines, "%" read "96"); the serifs above were mostly Times
-    # clones. Book serifs, humanist and geometric sans, more weights. No clone of a held-out face
-    # (TeX Gyre Bonum is URW Bookman; DejaVu Sans Condensed Bold Oblique is DejaVu Sans Bold Oblique)
+    # more text faces (session 55): the serifs above were mostly Times clones, and held-out faces
+    # were misread (URW Bookman: 33 of 126 held-out page lines wrong, "%" read "96"). Book serifs,
+    # humanist and geometric sans, more weights. No clone of a held-out face (TeX Gyre Bonum is URW
+    # Bookman; DejaVu Sans Condensed Bold Oblique is DejaVu Sans Bold Oblique)
     *(
         FontSpec(f"opentype/urw-base35/{name}.otf", "fonts-urw-base35", ("latn",), styles, weight=0.5)
         for name, styles in (

@@ -582,15 +582,13 @@ def render_receipt(rng, lang: str = "en", varied: bool = False) -> Render:
             if not s.text:
                 continue
             tw = f.getlength(s.text)
-            printed = s.text
+            laid = s.text  # as laid out, before it is cut to fit
             while tw > W - 2 and len(s.text) > 1:  # never print past the paper's edge
                 s.text = s.text[:-1].rstrip()
                 tw = f.getlength(s.text)
-            if s.text != printed:  # a field or answer is what is printed (a wide head face cut a shop's name)
-                fields = {
-                    k: v.replace(printed, s.text) if isinstance(v, str) else v for k, v in fields.items()
-                }
-                qa = [(q, qz, a.replace(printed, s.text)) for q, qz, a in qa]
+            if s.text != laid:  # a field or answer is what is printed (a wide head face cut a shop's name)
+                fields = {k: v.replace(laid, s.text) if isinstance(v, str) else v for k, v in fields.items()}
+                qa = [(q, qz, a.replace(laid, s.text)) for q, qz, a in qa]
             x = margin + (s.x if s.align == "left" else s.x - tw if s.align == "right" else s.x - tw / 2)
             x = min(max(x, 1), W - tw - 1)
             anchor_y = y
