@@ -5,9 +5,10 @@ shipped model's formula reader (or `--model`'s) in each view below: the reader's
 heights, and widened (`segment.widened`), each with its confidence (`segment.answer_confidence`).
 It writes one row per image after every view, so a stopped run keeps the views it finished.
 `score` replays choices offline: each view alone, the best view of each image (an upper bound), the
-shipped rule (`api.OCR._formulas_again`: the first view, and under `FORMULA_AGAIN` the other views
-of `segment.formula_views` too, the surest kept), that rule with more views, and votes (the reading
-most views agree on, ties to the surest). Exact match is of `normalize_latex`, as `hyocr eval`.
+shipped rule (`api.OCR._formulas_again`: the first view, and when `segment.formula_rereading` says
+so the other views of `segment.formula_views` too, kept by `segment.surest`), that rule with more
+views, and votes (the reading most views agree on, ties to the surest). Exact match is of
+`normalize_latex`, as `hyocr eval`.
 
     python scripts/formula_views.py collect runs/eval/dev_formulas runs/views/dev_formulas.jsonl --limit 100
     python scripts/formula_views.py score runs/views/dev_formulas.jsonl
@@ -29,7 +30,7 @@ def collect(data: Path, out: Path, model: str | None, limit: int) -> None:
     from hyocr.engine.generate import SamplingParams
     from hyocr.processing.image import load_image
     from hyocr.tasks.prompts import instruction
-    from hyocr.tasks.segment import answer_confidence, widened
+    from hyocr.tasks.segment import widened
 
     ocr = OCR(model) if model else OCR()
     gt = [json.loads(line) for line in (data / "gt.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -43,29 +44,37 @@ def collect(data: Path, out: Path, model: str | None, limit: int) -> None:
         seen = [widened(im, widen) if widen != 1.0 else im for im in images]
         gens = ocr._generate(prompt, seen, params, task="formula", by_shape=True, height=height)
         for row, g in zip(rows, gens, strict=True):
-            row["views"].append([height, widen, g.text, answer_confidence(g.logprobs)])
+            row["views"].append([height, widen, g.text, list(g.logprobs)])
         out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(f"view {height or 'own'} px x{widen}: {len(rows)} read", flush=True)
 
 
 def score(path: Path, again: float) -> None:
     from hyocr.eval.metrics import normalize_latex
+    from hyocr.tasks.segment import SegmentAnswer, answer_confidence, formula_rereading, surest
 
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     n_views = min(len(r["views"]) for r in rows)
-    right = [[normalize_latex(v[2]) == normalize_latex(r["gt"]) for v in r["views"]] for r in rows]
+    readings = [[SegmentAnswer(v[2], v[3]) for v in r["views"]] for r in rows]
+    right = [
+        [normalize_latex(a.text) == normalize_latex(r["gt"]) for a in rs]
+        for r, rs in zip(rows, readings, strict=True)
+    ]
 
     def chosen(extra: tuple[int, ...], votes: bool, threshold: float) -> int:
         exact = 0
-        for r, ok in zip(rows, right, strict=True):
-            views = r["views"]
-            picks = [0] + list(extra) if views[0][3] < threshold else [0]
+        for rs, ok in zip(readings, right, strict=True):
+            picks = (
+                [rs[0]] + [rs[k] for k in extra] if formula_rereading(rs[0].logprobs, threshold) else [rs[0]]
+            )
             if votes:
-                count = Counter(normalize_latex(views[k][2]) for k in picks)
-                best = max(picks, key=lambda k: (count[normalize_latex(views[k][2])], views[k][3]))
+                count = Counter(normalize_latex(a.text) for a in picks)
+                best = max(
+                    picks, key=lambda a: (count[normalize_latex(a.text)], answer_confidence(a.logprobs))
+                )
             else:
-                best = max(picks, key=lambda k: views[k][3])
-            exact += ok[best]
+                best = surest(picks)
+            exact += ok[rs.index(best)]
         return exact
 
     name = [f"{h or 'own'}px x{w}" for h, w, _, _ in rows[0]["views"][:n_views]]

@@ -587,7 +587,7 @@ def render_receipt(rng, lang: str = "en", varied: bool = False) -> Render:
                 s.text = s.text[:-1].rstrip()
                 tw = f.getlength(s.text)
             if s.text != laid:  # a field or answer is what is printed (a wide head face cut a shop's name)
-                fields = {k: v.replace(laid, s.text) if isinstance(v, str) else v for k, v in fields.items()}
+                fields = {k: v.replace(laid, s.text) for k, v in fields.items()}
                 qa = [(q, qz, a.replace(laid, s.text)) for q, qz, a in qa]
             x = margin + (s.x if s.align == "left" else s.x - tw if s.align == "right" else s.x - tw / 2)
             x = min(max(x, 1), W - tw - 1)
