@@ -7,8 +7,10 @@ It writes one row per image after every view, so a stopped run keeps the views i
 `score` replays choices offline: each view alone, the best view of each image (an upper bound), the
 shipped rule (`api.OCR._formulas_again`: the first view, and when `segment.formula_rereading` says
 so the other views of `segment.formula_views` too, kept by `segment.surest`), that rule with more
-views, and votes (the reading most views agree on, ties to the surest). Exact match is of
-`normalize_latex`, as `hyocr eval`.
+views, votes (the reading most views agree on, ties to the surest), and the likeliest over the
+views: every distinct reading is scored under every view (`Engine.score`), and the one whose
+log-probabilities, summed over the views (each view's mean per token, or its sum), are highest is
+kept. Exact match is of `normalize_latex`, as `hyocr eval`.
 
     python scripts/formula_views.py collect runs/eval/dev_formulas runs/views/dev_formulas.jsonl --limit 100
     python scripts/formula_views.py score runs/views/dev_formulas.jsonl
@@ -27,7 +29,7 @@ SHIPPED = (1, 2)  # the views `segment.formula_views` gives the shipped reader, 
 
 def collect(data: Path, out: Path, model: str | None, limit: int) -> None:
     from hyocr.api import OCR
-    from hyocr.engine.generate import SamplingParams
+    from hyocr.engine.generate import Request, SamplingParams
     from hyocr.processing.image import load_image
     from hyocr.tasks.prompts import instruction
     from hyocr.tasks.segment import widened
@@ -44,9 +46,27 @@ def collect(data: Path, out: Path, model: str | None, limit: int) -> None:
         seen = [widened(im, widen) if widen != 1.0 else im for im in images]
         gens = ocr._generate(prompt, seen, params, task="formula", by_shape=True, height=height)
         for row, g in zip(rows, gens, strict=True):
-            row["views"].append([height, widen, g.text, list(g.logprobs)])
-        out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+            row["views"].append([height, widen, g.text, list(g.logprobs), list(g.token_ids)])
+        _write(out, rows)
         print(f"view {height or 'own'} px x{widen}: {len(rows)} read", flush=True)
+    # every distinct reading scored under every view: cross[v][c] = reading c's log-probabilities
+    # (its tokens, then its stop) in view v
+    for row, im in zip(rows, images, strict=True):
+        cands = list({tuple(v[4]): None for v in row["views"]})
+        reqs = [
+            Request(prompt, [widened(im, widen) if widen != 1.0 else im], task="formula", height=height)
+            for height, widen in VIEWS
+            for _ in cands
+        ]
+        flat = ocr.engine.score(reqs, [list(c) for _ in VIEWS for c in cands])
+        row["candidates"] = [list(c) for c in cands]
+        row["cross"] = [flat[k * len(cands) : (k + 1) * len(cands)] for k in range(len(VIEWS))]
+    _write(out, rows)
+    print(f"cross scores: {len(rows)} formulas", flush=True)
+
+
+def _write(out: Path, rows: list[dict]) -> None:
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
 def score(path: Path, again: float) -> None:
@@ -77,7 +97,29 @@ def score(path: Path, again: float) -> None:
             exact += ok[rs.index(best)]
         return exact
 
-    name = [f"{h or 'own'}px x{w}" for h, w, _, _ in rows[0]["views"][:n_views]]
+    def crossed(extra: tuple[int, ...], by_mean: bool, threshold: float) -> int:
+        """The shipped rule's views, the reading kept the likeliest summed over all of them."""
+        exact = 0
+        for row, rs, ok in zip(rows, readings, right, strict=True):
+            if not formula_rereading(rs[0].logprobs, threshold):
+                exact += ok[0]
+                continue
+            views = (0, *extra)
+            first = {}  # each candidate reading -> the first of the views that read it
+            for k in views:
+                first.setdefault(tuple(row["views"][k][4]), k)
+            index = {tuple(c): i for i, c in enumerate(row["candidates"])}
+            weight = {
+                c: sum(
+                    sum(lp) / len(lp) if by_mean else sum(lp)
+                    for lp in (row["cross"][k][index[c]] for k in views)
+                )
+                for c in first
+            }
+            exact += ok[first[max(first, key=weight.__getitem__)]]
+        return exact
+
+    name = [f"{h or 'own'}px x{w}" for h, w, *_ in rows[0]["views"][:n_views]]
     print(f"{len(rows)} formulas, exact matches:")
     for k in range(n_views):
         print(f"  {name[k]} alone: {sum(ok[k] for ok in right)}")
@@ -88,6 +130,11 @@ def score(path: Path, again: float) -> None:
             print(
                 f"  under {again}: {views}: surest {chosen(extra, False, again)}, votes {chosen(extra, True, again)}"
             )
+            if "cross" in rows[0]:
+                print(
+                    f"    likeliest over those views: by mean {crossed(extra, True, again)}, "
+                    f"by sum {crossed(extra, False, again)}"
+                )
 
 
 def main() -> None:

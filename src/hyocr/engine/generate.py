@@ -680,6 +680,53 @@ class Engine:
                 reasons[r] = reason
         return [self._finish(p, ids[i], logps[i], reasons[i], params, t0) for i, p in enumerate(batch)]
 
+    def score(self, requests: Sequence[Request], answers: Sequence[Sequence[int]]) -> list[list[float]]:
+        """The model's log-probability of each answer (token ids, as `Generation.token_ids`) given
+        its request, token by token, then of stopping there (any stop id): teacher forcing, one
+        forward pass over the batch, no decoding. How likely one reading of an image is under
+        another view of it (`api.OCR` weighs a formula's readings by every view). Formula and
+        Chinese requests are scored by their readers (`for_task`)."""
+        if len(requests) != len(answers):
+            raise ValueError(f"{len(requests)} requests but {len(answers)} answers")
+        readers = list(dict.fromkeys(self.for_task(r.task) for r in requests))
+        if readers != [self]:
+            out: list = [None] * len(requests)
+            for engine in readers:
+                idx = [i for i, r in enumerate(requests) if self.for_task(r.task) is engine]
+                scores = engine.score([requests[i] for i in idx], [answers[i] for i in idx])
+                for i, s in zip(idx, scores, strict=True):
+                    out[i] = s
+            return out
+        if not requests:
+            return []
+        batch = [self.prepare(r) for r in requests]
+        rows = [p.ids + [int(t) for t in a] for p, a in zip(batch, answers, strict=True)]
+        length = max(map(len, rows))
+        input_ids = torch.full((len(rows), length), self.tok.pad_id, dtype=torch.long)
+        attn = torch.zeros_like(input_ids)
+        for r, ids in enumerate(rows):  # left padded, so every answer ends at the last position
+            input_ids[r, length - len(ids) :] = torch.tensor(ids)
+            attn[r, length - len(ids) :] = 1
+        input_ids, attn = input_ids.to(self.device), attn.to(self.device)
+        model = self.model
+        longest = max(len(a) for a in answers)
+        with torch.inference_mode(), self._ctx():
+            x = model.embed(input_ids, self._image_features(batch))
+            cos, sin = model._rope(model.position_ids(input_ids, [p.grids for p in batch], attn), x.dtype)
+            mask = None if bool(attn.all()) else model._mask(attn, None, length, x.device)
+            hidden = model.decoder(x, cos, sin, mask)
+            # the positions that predict the longest answer's tokens and the stop after it
+            logp = torch.log_softmax(model.lm_head(hidden[:, length - longest - 1 :]).float(), dim=-1)
+        stops = torch.tensor(sorted(self.stop_ids), device=logp.device)
+        out = []
+        for r, a in enumerate(answers):
+            n = len(a)
+            idx = torch.tensor(a, dtype=torch.long, device=logp.device)
+            picked = logp[r, longest - n : longest].gather(-1, idx[:, None])
+            stop = torch.logsumexp(logp[r, longest, stops], dim=0)
+            out.append([*picked.squeeze(-1).tolist(), float(stop)])
+        return out
+
     def stream(
         self,
         request: Request,
