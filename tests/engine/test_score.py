@@ -70,3 +70,20 @@ def test_a_likelier_answer_scores_higher(engine):
 def test_score_needs_one_answer_per_request(engine):
     with pytest.raises(ValueError, match="2 requests but 1 answers"):
         engine.score(_requests()[:2], [[1]])
+
+
+def test_an_answer_token_that_is_the_image_placeholder_is_a_token(engine, tokenizer):
+    """A model may answer any id, the image placeholder's too: scored as the decoding steps read it
+    (its embedding, a text position), not as a slot for image features."""
+    req = _requests()[1]
+    answer = [tokenizer.encode("ab")[0], engine.cfg.image_token_id, tokenizer.encode("c")[0]]
+    p = engine.prepare(req)
+    params = SamplingParams(max_new_tokens=8)
+    with torch.no_grad():
+        st = engine._prefill([p], params)
+        stepped = []
+        for t in answer:
+            stepped.append(float(torch.log_softmax(st.logits.float(), -1)[0, t]))
+            engine._decode(st, None, torch.tensor([t]))
+        stop = float(torch.logsumexp(torch.log_softmax(st.logits.float(), -1)[0, sorted(engine.stop_ids)], 0))
+    assert engine.score([req], [answer])[0] == pytest.approx([*stepped, stop], abs=1e-4)

@@ -684,8 +684,8 @@ class Engine:
         """The model's log-probability of each answer (token ids, as `Generation.token_ids`) given
         its request, token by token, then of stopping there (any stop id): teacher forcing, one
         forward pass over the batch, no decoding. How likely one reading of an image is under
-        another view of it (`api.OCR` weighs a formula's readings by every view). Formula and
-        Chinese requests are scored by their readers (`for_task`)."""
+        another view of it (`scripts/formula_views.py`). Formula and Chinese requests are scored by
+        their readers (`for_task`)."""
         if len(requests) != len(answers):
             raise ValueError(f"{len(requests)} requests but {len(answers)} answers")
         readers = list(dict.fromkeys(self.for_task(r.task) for r in requests))
@@ -704,15 +704,21 @@ class Engine:
         length = max(map(len, rows))
         input_ids = torch.full((len(rows), length), self.tok.pad_id, dtype=torch.long)
         attn = torch.zeros_like(input_ids)
+        answer = torch.zeros_like(input_ids, dtype=torch.bool)
         for r, ids in enumerate(rows):  # left padded, so every answer ends at the last position
             input_ids[r, length - len(ids) :] = torch.tensor(ids)
             attn[r, length - len(ids) :] = 1
-        input_ids, attn = input_ids.to(self.device), attn.to(self.device)
+            answer[r, length - len(answers[r]) :] = True
+        input_ids, attn, answer = input_ids.to(self.device), attn.to(self.device), answer.to(self.device)
         model = self.model
         longest = max(len(a) for a in answers)
         with torch.inference_mode(), self._ctx():
-            x = model.embed(input_ids, self._image_features(batch))
-            cos, sin = model._rope(model.position_ids(input_ids, [p.grids for p in batch], attn), x.dtype)
+            # an answer's tokens are embedded as decoding embeds them: an image placeholder among
+            # them (a model may answer one) is a token, not a slot for image features
+            prompts = input_ids.masked_fill(answer, self.tok.pad_id)
+            x = model.embed(prompts, self._image_features(batch))
+            x = torch.where(answer[..., None], model.decoder.embed_tokens(input_ids).to(x.dtype), x)
+            cos, sin = model._rope(model.position_ids(prompts, [p.grids for p in batch], attn), x.dtype)
             mask = None if bool(attn.all()) else model._mask(attn, None, length, x.device)
             hidden = model.decoder(x, cos, sin, mask)
             # the positions that predict the longest answer's tokens and the stop after it
