@@ -446,3 +446,53 @@ def test_receipt_ruled_lines_are_headings_amounts_or_any_line_underlined_or_unde
     solid = [underline(r) for r in rs if r.meta["rule"] in ("under", "double")]
     plain = sorted(underline(render_receipt_free_line(random.Random(f"ruled:{s}"))) for s in range(40))
     assert min(solid) >= 0.8 and plain[len(plain) // 2] < 0.65, (solid, plain)
+
+
+def test_ink_spreads_or_thins_the_print_and_draws_nothing_when_off():
+    """`p_ink`: the print's dark area grows (spread) or shrinks (thinned), both over a few seeds; with
+    p_ink 0 (the default) no draw is made, so a recipe without it renders as it did before."""
+    from dataclasses import replace
+
+    from hyocr.data.render.lines import render_line
+
+    r = render_line(random.Random(3), "en")
+    plain = DegradeConfig(
+        margin=(0.0, 0.0),
+        background="none",
+        p_perspective=0,
+        p_rotate=0,
+        p_grid=0,
+        p_curl=0,
+        p_fold=0,
+        p_lighting=0,
+        p_shadow=0,
+        p_glare=0,
+        p_blur=0,
+        p_motion=0,
+        p_noise=0,
+        p_jpeg=0,
+    )
+
+    def dark(img) -> int:
+        return int((np.asarray(img.convert("L")) < 128).sum())
+
+    base = degrade(r, random.Random(7), plain)
+    assert base.meta["degrade"] == [] and dark(base.image) == dark(r.image.convert("RGB"))
+    inked = [degrade(r, random.Random(s), replace(plain, p_ink=1.0)) for s in range(8)]
+    assert all(d.meta["degrade"] == ["ink"] for d in inked)
+    assert any(dark(d.image) > dark(base.image) * 1.1 for d in inked)
+    assert any(dark(d.image) < dark(base.image) * 0.9 for d in inked)
+
+    class Counting(random.Random):
+        draws = 0
+
+        def random(self) -> float:
+            Counting.draws += 1
+            return super().random()
+
+    def draws(cfg: DegradeConfig) -> int:
+        Counting.draws = 0
+        degrade(r, Counting(5), cfg)
+        return Counting.draws
+
+    assert draws(replace(plain, p_ink=1e-12)) == draws(plain) + 1

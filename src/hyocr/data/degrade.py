@@ -13,8 +13,8 @@ mapped top edge, so a curved line stays inside its box and the corner order (rea
 Before warping the image is padded with a margin (a desk or a scanner bed) at least as wide as
 the largest displacement, and corners only move inward, so no box leaves the image.
 
-Photometric effects, each with its own probability: lighting gradient, local shadow, glare, fold
-shading, Gaussian and motion blur, Gaussian noise, JPEG recompression.
+Photometric effects, each with its own probability: ink spread or thinned, lighting gradient, local
+shadow, glare, fold shading, Gaussian and motion blur, Gaussian noise, JPEG recompression.
 
 `scan_line` degrades a line crop once more at train time (size kept).
 """
@@ -54,6 +54,9 @@ class DegradeConfig:
     p_motion: float = 0.15
     p_noise: float = 0.5
     p_jpeg: float = 0.5
+    # ink spread or thinned (`_ink`); 0 by default, and then no draw is made, so recipes without it
+    # draw exactly as before it existed
+    p_ink: float = 0.0
 
     @classmethod
     def light(cls) -> DegradeConfig:
@@ -304,11 +307,27 @@ def _motion_blur(arr: np.ndarray, rng) -> np.ndarray:
     return acc / k
 
 
+def _ink(rng, arr: np.ndarray) -> np.ndarray:
+    """Ink spread or thinned, each half the time (toner or a wet ribbon, a worn one; a face printed
+    heavier or lighter than drawn): the image blended with its 3x3 grey-level minimum (dark strokes
+    grow by about a pixel a side) or maximum (they shrink), by a fraction of 0.25-0.75."""
+    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    spread = rng.random() < 0.5
+    other = np.asarray(
+        img.filter(ImageFilter.MinFilter(3) if spread else ImageFilter.MaxFilter(3)), np.float32
+    )
+    a = rng.uniform(0.25, 0.75)
+    return (1 - a) * arr + a * other
+
+
 def _photometric(
     rng, img: Image.Image, cfg: DegradeConfig, warp: Warp | None
 ) -> tuple[Image.Image, list[str]]:
     done: list[str] = []
     arr = np.asarray(img, np.float32)
+    if cfg.p_ink and rng.random() < cfg.p_ink:
+        arr = _ink(rng, arr)
+        done.append("ink")
     if rng.random() < cfg.p_lighting:
         arr = _lighting(rng, arr)
         done.append("lighting")
