@@ -67,9 +67,13 @@ def test_a_likelier_answer_scores_higher(engine):
     assert best[0] > worse[0]
 
 
-def test_score_needs_one_answer_per_request(engine):
+def test_score_needs_one_answer_per_request_within_the_context(engine):
+    from hyocr.errors import PixelBudgetError
+
     with pytest.raises(ValueError, match="2 requests but 1 answers"):
         engine.score(_requests()[:2], [[1]])
+    with pytest.raises(PixelBudgetError, match="exceed the model's context"):
+        engine.score(_requests()[:1], [[9] * engine.cfg.max_position])
 
 
 def test_an_answer_token_that_is_the_image_placeholder_is_a_token(engine, tokenizer):

@@ -702,6 +702,10 @@ class Engine:
         batch = [self.prepare(r) for r in requests]
         rows = [p.ids + [int(t) for t in a] for p, a in zip(batch, answers, strict=True)]
         length = max(map(len, rows))
+        if length > self.cfg.max_position:
+            raise PixelBudgetError(
+                f"a prompt and its answer of {length} tokens exceed the model's context of {self.cfg.max_position}"
+            )
         input_ids = torch.full((len(rows), length), self.tok.pad_id, dtype=torch.long)
         attn = torch.zeros_like(input_ids)
         answer = torch.zeros_like(input_ids, dtype=torch.bool)
