@@ -67,6 +67,9 @@ SETS = [
     EvalSet("realdev_lines", "text", "lines"),  # every 4th of realdev's boxes, 0.15 of its height around
     EvalSet("dev_receipt_loose", "text", "lines"),  # dev receipts (training faces), boxes cut with 0.6
     EvalSet("heldout_pages", "spotting", "whole", "pages-en.toml", 900201, 40),
+    # 60 more pages of the held-out page recipe (session 56): on the 20 above, readers that differ by
+    # single marks cannot be told apart (about 15 lines flip each way); reported beside them
+    EvalSet("heldout_pages_b", "spotting", "whole", "pages-en.toml", 900202, 120),
     EvalSet("heldout_zh_pages", "spotting", "whole", "pages-zh.toml", 900221, 40),
     EvalSet("heldout_zh_receipts", "spotting", "whole", "receipts-zh.toml", 900231, 40),
     EvalSet("realdev_receipts", "spotting", "whole"),
