@@ -432,17 +432,23 @@ class Engine:
         loop = self._beam_loop if params.num_beams > 1 else self._loop
         return mode(loop)(batch, params)
 
+    def _left_padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token rows left padded to one length, so that each ends at the last position: the ids
+        and the attention mask (1 on real tokens), on the engine's device."""
+        length = max(map(len, rows))
+        input_ids = torch.full((len(rows), length), self.tok.pad_id, dtype=torch.long)
+        attn = torch.zeros((len(rows), length), dtype=torch.long)
+        for r, ids in enumerate(rows):
+            input_ids[r, length - len(ids) :] = torch.tensor(ids)
+            attn[r, length - len(ids) :] = 1
+        return input_ids.to(self.device), attn.to(self.device)
+
     def _prefill(self, batch: list[_Prepared], params: SamplingParams) -> _State:
         """Left-pads the prompts, encodes the images, fills a KV cache with the prompts."""
         model, dev = self.model, self.device
         b = len(batch)
-        length = max(len(p.ids) for p in batch)
-        input_ids = torch.full((b, length), self.tok.pad_id, dtype=torch.long)
-        attn = torch.zeros((b, length), dtype=torch.long)
-        for r, p in enumerate(batch):
-            input_ids[r, length - len(p.ids) :] = torch.tensor(p.ids)
-            attn[r, length - len(p.ids) :] = 1
-        input_ids, attn = input_ids.to(dev), attn.to(dev)
+        input_ids, attn = self._left_padded([p.ids for p in batch])
+        length = input_ids.shape[1]
         capacity = length + params.max_new_tokens
         if capacity > self.cfg.max_position:
             capacity = self.cfg.max_position
@@ -654,19 +660,31 @@ class Engine:
             time.perf_counter() - t0,
         )
 
+    def _by_reader(
+        self, requests: Sequence[Request], run: Callable[[Engine, list[int]], list]
+    ) -> list | None:
+        """When some of `requests` are for another reader (`for_task`): `run(reader, indices)` for
+        each reader and its requests' indices, the results in the order of `requests`; else None
+        (this engine runs them all)."""
+        readers = list(dict.fromkeys(self.for_task(r.task) for r in requests))
+        if readers == [self]:
+            return None
+        out: list = [None] * len(requests)
+        for engine in readers:
+            idx = [i for i, r in enumerate(requests) if self.for_task(r.task) is engine]
+            for i, result in zip(idx, run(engine, idx) if idx else [], strict=True):
+                out[i] = result
+        return out
+
     def generate(self, requests: Sequence[Request], params: SamplingParams | None = None) -> list[Generation]:
         """Run a batch; results in the order of `requests` (formula and Chinese requests by their
         readers, if there are: `for_task`)."""
         params = params or SamplingParams()
-        readers = list(dict.fromkeys(self.for_task(r.task) for r in requests))
-        if readers != [self]:
-            out: list = [None] * len(requests)
-            for engine in readers:
-                idx = [i for i, r in enumerate(requests) if self.for_task(r.task) is engine]
-                gens = engine.generate([requests[i] for i in idx], params) if idx else []
-                for i, g in zip(idx, gens, strict=True):
-                    out[i] = g
-            return out
+        routed = self._by_reader(
+            requests, lambda engine, idx: engine.generate([requests[i] for i in idx], params)
+        )
+        if routed is not None:
+            return routed
         params = self.resolve(params)
         t0 = time.perf_counter()
         batch = [self.prepare(r) for r in requests]
@@ -688,45 +706,37 @@ class Engine:
         their readers (`for_task`)."""
         if len(requests) != len(answers):
             raise ValueError(f"{len(requests)} requests but {len(answers)} answers")
-        readers = list(dict.fromkeys(self.for_task(r.task) for r in requests))
-        if readers != [self]:
-            out: list = [None] * len(requests)
-            for engine in readers:
-                idx = [i for i, r in enumerate(requests) if self.for_task(r.task) is engine]
-                scores = engine.score([requests[i] for i in idx], [answers[i] for i in idx])
-                for i, s in zip(idx, scores, strict=True):
-                    out[i] = s
-            return out
-        if not requests:
-            return []
+        routed = self._by_reader(
+            requests, lambda engine, idx: engine.score([requests[i] for i in idx], [answers[i] for i in idx])
+        )
+        if routed is not None:  # (no request at all is routed too: an empty list)
+            return routed
         batch = [self.prepare(r) for r in requests]
-        rows = [p.ids + [int(t) for t in a] for p, a in zip(batch, answers, strict=True)]
-        length = max(map(len, rows))
+        input_ids, attn = self._left_padded(
+            [p.ids + [int(t) for t in a] for p, a in zip(batch, answers, strict=True)]
+        )
+        length = input_ids.shape[1]
         if length > self.cfg.max_position:
             raise PixelBudgetError(
                 f"a prompt and its answer of {length} tokens exceed the model's context of {self.cfg.max_position}"
             )
-        input_ids = torch.full((len(rows), length), self.tok.pad_id, dtype=torch.long)
-        attn = torch.zeros_like(input_ids)
-        answer = torch.zeros_like(input_ids, dtype=torch.bool)
-        for r, ids in enumerate(rows):  # left padded, so every answer ends at the last position
-            input_ids[r, length - len(ids) :] = torch.tensor(ids)
-            attn[r, length - len(ids) :] = 1
-            answer[r, length - len(answers[r]) :] = True
-        input_ids, attn, answer = input_ids.to(self.device), attn.to(self.device), answer.to(self.device)
-        model = self.model
         longest = max(len(a) for a in answers)
+        # left padded, so every answer ends at the last position
+        answer = (
+            torch.arange(length, device=self.device)[None]
+            >= length - torch.tensor([len(a) for a in answers], device=self.device)[:, None]
+        )
         with torch.inference_mode(), self._ctx():
-            # an answer's tokens are embedded as decoding embeds them: an image placeholder among
-            # them (a model may answer one) is a token, not a slot for image features
-            prompts = input_ids.masked_fill(answer, self.tok.pad_id)
-            x = model.embed(prompts, self._image_features(batch))
-            x = torch.where(answer[..., None], model.decoder.embed_tokens(input_ids).to(x.dtype), x)
-            cos, sin = model._rope(model.position_ids(prompts, [p.grids for p in batch], attn), x.dtype)
-            mask = None if bool(attn.all()) else model._mask(attn, None, length, x.device)
-            hidden = model.decoder(x, cos, sin, mask)
-            # the positions that predict the longest answer's tokens and the stop after it
-            logp = torch.log_softmax(model.lm_head(hidden[:, length - longest - 1 :]).float(), dim=-1)
+            logits = self.model.answer_logits(
+                input_ids,
+                attn,
+                answer,
+                self._image_features(batch),
+                [p.grids for p in batch],
+                longest,
+                self.tok.pad_id,
+            )
+            logp = torch.log_softmax(logits.float(), dim=-1)
         stops = torch.tensor(sorted(self.stop_ids), device=logp.device)
         out = []
         for r, a in enumerate(answers):

@@ -201,6 +201,31 @@ class HunyuanOCRModel(nn.Module):
         return self.lm_head(hidden[:, -1]), next_pos
 
     @torch.no_grad()
+    def answer_logits(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        answer_mask: torch.Tensor,
+        image_embeds: list[torch.Tensor] | None,
+        image_grids: list[list[tuple[int, int]]],
+        n: int,
+        pad_id: int,
+    ) -> torch.Tensor:
+        """Left-padded prompts (padded with `pad_id`), each followed by its answer (`answer_mask`
+        marks the answer's tokens) -> the logits of the last n + 1 positions (B, n + 1, vocab): those that predict the
+        last n tokens and the one after them (teacher forcing, no cache). An answer's tokens are
+        embedded as decoding embeds them: an image placeholder id among them is a token at a text
+        position, not a slot for image features."""
+        prompts = input_ids.masked_fill(answer_mask, pad_id)
+        x = self.embed(prompts, image_embeds)
+        x = torch.where(answer_mask[..., None], self.decoder.embed_tokens(input_ids).to(x.dtype), x)
+        cos, sin = self._rope(self.position_ids(prompts, image_grids, attention_mask), x.dtype)
+        length = input_ids.shape[1]
+        mask = None if bool(attention_mask.all()) else self._mask(attention_mask, None, length, x.device)
+        hidden = self.decoder(x, cos, sin, mask)
+        return self.lm_head(hidden[:, length - n - 1 :])
+
+    @torch.no_grad()
     def decode(
         self, tokens: torch.Tensor, positions: torch.Tensor, key_mask: torch.Tensor | None, cache: KVCache
     ) -> torch.Tensor:
