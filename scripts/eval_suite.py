@@ -75,6 +75,9 @@ SETS = [
     EvalSet("realdev_receipts", "spotting", "whole"),
     EvalSet("realdev_fields", "fields", "whole"),
     EvalSet("heldout_receipt_fields", "fields", "whole", "receipts-en-fields.toml", 900211, 60),
+    # 120 more receipts of the held-out fields recipe (session 57), for the reason of heldout_pages_b:
+    # versions are judged on both held-out receipt sets pooled, as on both page sets
+    EvalSet("heldout_receipt_fields_b", "fields", "whole", "receipts-en-fields.toml", 900212, 120),
     EvalSet("heldout_tables", "table", "whole", "tables-en.toml", 900311, 40),
     EvalSet("realdev_tables", "table", "whole"),
     EvalSet("heldout_markdown", "document", "whole", "pages-en-markdown.toml", 900411, 20),
@@ -88,6 +91,8 @@ SETS = [
     EvalSet("dev_pages", "spotting", "whole", "pages-en.toml", 900541, 40),
 ]
 BY_NAME = {s.name: s for s in SETS}
+# sets of one recipe read as one (session 57 on): versions are judged on these pools
+POOLS = [("heldout_pages", "heldout_pages_b"), ("heldout_receipt_fields", "heldout_receipt_fields_b")]
 
 
 def _run(cmd: list[str]) -> None:
@@ -191,38 +196,58 @@ def _choose(which: str) -> list[EvalSet]:
     return [BY_NAME[n] for n in names]
 
 
-def figures(s: EvalSet, run_dir: Path) -> str:
-    """The model card's cell for one set and one run ('' when the run did not read the set)."""
+def _items(s: EvalSet, run_dir: Path) -> tuple[list[tuple[dict, dict]], int]:
+    """(ground truth, prediction) pairs of one set that a run read, and how many the set holds."""
     pred_path = run_dir / "predictions.jsonl"
     if not pred_path.exists():
-        return ""
+        return [], 0
     gts = {g["image"]: g for g in load_gt(s.data, [])}
     preds = load_predictions(pred_path)
     items = [(g, preds[k]) for k, g in gts.items() if k in preds]
     if s.english_only:
         items = [(g, p) for g, p in items if g.get("lang", "en") == "en"]
+    return items, len(gts)
+
+
+def figures(s: EvalSet, run_dir: Path) -> str:
+    """The model card's cell for one set and one run ('' when the run did not read the set)."""
+    items, total = _items(s, run_dir)
+    return _cell(s.task, items, total)
+
+
+def pooled(names: tuple[str, ...], run_dir: Path) -> str:
+    """One cell for several sets of one task read as one (each item weighing the same); '' unless
+    the run read them all."""
+    parts = [_items(BY_NAME[n], run_dir / n) for n in names]
+    if not all(items for items, _ in parts):
+        return ""
+    items = [it for its, _ in parts for it in its]
+    return _cell(BY_NAME[names[0]].task, items, sum(total for _, total in parts))
+
+
+def _cell(task: str, items: list[tuple[dict, dict]], total: int) -> str:
     if not items:
         return ""
-    scores = [score_item(_asked(g, s.task), p) for g, p in items]
+    scores = [score_item(_asked(g, task), p) for g, p in items]
 
     def mean(key: str) -> float:
         vals = [sc[key] for sc in scores if key in sc]
         return sum(vals) / len(vals) if vals else float("nan")
 
     secs = mean("seconds")
-    n = f"n={len(items)}" + ("" if len(items) == len(gts) else f" of {len(gts)}")
-    if s.task == "text":
+    n = f"n={len(items)}" + ("" if len(items) == total else f" of {total}")
+    if task == "text":
         exact = sum(sc["cer"] == 0 for sc in scores) / len(scores)
         ci = sum(cer(p.get("text") or "", g["text"], CASELESS) for g, p in items) / len(items)
         return f"{mean('cer'):.3f} / {exact:.3f} / {ci:.3f} ({n}, {secs:.3f} s)"
-    if s.task == "spotting":
+    if task == "spotting":
         vals = " / ".join(f"{mean(k):.3f}" for k in ("text_ned", "word_f1", "spot_f1", "spot_score"))
         return f"{vals} ({n}, {secs:.2f} s)"
-    if s.task == "fields":
+    if task == "fields":
         return f"{mean('field_f1'):.3f} / {mean('fields_reward'):.3f} ({n})"
-    if s.task == "table":
+    if task == "table":
         return f"{mean('teds'):.3f} / {mean('teds_s'):.3f} ({n}, {secs:.2f} s)"
-    if s.task == "document":
+    if task == "document":
         return f"{mean('md_ned'):.3f} / {mean('md_formula_sim'):.3f} / {mean('md_table_teds'):.3f} ({n}, {secs:.2f} s)"
     return f"{mean('latex_exact'):.3f} / {mean('latex_sim'):.3f} ({n})"
 
@@ -249,6 +274,11 @@ def table(names: list[str]) -> None:
         cells = [figures(s, RES / n / s.name) for n in names]
         if any(cells):
             print(f"| {s.name} | {UNITS[s.task]} | " + " | ".join(cells) + " |")
+    for pool in POOLS:
+        cells = [pooled(pool, RES / n) for n in names]
+        if any(cells):
+            task = BY_NAME[pool[0]].task
+            print(f"| {' + '.join(pool)} | {UNITS[task]} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
