@@ -2,7 +2,8 @@
 
     python scripts/eval_suite.py build                       # every set below, if not on disk yet
     python scripts/eval_suite.py run NAME MODEL [--sets lines|whole|all|SET,SET]
-    python scripts/eval_suite.py table NAME [NAME ...]       # one row per set, one column per run
+    python scripts/eval_suite.py table NAME [NAME ...]       # one row per set, one column per run,
+                                                             # then the pooled rows versions are judged on
 
 `run` writes `hyocr eval` output to runs/res/NAME/SET (resumable: a set already read is skipped);
 `table` prints the figures the model card reports, computed from each run's predictions.jsonl.
