@@ -272,6 +272,34 @@ def test_page_lines_are_the_lines_a_page_is_cut_into():
     assert sum(w < 150 for w in widths) >= 5  # short last lines, page numbers, headings
 
 
+def test_tracked_page_lines_spread_their_letters_and_keep_their_text():
+    from PIL import Image, ImageDraw
+
+    from hyocr.data.fonts import pick_font
+    from hyocr.data.render.base import draw_line, tracked_length
+    from hyocr.data.render.document import render_page_line_tracked
+
+    # the line reader read a held-out face's wide figures ("2012" as "20 12") and a letter-spaced
+    # line's words in two: lines with their letters spread teach it that such gaps are no spaces
+    font = pick_font(random.Random(0), "latn", "sans").pil(20)
+    text = "Total 2012 items"
+    im = Image.new("L", (600, 40), 255)
+    plain = draw_line(ImageDraw.Draw(im), (5, 5), text, font, 0)
+    im = Image.new("L", (600, 40), 255)
+    spread = draw_line(ImageDraw.Draw(im), (5, 5), text, font, 0, tracking=4.0)
+    widen = (quad_bounds(spread)[2] - quad_bounds(spread)[0]) - (
+        quad_bounds(plain)[2] - quad_bounds(plain)[0]
+    )
+    assert abs(widen - 4.0 * (len(text) - 1)) <= 3, widen
+    assert tracked_length(font, text, 4.0) == font.getlength(text) + 4.0 * (len(text) - 1)
+    ink = np.asarray(im) < 128
+    assert ink[:, : int(quad_bounds(spread)[2]) + 1].sum() == ink.sum()  # all the ink inside the quad
+    for seed in range(12):
+        r = render_page_line_tracked(random.Random(f"tracked:{seed}"))
+        assert len(r.lines) == 1 and r.lines[0].text.strip() and 0.03 <= r.meta["tracking"] <= 0.25
+        assert_ground_truth(r, 60)
+
+
 def test_page_formulas_are_cut_as_the_document_task_cuts_a_page():
     from hyocr.data.render.document import formula_on_page, render_page_formula
     from hyocr.tasks.layout import formula_rows

@@ -52,6 +52,7 @@ RENDERERS = {
     "card": _lazy("card", "render_card"),
     "document": _lazy("document", "render_document"),
     "page_line": _lazy("document", "render_page_line"),
+    "page_line_tracked": _lazy("document", "render_page_line_tracked"),
     "table": _lazy("table", "render_table"),
     "table_cell": _lazy("table", "render_table_cell"),
     "formula": _lazy("formula", "render_formula", takes_lang=False),

@@ -128,8 +128,34 @@ def draw_line(
     rtl: bool = False,
     stroke_width: int = 0,
     stroke_fill=None,
+    tracking: float = 0.0,
 ) -> Quad:
-    """Draw one line with its left/ascender corner at xy; return the ink quad."""
+    """Draw one line with its left/ascender corner at xy; return the ink quad. `tracking` (px, left
+    to right only) spreads the letters: each cluster is drawn on its own, `tracking` further on
+    than its advance (`tracked_length` is the width)."""
+    if tracking and not rtl:
+        x, y = xy
+        boxes = []
+        for c in _clusters(text):
+            if c.strip():
+                draw.text(
+                    (x, y),
+                    c,
+                    font=font,
+                    fill=fill,
+                    anchor="la",
+                    stroke_width=stroke_width,
+                    stroke_fill=stroke_fill,
+                )
+                boxes.append(draw.textbbox((x, y), c, font=font, anchor="la", stroke_width=stroke_width))
+            x += font.getlength(c) + tracking
+        if boxes:
+            return box_quad(
+                min(b[0] for b in boxes),
+                min(b[1] for b in boxes),
+                max(b[2] for b in boxes),
+                max(b[3] for b in boxes),
+            )
     direction = "rtl" if rtl else None
     draw.text(
         xy,
@@ -145,6 +171,15 @@ def draw_line(
         xy, text, font=font, direction=direction, anchor="la", stroke_width=stroke_width
     )
     return box_quad(x0, y0, x1, y1)
+
+
+def tracked_length(font: ImageFont.FreeTypeFont, text: str, tracking: float = 0.0) -> float:
+    """The width `draw_line` gives `text` with `tracking` px between its clusters."""
+    return (
+        font.getlength(text) + tracking * max(0, len(_clusters(text)) - 1)
+        if tracking
+        else font.getlength(text)
+    )
 
 
 def _is_mark(ch: str) -> bool:
