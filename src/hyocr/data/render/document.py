@@ -271,7 +271,8 @@ def render_page_line(rng, lang: str = "en", tracking: float = 0.0) -> Render:
     lines of a column (200-900 px at 13-19 px), the last short line of a paragraph, list items with
     their bullet, headings, titles, running headers and page numbers, in the page faces and ink of
     `render_document`, on its paper. The line model read held-out pages at text NED 0.73 having
-    never seen one of their lines.
+    never seen one of their lines. `tracking` (em, left-to-right scripts) spreads every row's
+    letters that much further apart (`render_page_line_tracked`).
 
     Example:
         >>> import random
@@ -355,9 +356,9 @@ def render_page_line(rng, lang: str = "en", tracking: float = 0.0) -> Render:
 
 def render_page_line_tracked(rng, lang: str = "en") -> Render:
     """`render_page_line` with the letters spread 0.03-0.25 em apart (the whole column, as a page
-    set with loose tracking is): its word spaces are then hardly wider than the gaps between its
-    letters, as in faces with wide figures, where the line reader read "2012" as "20 12" and a
-    letter-spaced line's words in two.
+    set with loose tracking is): the gaps between its letters come nearer a word space's width, as
+    in faces with wide figures, where the line reader read "2012" as "20 12", and on letter-spaced
+    lines, whose words it read in two ("yeom an").
 
     Example:
         >>> import random
