@@ -174,7 +174,8 @@ def draw_line(
 
 
 def tracked_length(font: ImageFont.FreeTypeFont, text: str, tracking: float = 0.0) -> float:
-    """The width `draw_line` gives `text` with `tracking` px between its clusters."""
+    """About the width `draw_line` gives `text` with `tracking` px between its clusters: its kerned
+    width plus the tracking (drawn one by one, the clusters lose their kerning, a pixel or two)."""
     return (
         font.getlength(text) + tracking * max(0, len(_clusters(text)) - 1)
         if tracking
